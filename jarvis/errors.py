@@ -1,0 +1,94 @@
+"""Every error Jarvis raises on purpose derives from :class:`JarvisError`.
+
+The tree::
+
+    JarvisError
+    ├── ConfigError              a setting, rules file or flag is invalid (names the setting)
+    ├── ValidationError          an input (event, request, CLI argument) is malformed
+    ├── ServerError              a ZooKeeper or Redis server could not be started or reached
+    │   └── ServerMissingError   a server binary is not installed (run `make setup`)
+    ├── DispatchError            the dispatch core was given input it cannot decide on
+    │   ├── DuplicateIdError     two tasks or two workers share an id
+    │   └── InvalidEstimateError an estimate is NaN, infinite or negative
+    ├── ElectionError            ZooKeeper ownership failed (wraps kazoo errors)
+    │   └── NotOwnerError        this member does not own the partition it acted for
+    └── StoreError               Redis state failed (wraps redis-py errors)
+        └── FencedError          a write carried an epoch lower than one Redis has seen
+
+Errors from kazoo, redis-py and scipy are wrapped where they cross into Jarvis with
+``raise ... from``, so callers catch ours and still see the cause.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DispatchError",
+    "DuplicateIdError",
+    "ElectionError",
+    "FencedError",
+    "InvalidEstimateError",
+    "JarvisError",
+    "NotOwnerError",
+    "ServerError",
+    "ServerMissingError",
+    "StoreError",
+    "ValidationError",
+]
+
+
+class JarvisError(Exception):
+    """Root of every error Jarvis raises on purpose."""
+
+
+class ConfigError(JarvisError):
+    """A configuration setting, rules file or command-line flag is invalid."""
+
+
+class ValidationError(JarvisError):
+    """An input from outside (event, request body, CLI argument) is malformed."""
+
+
+class ServerError(JarvisError):
+    """A ZooKeeper or Redis server could not be started or reached."""
+
+
+class ServerMissingError(ServerError):
+    """A server binary is not installed on this machine."""
+
+
+class DispatchError(JarvisError):
+    """The dispatch core was given input it cannot decide on."""
+
+
+class DuplicateIdError(DispatchError):
+    """Two tasks, or two workers, share an id."""
+
+
+class InvalidEstimateError(DispatchError):
+    """A time estimate is NaN, infinite or negative."""
+
+
+class ElectionError(JarvisError):
+    """Partition ownership in ZooKeeper failed."""
+
+
+class NotOwnerError(ElectionError):
+    """This member acted for a partition it does not own."""
+
+
+class StoreError(JarvisError):
+    """Reading or writing state in Redis failed."""
+
+
+class FencedError(StoreError):
+    """Redis refused a write whose epoch is lower than the highest it has seen."""
+
+    def __init__(self, partition: str, epoch: int, highest: int) -> None:
+        super().__init__(
+            f"partition {partition!r}: write with epoch {epoch} refused, "
+            f"epoch {highest} has been seen"
+        )
+        self.partition = partition
+        self.epoch = epoch
+        self.highest = highest

@@ -1,0 +1,91 @@
+"""Real servers for the tests: one ZooKeeper and one Redis per test session.
+
+Every test that needs them gets a fresh ZooKeeper chroot and a fresh Redis key
+namespace, so tests never see each other's state. When a test fails, the tail of each
+server's log is attached to its report. A missing server binary fails the test with a
+message that says to run ``make setup``; nothing here ever skips.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Generator, Iterator
+
+import pytest
+import redis
+from kazoo.client import KazooClient
+
+from jarvis.devcluster import DevCluster
+
+pytest_plugins = ["tests.faults"]
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[DevCluster]:
+    cluster = DevCluster(zk_tick_time_ms=200)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "servers" in getattr(item, "fixturenames", ()):
+        cluster = item.funcargs.get("servers") if hasattr(item, "funcargs") else None
+        if isinstance(cluster, DevCluster):
+            for name, tail in cluster.logs():
+                report.sections.append((f"{name} log (tail)", tail or "(empty)"))
+
+
+@pytest.fixture
+def zk_hosts(servers: DevCluster) -> Iterator[str]:
+    """A connect string with a fresh chroot for this test (created, and removed after)."""
+    chroot = f"/test-{uuid.uuid4().hex[:12]}"
+    admin = KazooClient(hosts=servers.zookeeper.hosts)
+    admin.start(timeout=15)
+    admin.ensure_path(chroot)
+    try:
+        yield servers.zookeeper.hosts + chroot
+    finally:
+        admin.delete(chroot, recursive=True)
+        admin.stop()
+        admin.close()
+
+
+@pytest.fixture
+def zk(zk_hosts: str) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=zk_hosts, timeout=4.0)
+    client.start(timeout=15)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fresh Redis key namespace for this test (keys look like ``<ns>:{<partition>}:...``)."""
+    return f"jt{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def redis_url(servers: DevCluster) -> str:
+    return servers.redis.url
+
+
+@pytest.fixture
+def rds(redis_url: str, namespace: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+            client.delete(key)
+        client.close()
