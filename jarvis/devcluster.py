@@ -23,13 +23,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from jarvis.errors import ServerError, ServerMissingError
 
-__all__ = ["DevCluster", "RedisServer", "ZooKeeperServer", "free_port"]
+__all__ = ["DevCluster", "RedisServer", "ZooKeeperEnsemble", "ZooKeeperServer", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,16 @@ class _Server:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
+        """Start the server and wait until it answers."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer.
+
+        The process is tied to the *thread* that launches it (``PR_SET_PDEATHSIG``
+        fires when that thread ends), so launch from a long-lived thread.
+        """
         if self.running:
             return
         cmd = self._command()
@@ -107,6 +117,7 @@ class _Server:
             )
         log.info("started %s pid=%s port=%s", self.name, self._proc.pid, self.port)
 
+    def wait_ready(self) -> None:
         def ready() -> bool:
             if self._proc is not None and self._proc.poll() is not None:
                 raise ServerError(
@@ -165,9 +176,18 @@ class ZooKeeperServer(_Server):
 
     name = "zookeeper"
 
-    def __init__(self, workdir: Path, port: int | None = None, tick_time_ms: int = 200) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        tick_time_ms: int = 200,
+        peers: Sequence[tuple[int, int, int]] = (),
+        myid: int = 0,
+    ) -> None:
         super().__init__(workdir, port)
         self.tick_time_ms = tick_time_ms
+        self.peers = tuple(peers)  # (id, quorum port, election port) of every server
+        self.myid = myid
         self.java = shutil.which("java")
         missing = [p for p in ZOOKEEPER_CLASSPATH if not Path(p).exists()]
         if self.java is None or missing:
@@ -196,6 +216,7 @@ class ZooKeeperServer(_Server):
                     "maxClientCnxns=0",
                     "minSessionTimeout=" + str(2 * self.tick_time_ms),
                     "maxSessionTimeout=" + str(100 * self.tick_time_ms),
+                    *self._ensemble_lines(data),
                     "",
                 ]
             )
@@ -213,6 +234,25 @@ class ZooKeeperServer(_Server):
             str(cfg),
         ]
 
+    def _ensemble_lines(self, data: Path) -> list[str]:
+        if not self.peers:
+            return []
+        (data / "myid").write_text(f"{self.myid}\n")
+        lines = ["initLimit=10", "syncLimit=5", "standaloneEnabled=false"]
+        lines += [f"server.{i}=127.0.0.1:{q}:{e}" for i, q, e in self.peers]
+        return lines
+
+    @property
+    def mode(self) -> str:
+        """``standalone``, ``leader`` or ``follower`` (``down`` when it does not answer)."""
+        try:
+            for line in self.four_letter("srvr").splitlines():
+                if line.startswith("Mode:"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "down"
+
     def four_letter(self, word: str, timeout: float = 1.0) -> str:
         """Send a four-letter word (``ruok``, ``srvr``, ``stat``, ``mntr``) and return the reply."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
@@ -227,6 +267,47 @@ class ZooKeeperServer(_Server):
             return self.four_letter("ruok") == "imok" and "Mode:" in self.four_letter("srvr")
         except OSError:
             return False
+
+
+class ZooKeeperEnsemble:
+    """Three (or more) ZooKeeper servers forming one quorum on local ports."""
+
+    def __init__(self, workdir: Path, size: int = 3, tick_time_ms: int = 200) -> None:
+        peers = [(i, free_port(), free_port()) for i in range(1, size + 1)]
+        self.servers = [
+            ZooKeeperServer(workdir / f"zk{i}", tick_time_ms=tick_time_ms, peers=peers, myid=i)
+            for i, _, _ in peers
+        ]
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(s.hosts for s in self.servers)
+
+    def start(self) -> None:
+        # A quorum member only answers `srvr` once a quorum is formed: launch all, then wait.
+        try:
+            for server in self.servers:
+                server.launch()
+            for server in self.servers:
+                server.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def leader(self) -> ZooKeeperServer:
+        for server in self.servers:
+            if server.running and server.mode == "leader":
+                return server
+        raise ServerError("no ZooKeeper server of the ensemble is the leader")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                server.stop()
+
+    def logs(self) -> Iterator[tuple[str, str]]:
+        for i, server in enumerate(self.servers, 1):
+            yield f"zookeeper-{i}", server.log_tail()
 
 
 class RedisServer(_Server):

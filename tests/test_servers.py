@@ -9,7 +9,7 @@ import redis
 from kazoo.client import KazooClient
 from kazoo.protocol.states import WatchedEvent
 
-from jarvis.devcluster import DevCluster, RedisServer
+from jarvis.devcluster import DevCluster, RedisServer, ZooKeeperEnsemble
 from tests.faults import wait_for
 
 
@@ -84,3 +84,26 @@ def test_redis_killed_and_restarted_recovers_from_its_append_only_file(tmp_path:
 def test_zookeeper_answers_four_letter_words(servers: DevCluster) -> None:
     assert servers.zookeeper.four_letter("ruok") == "imok"
     assert "Mode: standalone" in servers.zookeeper.four_letter("srvr")
+
+
+def test_zookeeper_ensemble_survives_losing_its_leader(tmp_path: Path) -> None:
+    ensemble = ZooKeeperEnsemble(tmp_path / "ensemble")
+    ensemble.start()
+    try:
+        client = KazooClient(hosts=ensemble.hosts, timeout=6.0)
+        client.start(timeout=20)
+        client.create("/before", b"1")
+        leader = ensemble.leader()
+        leader.kill()
+        wait_for(
+            lambda: any(s.mode == "leader" for s in ensemble.servers if s is not leader),
+            30,
+            "a new leader was elected",
+        )
+        wait_for(lambda: client.connected, 20, "the client reconnected")
+        assert client.get("/before")[0] == b"1"
+        client.create("/after", b"2")
+        client.stop()
+        client.close()
+    finally:
+        ensemble.stop()
