@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from jarvis import __version__
@@ -83,6 +84,148 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- the engine: run, submit, decisions ----------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from jarvis.config import load_settings
+    from jarvis.daemon import Daemon
+
+    overrides = {
+        name: getattr(args, name)
+        for name in ("zk", "redis", "cluster", "zone", "member", "tick", "session_timeout", "http")
+    }
+    settings = load_settings(args.config, overrides=overrides)
+    daemon = Daemon(settings)
+    stop = threading.Event()
+    _on_signals(stop.set)
+    daemon.start()
+    stop.wait()
+    drained = daemon.stop(graceful=True)
+    return EXIT_OK if drained else EXIT_FAILURE
+
+
+def _read_lines(path: str | None) -> list[tuple[int, str]]:
+    if path is None or path == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ValidationError(f"cannot read {path}: {exc.strerror}") from exc
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    import redis
+
+    from jarvis.models.events import parse_event
+    from jarvis.store.producer import Producer
+
+    events = []
+    problems = []
+    for number, line in _read_lines(args.file):
+        try:
+            events.append(parse_event(line))
+        except ValidationError as exc:
+            problems.append(f"line {number}: {exc}")
+    if problems:  # all or nothing: a bad line submits no line
+        raise ValidationError("nothing submitted; " + "; ".join(problems[:20]))
+    client = redis.Redis.from_url(args.redis, decode_responses=True)
+    try:
+        ids = Producer(client, args.namespace).submit_many(events)
+    except redis.RedisError as exc:
+        raise ServerError(f"Redis at {args.redis}: {exc}") from exc
+    finally:
+        client.close()
+    print(f"submitted {len(ids)} event(s)")
+    return EXIT_OK
+
+
+def _cmd_decisions(args: argparse.Namespace) -> int:
+    import json
+
+    import redis
+
+    from jarvis.store.city import CityStore
+    from jarvis.store.keys import check_partition_id
+
+    check_partition_id(args.partition)
+    client = redis.Redis.from_url(args.redis, decode_responses=True)
+    store = CityStore(client, args.partition, args.namespace)
+    after = "-"
+    try:
+        while True:
+            batch = store.decisions(after=after, count=1000)
+            for decision in batch:
+                after = decision.id
+                if args.json:
+                    print(json.dumps(decision.as_json()), flush=True)
+                else:
+                    print(
+                        f"{decision.partition}  epoch={decision.epoch}  tick={decision.tick}  "
+                        f"{decision.task} -> {decision.worker}",
+                        flush=True,
+                    )
+            if not args.follow:
+                return EXIT_OK
+            if not batch:
+                time.sleep(0.2)
+    except redis.RedisError as exc:
+        raise ServerError(f"Redis at {args.redis}: {exc}") from exc
+    except (KeyboardInterrupt, BrokenPipeError):
+        return EXIT_OK
+    finally:
+        client.close()
+
+
+def _add_namespace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--namespace",
+        default=_env("JARVIS_NAMESPACE", "jarvis"),
+        help="prefix of every Redis key (env JARVIS_NAMESPACE)",
+    )
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction[_ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run a member (the long-running daemon)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=_env("JARVIS_CONFIG"),
+        help="TOML settings file (env JARVIS_CONFIG)",
+    )
+    # Defaults come from the settings (file < JARVIS_* < these flags): None = not given.
+    run.add_argument("--zk", help="ZooKeeper hosts (env JARVIS_ZK)")
+    run.add_argument("--redis", help="Redis URL, redis://host:port/db (env JARVIS_REDIS)")
+    run.add_argument("--cluster", help="cluster name (env JARVIS_CLUSTER)")
+    run.add_argument("--zone", help="availability zone (env JARVIS_ZONE)")
+    run.add_argument("--member", help="member id, default host-pid (env JARVIS_MEMBER)")
+    run.add_argument("--tick", type=float, help="seconds between ticks (env JARVIS_TICK)")
+    run.add_argument(
+        "--session-timeout",
+        type=float,
+        help="ZooKeeper session timeout, seconds (env JARVIS_SESSION_TIMEOUT)",
+    )
+    run.add_argument("--http", help="HOST:PORT for the HTTP interface (env JARVIS_HTTP)")
+    run.set_defaults(handler=_cmd_run)
+
+    submit = sub.add_parser("submit", help="submit events, one JSON object per line")
+    _add_connection_flags(submit, redis=True)
+    _add_namespace_flag(submit)
+    submit.add_argument("file", nargs="?", help="file of JSON lines (default: standard input)")
+    submit.set_defaults(handler=_cmd_submit)
+
+    decisions = sub.add_parser("decisions", help="print a partition's decisions (out stream)")
+    _add_connection_flags(decisions, redis=True)
+    _add_namespace_flag(decisions)
+    decisions.add_argument("partition")
+    decisions.add_argument("--json", action="store_true", help="one JSON object per line")
+    decisions.add_argument("--follow", action="store_true", help="keep tailing")
+    decisions.set_defaults(handler=_cmd_decisions)
+
+
 # --- plumbing -----------------------------------------------------------------------
 
 
@@ -120,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to run (env JARVIS_DEMO_DURATION)",
     )
     demo.set_defaults(handler=_cmd_demo)
+    _add_engine_commands(sub)
     return parser
 
 

@@ -1,0 +1,60 @@
+"""The city engine: apply events, snapshot, solve, one fenced commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from jarvis.actors.engine import TickReport
+from jarvis.models.rules import Rules
+from jarvis.models.solver import CityConfig, decide_city
+from jarvis.store.city import CityStore
+
+__all__ = ["CityEngine"]
+
+log = logging.getLogger(__name__)
+
+
+class CityEngine:
+    """Couriers to orders for one city."""
+
+    kind = "city"
+
+    def __init__(
+        self, store: CityStore, config: CityConfig | None = None, rules: Rules | None = None
+    ) -> None:
+        self.store = store
+        self.config = config or CityConfig()
+        self.rules = rules
+
+    def load(self) -> tuple[int, float | None]:
+        stats = self.store.stats()
+        last = stats.get("last_tick_at")
+        return int(stats.get("tick", "0")), float(last) if last else None
+
+    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
+        applied = self.store.apply_events(epoch)
+        snapshot = self.store.snapshot()
+        started = time.perf_counter()
+        decision = decide_city(
+            snapshot.orders, snapshot.couriers, now, self.config, rules=self.rules
+        )
+        solve_seconds = time.perf_counter() - started
+        pairs = [(a.task, a.worker) for a in decision.assignments]
+        if not may_commit():
+            log.warning("tick %s: not committing, the member is paused or lost ownership", tick)
+            return TickReport(tick, applied.applied, applied.dead_lettered, committed=False)
+        result = self.store.commit(epoch, tick, pairs, now)
+        if not result.accepted:
+            log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))
+        return TickReport(
+            tick=tick,
+            applied=applied.applied,
+            dead_lettered=applied.dead_lettered,
+            open_tasks=len(snapshot.orders),
+            free_workers=len(snapshot.couriers),
+            assigned=len(pairs) if result.accepted else 0,
+            committed=result.accepted,
+            solve_seconds=solve_seconds,
+        )

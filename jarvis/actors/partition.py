@@ -1,0 +1,163 @@
+"""The actor that runs one owned partition: a tick at a time, never two at once.
+
+Life of a partition actor:
+
+1. started by the supervisor when the member acquires the partition, with its epoch;
+2. ``on_start`` loads what it needs from Redis and schedules the first tick at once;
+3. each :class:`~jarvis.actors.messages.Tick` runs one decision round, then schedules the
+   next one (fixed rate: a slow tick delays the next, never stacks them);
+4. :class:`~jarvis.actors.messages.Release` arrives between two ticks (the mailbox is
+   serial): the actor stops ticking, tells the member the partition is free and stops.
+
+A failing tick is logged and counted and the partition keeps ticking. A fenced commit
+means another member owns the partition now: the actor stops acting for it at once.
+While the member's ZooKeeper connection is suspended, ``gate()`` is false: ticks still
+apply events but commit nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from jarvis import metrics
+from jarvis.actors.engine import PartitionEngine
+from jarvis.actors.messages import Release, Tick
+from jarvis.actors.scheduler import Scheduler
+from jarvis.errors import FencedError
+
+__all__ = ["PartitionActor"]
+
+log = logging.getLogger(__name__)
+
+
+class PartitionActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        partition: str,
+        epoch: int,
+        engine: PartitionEngine,
+        *,
+        interval: float,
+        scheduler: Scheduler,
+        gate: Callable[[], bool],
+        on_released: Callable[[str, int], None],
+        on_stopped: Callable[[str, int], None],
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.partition = partition
+        self.epoch = epoch
+        self.engine = engine
+        self.interval = interval
+        self.scheduler = scheduler
+        self.gate = gate
+        self.on_released = on_released
+        self.on_stopped = on_stopped
+        self.clock = clock
+        self.monotonic = monotonic
+        self.lost = threading.Event()
+        self.tick_no = 0
+        self._loaded = False
+        self._stopped_reported = False
+        self._log = logging.LoggerAdapter(
+            log, {"partition": partition, "epoch": epoch, "kind": engine.kind}
+        )
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._log.info("partition %s: acting as owner with epoch %s", self.partition, self.epoch)
+        self._schedule(self.monotonic())  # the first tick loads state, at once
+
+    def on_stop(self) -> None:
+        self._finished()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self._finished()  # pykka does not call on_stop after a failure
+
+    def _finished(self) -> None:
+        self.lost.set()
+        self.scheduler.cancel(self._key)
+        if not self._stopped_reported:
+            self._stopped_reported = True
+            self.on_stopped(self.partition, self.epoch)
+
+    # --- messages -------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            self._tick(message.due)
+        elif isinstance(message, Release):
+            self._release()
+        else:
+            self._log.warning("partition %s: unknown message %r", self.partition, message)
+        return None
+
+    @property
+    def _key(self) -> str:
+        return f"tick:{self.partition}"
+
+    def _schedule(self, due: float) -> None:
+        ref = self.actor_ref
+        self.scheduler.schedule(self._key, due, lambda: ref.tell(Tick(due)))
+
+    def _may_commit(self) -> bool:
+        return not self.lost.is_set() and self.gate()
+
+    def _tick(self, due: float) -> None:
+        if self.lost.is_set():
+            return
+        if self._loaded:
+            self.tick_no += 1
+        kind = self.engine.kind
+        started = time.perf_counter()
+        try:
+            if not self._loaded:
+                last_tick, last_tick_at = self.engine.load()
+                self.tick_no = last_tick + 1
+                self._loaded = True
+                if last_tick_at is not None:
+                    metrics.HANDOFF_GAP_SECONDS.observe(max(0.0, self.clock() - last_tick_at))
+            report = self.engine.tick(self.epoch, self.tick_no, self.clock(), self._may_commit)
+        except FencedError as exc:
+            metrics.FENCED_COMMITS.labels(kind).inc()
+            self._log.warning("partition %s: %s; stopping", self.partition, exc)
+            self.lost.set()
+            self.stop()
+            return
+        except Exception:
+            metrics.TICK_ERRORS.labels(kind).inc()
+            self._log.exception("partition %s: tick %s failed", self.partition, self.tick_no)
+        else:
+            metrics.TICKS.labels(kind).inc()
+            metrics.ASSIGNMENTS.labels(kind).inc(report.assigned)
+            metrics.SOLVE_SECONDS.labels(kind).observe(report.solve_seconds)
+            metrics.TASKS_OPEN.labels(self.partition).set(report.open_tasks - report.assigned)
+            if report.dead_lettered:
+                metrics.DEAD_LETTERS.labels(kind).inc(report.dead_lettered)
+            self._log.debug(
+                "partition %s tick %s: %s open, %s free, %s assigned, committed=%s",
+                self.partition,
+                self.tick_no,
+                report.open_tasks,
+                report.free_workers,
+                report.assigned,
+                report.committed,
+            )
+        metrics.TICK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        # Fixed rate: the next tick is one interval after this one was due, or now if late.
+        self._schedule(max(due + self.interval, self.monotonic()))
+
+    def _release(self) -> None:
+        self.scheduler.cancel(self._key)
+        self.lost.set()  # no more ticks from this actor, whatever is still queued
+        self._log.info("partition %s: released after tick %s", self.partition, self.tick_no)
+        self.on_released(self.partition, self.epoch)
+        self.stop()

@@ -1,0 +1,109 @@
+"""`jarvis run`: one member process.
+
+Start order matters for liveness: Redis is reached first, then the supervisor and its
+actors are ready, and only then does the member join ZooKeeper and take partitions, so a
+new member never receives a partition it cannot run. A graceful stop reverses it: the
+member drains (every partition finishes its tick and is handed over), then leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from jarvis.actors import EngineFactory, Gate, MemberSupervisor, SupervisorListener
+from jarvis.actors.city import CityEngine
+from jarvis.actors.engine import PartitionEngine
+from jarvis.config import Settings
+from jarvis.election import Member
+from jarvis.errors import ConfigError, ServerError
+from jarvis.models.rules import Rules, load_rules
+from jarvis.store.city import CityStore
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """A running member: Redis connection, supervisor with partition actors, ZooKeeper member."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.rules: Rules | None = load_rules(settings.rules) if settings.rules else None
+        self.redis = redis.Redis.from_url(settings.redis, decode_responses=True)
+        self.gate = Gate()
+        self.stopped = threading.Event()
+        self.member: Member | None = None
+        self.supervisor: Any = None
+
+    def engine_factory(self) -> EngineFactory:
+        settings, client, rules = self.settings, self.redis, self.rules
+
+        def build(partition: str, kind: str, config: Mapping[str, Any]) -> PartitionEngine:
+            if kind == "city":
+                return CityEngine(CityStore(client, partition, settings.namespace), rules=rules)
+            if kind == "store":
+                from jarvis.actors.workstore import StoreEngine
+
+                return StoreEngine.build(client, partition, settings, rules)
+            raise ConfigError(f"partition {partition!r}: unknown kind {kind!r}")
+
+        return build
+
+    def start(self) -> None:
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise ServerError(f"Redis at {self.settings.redis}: {exc}") from exc
+        holder: list[Member] = []
+
+        def release_done(partition: str) -> None:
+            holder[0].release_done(partition)
+
+        self.supervisor = MemberSupervisor.start(
+            self.engine_factory(),
+            release_done,
+            interval=self.settings.tick,
+            gate=self.gate,
+        )
+        member = Member(
+            self.settings.zk,
+            self.settings.cluster,
+            self.settings.member,
+            self.settings.zone,
+            SupervisorListener(self.supervisor, self.gate),
+            session_timeout=self.settings.session_timeout,
+            max_moves_per_interval=self.settings.max_moves_per_interval,
+            rebalance_interval=self.settings.rebalance_interval,
+        )
+        holder.append(member)
+        self.member = member
+        member.start()
+        log.info(
+            "member %s (zone %s) running: zk=%s cluster=%s tick=%ss",
+            self.settings.member,
+            self.settings.zone,
+            self.settings.zk,
+            self.settings.cluster,
+            self.settings.tick,
+        )
+
+    def stop(self, graceful: bool = True) -> bool:
+        """Drain (when ``graceful``), leave ZooKeeper, stop the actors. True if drained."""
+        drained = True
+        if self.member is not None:
+            if graceful:
+                drained = self.member.drain(self.settings.drain_timeout)
+                if not drained:
+                    log.warning("drain did not finish within %ss", self.settings.drain_timeout)
+            self.member.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop(block=True, timeout=15)
+        self.redis.close()
+        self.stopped.set()
+        return drained
