@@ -29,7 +29,14 @@ from types import TracebackType
 
 from jarvis.errors import ServerError, ServerMissingError
 
-__all__ = ["DevCluster", "RedisServer", "ZooKeeperEnsemble", "ZooKeeperServer", "free_port"]
+__all__ = [
+    "DevCluster",
+    "RedisServer",
+    "ZooKeeperEnsemble",
+    "ZooKeeperServer",
+    "die_with_parent",
+    "free_port",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child after fork
+def die_with_parent() -> None:  # pragma: no cover - runs in the child after fork
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -113,7 +120,7 @@ class _Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         log.info("started %s pid=%s port=%s", self.name, self._proc.pid, self.port)
 

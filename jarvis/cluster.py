@@ -1,0 +1,290 @@
+"""A local Jarvis cluster of real processes, and the faults to throw at it.
+
+Used by the fault-injection tests, the benchmarks and `jarvis demo`: a ZooKeeper
+(standalone, or a three-server ensemble), a Redis with AOF, and N members, each a real
+``python -m jarvis run`` process with its own zone. Operations: rolling restart (SIGTERM a
+member, start its replacement, next), kill -9, SIGSTOP/SIGCONT, restart Redis, kill the
+ZooKeeper leader. Member processes die with the harness (``PR_SET_PDEATHSIG``), so even a
+killed test run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kazoo.client import KazooClient
+
+from jarvis.devcluster import (
+    RedisServer,
+    ZooKeeperEnsemble,
+    ZooKeeperServer,
+    die_with_parent,
+)
+from jarvis.errors import ServerError
+
+__all__ = ["LocalCluster", "MemberProcess"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MemberProcess:
+    """One ``jarvis run`` process."""
+
+    name: str
+    zone: str
+    log_path: Path
+    proc: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            self.proc.send_signal(signum)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+class LocalCluster:
+    """Servers plus member processes in one temporary directory; a context manager."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        cluster: str = "local",
+        namespace: str = "jarvis",
+        tick: float = 0.5,
+        session_timeout: float = 4.0,
+        ensemble: bool = False,
+        log_level: str = "INFO",
+        member_env: Mapping[str, str] | None = None,
+        zk_tick_time_ms: int = 200,
+    ) -> None:
+        self._owns_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="jarvis-cluster-")) if root is None else root
+        self.cluster = cluster
+        self.namespace = namespace
+        self.tick = tick
+        self.session_timeout = session_timeout
+        self.log_level = log_level
+        self.member_env = dict(member_env or {})
+        self.zookeeper: ZooKeeperServer | ZooKeeperEnsemble
+        if ensemble:
+            self.zookeeper = ZooKeeperEnsemble(self.root / "zk", tick_time_ms=zk_tick_time_ms)
+        else:
+            self.zookeeper = ZooKeeperServer(self.root / "zk", tick_time_ms=zk_tick_time_ms)
+        self.redis = RedisServer(self.root / "redis")
+        self.members: dict[str, MemberProcess] = {}
+        self._admin: KazooClient | None = None
+
+    # --- servers --------------------------------------------------------------------
+
+    @property
+    def zk_hosts(self) -> str:
+        return self.zookeeper.hosts
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    def start(self) -> LocalCluster:
+        try:
+            self.zookeeper.start()
+            self.redis.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def admin(self) -> KazooClient:
+        """A ZooKeeper client of the harness (not a member)."""
+        if self._admin is None:
+            self._admin = KazooClient(hosts=self.zk_hosts, timeout=10.0)
+            self._admin.start(timeout=30)
+        return self._admin
+
+    def restart_redis(self) -> None:
+        self.redis.restart()
+
+    def kill_zookeeper_leader(self) -> ZooKeeperServer:
+        if not isinstance(self.zookeeper, ZooKeeperEnsemble):
+            raise ServerError("kill_zookeeper_leader needs an ensemble (ensemble=True)")
+        leader = self.zookeeper.leader()
+        leader.kill()
+        return leader
+
+    # --- members --------------------------------------------------------------------
+
+    def start_member(self, name: str, zone: str, wait: bool = True) -> MemberProcess:
+        if name in self.members and self.members[name].alive:
+            raise ServerError(f"member {name} is already running")
+        log_path = self.root / "members" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            {
+                "JARVIS_NAMESPACE": self.namespace,
+                "PYTHONUNBUFFERED": "1",
+                **self.member_env,
+            }
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "jarvis",
+            "--log-level",
+            self.log_level,
+            "run",
+            "--zk",
+            self.zk_hosts,
+            "--redis",
+            self.redis_url,
+            "--cluster",
+            self.cluster,
+            "--zone",
+            zone,
+            "--member",
+            name,
+            "--tick",
+            str(self.tick),
+            "--session-timeout",
+            str(self.session_timeout),
+        ]
+        with log_path.open("ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            )
+        member = MemberProcess(name, zone, log_path, proc)
+        self.members[name] = member
+        if wait:
+            self.wait_ready(name)
+        return member
+
+    def member_node(self, name: str) -> dict[str, Any] | None:
+        path = f"/jarvis/{self.cluster}/members/{name}"
+        try:
+            data, _ = self.admin.get(path)
+        except Exception:  # NoNodeError and connection trouble alike: not ready
+            return None
+        parsed: dict[str, Any] = json.loads(data or b"{}")
+        return parsed
+
+    def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        member = self.members[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not member.alive:
+                raise ServerError(
+                    f"member {name} exited with {member.proc.returncode}:\n{member.log_tail()}"
+                )
+            node = self.member_node(name)
+            if node is not None and node.get("pid") == member.proc.pid:
+                return
+            time.sleep(0.05)
+        raise ServerError(f"member {name} not ready within {timeout} s:\n{member.log_tail()}")
+
+    def stop_member(self, name: str, timeout: float = 60.0) -> int:
+        """SIGTERM (graceful drain) and wait; returns the exit code."""
+        member = self.members[name]
+        member.signal(signal.SIGTERM)
+        try:
+            return member.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            member.proc.kill()
+            member.proc.wait(10)
+            raise ServerError(
+                f"member {name} did not stop within {timeout} s:\n{member.log_tail()}"
+            ) from None
+
+    def kill_member(self, name: str) -> None:
+        member = self.members[name]
+        member.proc.kill()
+        member.proc.wait(10)
+
+    def pause_member(self, name: str) -> None:
+        self.members[name].signal(signal.SIGSTOP)
+
+    def resume_member(self, name: str) -> None:
+        self.members[name].signal(signal.SIGCONT)
+
+    def rolling_restart(
+        self, settle: float = 0.0, on_step: Callable[[str], None] | None = None
+    ) -> None:
+        """Restart every member in turn: SIGTERM, wait for exit, start again, wait ready."""
+        for name, member in list(self.members.items()):
+            if not member.alive:
+                continue
+            code = self.stop_member(name)
+            if code != 0:
+                raise ServerError(f"member {name} exited with {code} on SIGTERM")
+            self.start_member(name, member.zone)
+            if on_step is not None:
+                on_step(name)
+            if settle:
+                time.sleep(settle)
+
+    def logs(self) -> Iterator[tuple[str, str]]:
+        if isinstance(self.zookeeper, ZooKeeperEnsemble):
+            yield from self.zookeeper.logs()
+        else:
+            yield "zookeeper", self.zookeeper.log_tail()
+        yield "redis", self.redis.log_tail()
+        for name, member in self.members.items():
+            yield f"member {name}", member.log_tail()
+
+    def stop(self) -> None:
+        for member in self.members.values():
+            member.signal(signal.SIGTERM)
+        for member in self.members.values():
+            try:
+                member.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                member.proc.kill()
+                member.proc.wait(10)
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.stop()
+                self._admin.close()
+            self._admin = None
+        with contextlib.suppress(Exception):
+            self.redis.stop()
+        with contextlib.suppress(Exception):
+            self.zookeeper.stop()
+        if self._owns_root and os.environ.get("JARVIS_KEEP_SERVER_DIRS") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
