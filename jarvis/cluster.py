@@ -177,7 +177,7 @@ class LocalCluster:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+                preexec_fn=die_with_parent,
             )
         member = MemberProcess(name, zone, log_path, proc)
         self.members[name] = member
