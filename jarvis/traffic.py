@@ -1,0 +1,194 @@
+"""Simulated traffic for a local cluster: orders and couriers for many cities.
+
+A background thread plays the outside world: couriers come online in each city, orders
+arrive at a steady rate, and whatever Jarvis assigns is picked up and delivered a moment
+later (the simulator follows each city's out stream), which frees the courier again.
+Every loop is bounded in time; :meth:`CityTraffic.stop` ends it. All traffic goes to the
+local Redis of the harness.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from jarvis.models.city import Courier, Order
+from jarvis.models.events import (
+    CourierMoved,
+    CourierOnline,
+    Event,
+    OrderCreated,
+    OrderDelivered,
+    OrderPickedUp,
+)
+from jarvis.models.geo import Point
+from jarvis.store.decisions import read_decisions
+from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.producer import Producer
+
+__all__ = ["CityTraffic", "TrafficStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrafficStats:
+    orders: int = 0
+    couriers: int = 0
+    assignments_seen: int = 0
+    delivered: int = 0
+
+
+class CityTraffic:
+    """Orders and couriers for ``cities``; assignments are picked up and delivered."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        cities: Sequence[str],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        couriers_per_city: int = 6,
+        orders_per_second: float = 2.0,
+        delivery_seconds: float = 1.5,
+        seed: int = 7,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.producer = Producer(self.client, namespace)
+        self.cities = list(cities)
+        self.namespace = namespace
+        self.couriers_per_city = couriers_per_city
+        self.orders_per_second = orders_per_second
+        self.delivery_seconds = delivery_seconds
+        self.random = random.Random(seed)
+        self.clock = clock
+        self.stats = TrafficStats()
+        self._stop = threading.Event()
+        self._quiet = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cursor = {city: "-" for city in self.cities}
+        self._centre = {
+            city: (48.0 + self.random.uniform(-5, 5), 2.0 + self.random.uniform(-5, 5))
+            for city in self.cities
+        }
+        self._pending: list[tuple[float, Event]] = []  # (when, event) to send later
+        self._errors = 0
+
+    # --- events -----------------------------------------------------------------------
+
+    def _point(self, city: str, spread_km: float = 5.0) -> Point:
+        lat, lon = self._centre[city]
+        d = spread_km / 111.0
+        return Point(lat=lat + self.random.uniform(-d, d), lon=lon + self.random.uniform(-d, d))
+
+    def _eid(self) -> str:
+        return uuid.uuid4().hex
+
+    def couriers_online(self) -> None:
+        events: list[Event] = []
+        now = self.clock()
+        for city in self.cities:
+            for i in range(self.couriers_per_city):
+                courier = Courier(
+                    id=f"{city}-c{i}", position=self._point(city), capacity=1 + (i % 2)
+                )
+                events.append(
+                    CourierOnline(id=self._eid(), partition=city, at=now, courier=courier)
+                )
+        self.producer.submit_many(events)
+        self.stats.couriers += len(events)
+
+    def _new_orders(self, dt: float) -> list[Event]:
+        events: list[Event] = []
+        now = self.clock()
+        for city in self.cities:
+            expected = self.orders_per_second * dt
+            n = int(expected) + (1 if self.random.random() < expected % 1 else 0)
+            for _ in range(n):
+                self.stats.orders += 1
+                order = Order(
+                    id=f"{city}-o{self.stats.orders}",
+                    pickup=self._point(city),
+                    dropoff=self._point(city),
+                    created_at=now,
+                    ready_at=now,
+                    priority=self.random.choice([0, 0, 0, 1, 5]),
+                )
+                events.append(OrderCreated(id=self._eid(), partition=city, at=now, order=order))
+        return events
+
+    def _follow(self) -> list[Event]:
+        """Schedule pick-up and delivery of new assignments; return what is due now."""
+        now = self.clock()
+        for city in self.cities:
+            for decision in read_decisions(
+                self.client, city, after=self._cursor[city], namespace=self.namespace
+            ):
+                self._cursor[city] = decision.id
+                if decision.type != "assignment" or decision.task is None:
+                    continue
+                self.stats.assignments_seen += 1
+                task = decision.task
+                pickup = OrderPickedUp(id=self._eid(), partition=city, at=now, order_id=task)
+                self._pending.append((now + self.delivery_seconds / 3, pickup))
+                done = OrderDelivered(id=self._eid(), partition=city, at=now, order_id=task)
+                self._pending.append((now + self.delivery_seconds, done))
+                worker = decision.worker or ""
+                if worker and self.random.random() < 0.3:
+                    moved = CourierMoved(
+                        id=self._eid(),
+                        partition=city,
+                        at=now,
+                        courier_id=worker,
+                        position=self._point(city),
+                    )
+                    self._pending.append((now + self.delivery_seconds, moved))
+        due = [e for when, e in self._pending if when <= now]
+        self._pending = [(when, e) for when, e in self._pending if when > now]
+        self.stats.delivered += sum(isinstance(e, OrderDelivered) for e in due)
+        return due
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def step(self, dt: float, new_orders: bool = True) -> None:
+        events = self._new_orders(dt) if new_orders else []
+        events.extend(self._follow())
+        if events:
+            self.producer.submit_many(events)
+
+    def start(self, interval: float = 0.1) -> None:
+        self.couriers_online()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="jarvis-traffic", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            try:
+                self.step(now - last, new_orders=not self._quiet.is_set())
+            except (redis.RedisError, OSError) as exc:
+                # Redis restarts are one of the faults under test: keep going.
+                self._errors += 1
+                log.warning("traffic: %s (will retry)", exc)
+            last = now
+
+    def quiet(self) -> None:
+        """Stop creating orders; keep delivering what gets assigned."""
+        self._quiet.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.client.close()
