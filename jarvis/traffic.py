@@ -1,4 +1,4 @@
-"""Simulated traffic for a local cluster: orders and couriers for many cities.
+"""Simulated traffic for a local cluster: orders and couriers, store work and associates.
 
 A background thread plays the outside world: couriers come online in each city, orders
 arrive at a steady rate, and whatever Jarvis assigns is picked up and delivered a moment
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import redis
 
+from jarvis.errors import JarvisError
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import (
     CourierMoved,
@@ -29,11 +30,13 @@ from jarvis.models.events import (
     OrderPickedUp,
 )
 from jarvis.models.geo import Point
+from jarvis.models.work import Associate, WorkItem
 from jarvis.store.decisions import read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.producer import Producer
+from jarvis.store.workqueue import Claim, WorkQueue
 
-__all__ = ["CityTraffic", "TrafficStats"]
+__all__ = ["CityTraffic", "StoreTraffic", "StoreTrafficStats", "TrafficStats"]
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +188,123 @@ class CityTraffic:
 
     def quiet(self) -> None:
         """Stop creating orders; keep delivering what gets assigned."""
+        self._quiet.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.client.close()
+
+
+@dataclass
+class StoreTrafficStats:
+    submitted: int = 0
+    claimed: int = 0
+    completed: int = 0
+
+
+class StoreTraffic:
+    """Work items for ``stores``; associates (some remote) get work and complete it."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        stores: Sequence[str],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        associates_per_store: int = 3,
+        items_per_second: float = 2.0,
+        seed: int = 11,
+    ) -> None:
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.work = WorkQueue(self.client, namespace)
+        self.stores = list(stores)
+        self.items_per_second = items_per_second
+        self.random = random.Random(seed)
+        self.stats = StoreTrafficStats()
+        self.associates: list[Associate] = []
+        for store in self.stores:
+            for i in range(associates_per_store):
+                self.associates.append(
+                    Associate(
+                        id=f"{store}-a{i}", home_store=store, roles=frozenset({"pick", "pack"})
+                    )
+                )
+        self.associates.append(
+            Associate(
+                id="remote-1",
+                home_store=self.stores[0],
+                stores=frozenset(self.stores),
+                roles=frozenset({"pack"}),
+                remote=True,
+            )
+        )
+        self._held: list[tuple[float, Claim]] = []
+        self._stop = threading.Event()
+        self._quiet = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def queued(self) -> int:
+        try:
+            return sum(self.work.counts(store).get("queued", 0) for store in self.stores)
+        except JarvisError:
+            return -1
+
+    def step(self, dt: float, new_items: bool = True) -> None:
+        now = time.time()
+        if new_items:
+            for store in self.stores:
+                expected = self.items_per_second * dt
+                n = int(expected) + (1 if self.random.random() < expected % 1 else 0)
+                for _ in range(n):
+                    self.stats.submitted += 1
+                    self.work.enqueue(
+                        WorkItem(
+                            id=f"{store}-w{self.stats.submitted}",
+                            store=store,
+                            role=self.random.choice(["pick", "pack"]),
+                            remotable=self.random.random() < 0.4,
+                            due_at=now + self.random.uniform(60, 600),
+                            priority=self.random.choice([0, 0, 10]),
+                            created_at=now,
+                        )
+                    )
+        busy = {claim.associate for _, claim in self._held}
+        for associate in self.associates:
+            if associate.id not in busy and self.random.random() < 0.5:
+                claim = self.work.get_work(associate.id)
+                if claim is not None:
+                    self.stats.claimed += 1
+                    self._held.append((now + self.random.uniform(0.2, 1.0), claim))
+        still = []
+        for until, claim in self._held:
+            if until <= now:
+                self.work.complete(claim.store, claim.item.id, claim.associate, claim.token)
+                self.stats.completed += 1
+            else:
+                still.append((until, claim))
+        self._held = still
+
+    def start(self, interval: float = 0.1) -> None:
+        for associate in self.associates:
+            self.work.register_associate(associate)
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="jarvis-store-traffic", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            try:
+                self.step(now - last, new_items=not self._quiet.is_set())
+            except (JarvisError, redis.RedisError, OSError) as exc:
+                log.warning("store traffic: %s (will retry)", exc)
+            last = now
+
+    def quiet(self) -> None:
         self._quiet.set()
 
     def stop(self) -> None:
