@@ -69,19 +69,12 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jarvis.devcluster import DevCluster
+    from jarvis.demo import run_demo
 
     stop = threading.Event()
-    _on_signals(lambda: stop.set())
-    with DevCluster() as servers:
-        print(f"ZooKeeper  {servers.zookeeper.hosts}")
-        print(f"Redis      {servers.redis.url}")
-        print(f"running for {args.duration:.0f} s (Ctrl-C stops)", flush=True)
-        deadline = time.monotonic() + args.duration
-        while not stop.is_set() and time.monotonic() < deadline:
-            stop.wait(0.2)
-    print("servers stopped")
-    return EXIT_OK
+    _on_signals(stop.set)
+    report = run_demo(duration=args.duration, stop=stop)
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 # --- the engine: run, submit, decisions ----------------------------------------------
