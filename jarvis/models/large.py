@@ -1,0 +1,144 @@
+"""The large-partition path: solve a big city area by area, then reconcile.
+
+One dense assignment problem over thousands of orders and thousands of couriers is
+slow (the exact solve of 4,000 x 4,000 takes seconds), although a good answer only
+ever pairs an order with a courier nearby. This path:
+
+1. splits the orders into about ``n / area_tasks`` areas of equal count (by x, then
+   by y, at quantiles, so dense districts get small areas);
+2. solves each area exactly against the couriers inside its bounding box grown by
+   ``margin_km`` (areas overlap by the margin, so couriers near a border are seen by
+   both sides);
+3. reconciles: a courier proposed by several areas keeps the proposals with the lowest
+   reduced cost, up to its free slots;
+4. repairs: every order still unassigned is solved again, exactly, against every
+   courier with a free slot left, wherever it is.
+
+The result never breaks a rule (every pair comes from ``Problem.block``) nor a
+capacity; it may cost a little more than the exact optimum.
+
+When it is chosen: ``CityConfig.large_min_side`` (default 1,500), that is when both
+the orders and the couriers' free slots number at least that many. Measured with
+``python -m bench bench_solver`` (2 shared cores, random points in a 20 km city,
+median of repeats); see the report of the commit that set it for the numbers: below
+about 1,000 per side the exact solve of a square instance takes tens of milliseconds
+and the decomposition gains little; from 2,000 x 2,000 on it is many times faster
+at an objective within a fraction of a percent, and rectangular instances (many more
+couriers than orders, or the reverse) stay on the exact path until their short side
+reaches the threshold because the solver is fast on them anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from jarvis.models.assign import prepare, solve_prepared
+from jarvis.models.problem import BoolArray, FloatArray, IntArray, Problem
+
+__all__ = ["LargeResult", "SpatialProblem", "solve_large"]
+
+log = logging.getLogger(__name__)
+
+
+class SpatialProblem(Problem, Protocol):
+    """A problem whose tasks and workers have positions on a plane, in km."""
+
+    @property
+    def task_xy(self) -> FloatArray: ...
+
+    @property
+    def worker_xy(self) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class LargeResult:
+    """Assigned (task, worker) index pairs, and per task what the areas saw."""
+
+    tasks: IntArray
+    workers: IntArray
+    reduced: FloatArray  # per pair
+    eligible_any: BoolArray
+    useful_any: BoolArray
+    areas: int
+
+
+def areas(task_xy: FloatArray, area_tasks: int) -> list[IntArray]:
+    """Split task indices into about ``len / area_tasks`` areas of equal count."""
+    n = len(task_xy)
+    side = max(1, round(float(np.sqrt(n / area_tasks))))
+    out: list[IntArray] = []
+    by_x = np.argsort(task_xy[:, 0], kind="stable")
+    for strip in np.array_split(by_x, side):
+        by_y = strip[np.argsort(task_xy[strip, 1], kind="stable")]
+        out.extend(cell for cell in np.array_split(by_y, side) if len(cell))
+    return out
+
+
+def solve_large(problem: SpatialProblem, area_tasks: int, margin_km: float) -> LargeResult:
+    """Assign by overlapping areas, reconcile shared workers, repair the rest."""
+    n_tasks, n_workers = len(problem.task_ids), len(problem.worker_ids)
+    task_xy, worker_xy = problem.task_xy, problem.worker_xy
+    slots = problem.slots
+    eligible_any = np.zeros(n_tasks, bool)
+    useful_any = np.zeros(n_tasks, bool)
+    prop_t: list[IntArray] = []
+    prop_w: list[IntArray] = []
+    prop_r: list[FloatArray] = []
+    cells = areas(task_xy, area_tasks)
+    for cell in cells:
+        lo = task_xy[cell].min(axis=0) - margin_km
+        hi = task_xy[cell].max(axis=0) + margin_km
+        inside = np.flatnonzero(((worker_xy >= lo) & (worker_xy <= hi)).all(axis=1))
+        if len(inside) == 0:
+            continue
+        block = problem.block(cell, inside)
+        prepared = prepare(block.reduced, slots[inside])
+        eligible_any[cell] |= block.eligible_any
+        useful_any[cell] |= prepared.useful_any
+        r, c = solve_prepared(prepared)
+        prop_t.append(cell[r])
+        prop_w.append(inside[c])
+        prop_r.append(block.reduced[r, c])
+
+    tasks, workers, reduced = _reconcile(prop_t, prop_w, prop_r, slots)
+    left_slots = slots - np.bincount(workers, minlength=n_workers)
+    assigned = np.zeros(n_tasks, bool)
+    assigned[tasks] = True
+    left_tasks = np.flatnonzero(~assigned)
+    free = np.flatnonzero(left_slots > 0)
+    log.debug(
+        "large path: %d areas, %d tasks and %d workers left to repair",
+        len(cells),
+        len(left_tasks),
+        len(free),
+    )
+    if len(left_tasks) and len(free):
+        block = problem.block(left_tasks, free)
+        prepared = prepare(block.reduced, left_slots[free])
+        eligible_any[left_tasks] |= block.eligible_any
+        useful_any[left_tasks] |= prepared.useful_any
+        r, c = solve_prepared(prepared)
+        tasks = np.concatenate([tasks, left_tasks[r]])
+        workers = np.concatenate([workers, free[c]])
+        reduced = np.concatenate([reduced, block.reduced[r, c]])
+    return LargeResult(tasks, workers, reduced, eligible_any, useful_any, len(cells))
+
+
+def _reconcile(
+    prop_t: list[IntArray], prop_w: list[IntArray], prop_r: list[FloatArray], slots: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Keep, per worker, its ``slots`` proposals with the lowest reduced cost."""
+    if not prop_t:
+        empty = np.zeros(0, np.intp)
+        return empty, empty, np.zeros(0)
+    t, w, r = np.concatenate(prop_t), np.concatenate(prop_w), np.concatenate(prop_r)
+    order = np.lexsort((t, r, w))  # by worker, then cheapest first, ties by task
+    t, w, r = t[order], w[order], r[order]
+    start = np.flatnonzero(np.r_[True, w[1:] != w[:-1]])
+    rank = np.arange(len(w)) - np.repeat(start, np.diff(np.r_[start, len(w)]))
+    keep = rank < slots[w]
+    return t[keep], w[keep], r[keep]
