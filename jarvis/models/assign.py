@@ -43,7 +43,11 @@ def prepare(reduced: FloatArray, slots: IntArray) -> Prepared:
     cols = np.flatnonzero(usable > 0)
     if len(rows) == 0:
         return Prepared(np.zeros((0, 0)), rows, cols, useful_any)
-    compact = len(rows) < COMPACT_BELOW * n_rows or len(cols) < COMPACT_BELOW * n_cols
+    compact = (
+        len(rows) < COMPACT_BELOW * n_rows
+        or len(cols) < COMPACT_BELOW * n_cols
+        or bool((slots <= 0).any())
+    )
     if not compact:
         rows, cols = np.arange(n_rows), np.arange(n_cols)
         usable = np.maximum(usable, 1)

@@ -46,7 +46,7 @@ class CityConfig:
     #: Open orders per area in the large-partition path.
     area_tasks: int = 250
     #: How far beyond its area each area looks for couriers, in km.
-    area_margin_km: float = 1.5
+    area_margin_km: float = 2.0
 
     def __post_init__(self) -> None:
         _check(

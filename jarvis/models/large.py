@@ -43,6 +43,9 @@ __all__ = ["LargeResult", "SpatialProblem", "solve_large"]
 
 log = logging.getLogger(__name__)
 
+#: Improvement passes after the first solve: (axis cut first, extra strips).
+IMPROVE_PASSES: list[tuple[int, int]] = [(1, 0), (0, 1)]
+
 
 class SpatialProblem(Problem, Protocol):
     """A problem whose tasks and workers have positions on a plane, in km."""
@@ -66,15 +69,20 @@ class LargeResult:
     areas: int
 
 
-def areas(task_xy: FloatArray, area_tasks: int) -> list[IntArray]:
-    """Split task indices into about ``len / area_tasks`` areas of equal count."""
+def areas(
+    task_xy: FloatArray, area_tasks: int, first_axis: int = 0, extra: int = 0
+) -> list[IntArray]:
+    """Split task indices into about ``len / area_tasks`` areas of equal count: strips
+    along ``first_axis`` at quantiles, each strip cut along the other axis. ``extra``
+    more strips and cuts move every border (for the improvement passes)."""
     n = len(task_xy)
-    side = max(1, round(float(np.sqrt(n / area_tasks))))
+    side = max(1, round(float(np.sqrt(n / area_tasks)))) + extra
+    other = 1 - first_axis
     out: list[IntArray] = []
-    by_x = np.argsort(task_xy[:, 0], kind="stable")
-    for strip in np.array_split(by_x, side):
-        by_y = strip[np.argsort(task_xy[strip, 1], kind="stable")]
-        out.extend(cell for cell in np.array_split(by_y, side) if len(cell))
+    by_first = np.argsort(task_xy[:, first_axis], kind="stable")
+    for strip in np.array_split(by_first, side):
+        by_other = strip[np.argsort(task_xy[strip, other], kind="stable")]
+        out.extend(cell for cell in np.array_split(by_other, side) if len(cell))
     return out
 
 
@@ -125,7 +133,55 @@ def solve_large(problem: SpatialProblem, area_tasks: int, margin_km: float) -> L
         tasks = np.concatenate([tasks, left_tasks[r]])
         workers = np.concatenate([workers, free[c]])
         reduced = np.concatenate([reduced, block.reduced[r, c]])
+
+    state = _State(n_tasks, n_workers)
+    state.set(tasks, workers, reduced)
+    for first_axis, extra in IMPROVE_PASSES:
+        for window in areas(task_xy, area_tasks, first_axis, extra):
+            _improve(problem, state, window, margin_km)
+    tasks, workers, reduced = state.pairs()
     return LargeResult(tasks, workers, reduced, eligible_any, useful_any, len(cells))
+
+
+class _State:
+    """The current assignment: per task its worker (or -1) and reduced cost."""
+
+    def __init__(self, n_tasks: int, n_workers: int) -> None:
+        self.worker = np.full(n_tasks, -1, np.intp)
+        self.reduced = np.zeros(n_tasks)
+        self.load = np.zeros(n_workers, np.intp)
+
+    def set(self, tasks: IntArray, workers: IntArray, reduced: FloatArray) -> None:
+        self.worker[tasks] = workers
+        self.reduced[tasks] = reduced
+        np.add.at(self.load, workers, 1)
+
+    def pairs(self) -> tuple[IntArray, IntArray, FloatArray]:
+        tasks = np.flatnonzero(self.worker >= 0)
+        return tasks, self.worker[tasks], self.reduced[tasks]
+
+
+def _improve(problem: SpatialProblem, state: _State, window: IntArray, margin_km: float) -> None:
+    """Re-solve ``window``'s tasks exactly against the workers around them (and those
+    they hold), keeping every other assignment: the objective can only go down."""
+    task_xy, worker_xy = problem.task_xy, problem.worker_xy
+    lo = task_xy[window].min(axis=0) - margin_km
+    hi = task_xy[window].max(axis=0) + margin_km
+    inside = np.flatnonzero(((worker_xy >= lo) & (worker_xy <= hi)).all(axis=1))
+    held = state.worker[window]
+    held = held[held >= 0]
+    workers = np.union1d(inside, held)
+    if len(workers) == 0:
+        return
+    own = np.zeros(len(state.load), np.intp)
+    np.add.at(own, held, 1)
+    available = problem.slots[workers] - state.load[workers] + own[workers]
+    block = problem.block(window, workers)
+    r, c = solve_prepared(prepare(block.reduced, available))
+    state.load -= own
+    state.worker[window] = -1
+    state.reduced[window] = 0.0
+    state.set(window[r], workers[c], block.reduced[r, c])
 
 
 def _reconcile(

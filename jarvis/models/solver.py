@@ -74,7 +74,7 @@ class Decision:
 
 
 def decide(
-    problem: Problem, large: bool = False, area_tasks: int = 250, margin_km: float = 1.5
+    problem: Problem, large: bool = False, area_tasks: int = 250, margin_km: float = 2.0
 ) -> Decision:
     """Solve ``problem`` exactly, or by areas when ``large`` (it must then be spatial)."""
     n_tasks = len(problem.task_ids)

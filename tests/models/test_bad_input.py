@@ -14,6 +14,7 @@ from jarvis.models import (
     Order,
     Point,
     Rules,
+    Vehicle,
     decide_city,
     decide_store,
 )
@@ -80,7 +81,7 @@ def test_coordinates_out_of_range_raise() -> None:
     # careless caller might.
     bad = Point.model_construct(lat=123.0, lon=2.35)
     courier = Courier.model_construct(
-        id="c1", position=bad, capacity=1, vehicle="bike", online=True
+        id="c1", position=bad, capacity=1, vehicle=Vehicle.BIKE, online=True
     )
     with pytest.raises(DispatchError, match="courier position"):
         decide_city([_order()], [courier], NOW)
