@@ -36,9 +36,12 @@ def prepare(reduced: FloatArray, slots: IntArray) -> Prepared:
     """Drop useless rows and columns of ``reduced`` and repeat columns per usable slot."""
     n_rows, n_cols = reduced.shape
     useful = reduced < 0.0
-    per_column = useful.sum(axis=0)
     useful_any: BoolArray = np.asarray(useful.any(axis=1))
     rows = np.flatnonzero(useful_any)
+    # a worker never needs more slots than tasks it is useful for (a boolean
+    # reduction is enough, and cheaper, when nobody has more than one slot)
+    multi = bool((slots > 1).any())
+    per_column = useful.sum(axis=0) if multi else useful.any(axis=0)
     usable = np.minimum(np.minimum(slots, per_column), len(rows))
     cols = np.flatnonzero(usable > 0)
     if len(rows) == 0:
