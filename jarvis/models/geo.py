@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EARTH_RADIUS_KM", "Point", "distance_km", "pairwise_distance_km"]
+__all__ = ["EARTH_RADIUS_KM", "Point", "distance_km", "local_xy_km", "pairwise_distance_km"]
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -37,3 +37,18 @@ def distance_km(
 def pairwise_distance_km(a: FloatArray, b: FloatArray) -> FloatArray:
     """Distances between every row of ``a`` (n x 2, lat/lon) and of ``b`` (m x 2): n x m."""
     return distance_km(a[:, None, 0], a[:, None, 1], b[None, :, 0], b[None, :, 1])
+
+
+def local_xy_km(lat: FloatArray, lon: FloatArray, ref_lat: float, ref_lon: float) -> FloatArray:
+    """Project WGS84 points onto a flat plane around ``(ref_lat, ref_lon)``: n x 2, in km.
+
+    Equirectangular: within a city (tens of km) Euclidean distances on this plane differ
+    from great-circle ones by well under 0.1 %, and they cost one subtraction and one
+    square root per pair instead of four trigonometric functions. Longitudes are wrapped,
+    so a partition across the antimeridian projects correctly.
+    """
+    dlon = (np.asarray(lon) - ref_lon + 180.0) % 360.0 - 180.0
+    x = np.radians(dlon) * EARTH_RADIUS_KM * np.cos(np.radians(ref_lat))
+    y = np.radians(np.asarray(lat) - ref_lat) * EARTH_RADIUS_KM
+    out: FloatArray = np.column_stack([x, y]).astype(np.float64, copy=False)
+    return out

@@ -1,0 +1,237 @@
+"""A city's decision as arrays: orders x online couriers, costed block by block.
+
+Costs are built row-chunk by row-chunk so that every intermediate array stays in the
+CPU cache: the dense matrix is written once, and each of the twenty-odd numpy passes
+that compute it runs on a few hundred kilobytes instead of streaming megabytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial.distance import cdist
+
+from jarvis.errors import DispatchError
+from jarvis.models.city import Courier, Order
+from jarvis.models.config import CityConfig
+from jarvis.models.estimate import (
+    VEHICLES,
+    EtaEstimator,
+    Legs,
+    StraightLineEstimator,
+    check_estimate,
+)
+from jarvis.models.geo import Point, local_xy_km
+from jarvis.models.problem import Block, BoolArray, FloatArray, IntArray, check_unique
+from jarvis.models.rules import Rules
+
+__all__ = ["CityProblem"]
+
+#: Elements per chunk of the cost matrix (256 KiB of float64): fits in L2.
+CHUNK_ELEMENTS = 32_768
+
+_VEHICLE_CODE = {v: i for i, v in enumerate(VEHICLES)}
+
+
+def _latlon(points: FloatArray, what: str) -> None:
+    if points.size and not (
+        np.isfinite(points).all()
+        and np.abs(points[:, 0]).max() <= 90.0
+        and np.abs(points[:, 1]).max() <= 180.0
+    ):
+        raise DispatchError(f"{what}: coordinates must be finite latitude/longitude in range")
+
+
+class CityProblem:
+    """Orders and the online couriers of one city at time ``now``."""
+
+    def __init__(
+        self,
+        orders: Sequence[Order],
+        couriers: Sequence[Courier],
+        now: float,
+        config: CityConfig,
+        rules: Rules | None = None,
+        estimator: EtaEstimator | None = None,
+    ) -> None:
+        check_unique([o.id for o in orders], "order")
+        check_unique([c.id for c in couriers], "courier")
+        if not np.isfinite(now):
+            raise DispatchError(f"now must be finite, got {now!r}")
+        online = [c for c in couriers if c.online]
+        rules = rules or Rules()
+        self.now = float(now)
+        self.config = config
+        self.estimator: EtaEstimator = estimator or StraightLineEstimator()
+        self._s_per_km = (
+            # the built-in estimator is inlined into the cost; any other one is called
+            self.estimator.s_per_km if type(self.estimator) is StraightLineEstimator else None
+        )
+        self._task_ids = tuple(o.id for o in orders)
+        self._worker_ids = tuple(c.id for c in online)
+
+        pickup = np.array([(o.pickup.lat, o.pickup.lon) for o in orders], float).reshape(-1, 2)
+        dropoff = np.array([(o.dropoff.lat, o.dropoff.lon) for o in orders], float)
+        position = np.array([(c.position.lat, c.position.lon) for c in online], float)
+        position = position.reshape(-1, 2)
+        dropoff = dropoff.reshape(-1, 2)
+        _latlon(pickup, "order pickup")
+        _latlon(dropoff, "order dropoff")
+        _latlon(position, "courier position")
+        times = np.array([(o.created_at, o.ready_at) for o in orders], float).reshape(-1, 2)
+        if not np.isfinite(times).all():
+            raise DispatchError("order created_at and ready_at must be finite")
+
+        both = np.concatenate([pickup, position]) if len(pickup) else position
+        ref_lat = float(np.median(both[:, 0])) if len(both) else 0.0
+        ref_lon0 = float(both[0, 1]) if len(both) else 0.0
+        wrapped = (both[:, 1] - ref_lon0 + 180.0) % 360.0 - 180.0
+        ref_lon = ref_lon0 + float(np.median(wrapped)) if len(both) else 0.0
+        self.pickup, self.position = pickup, position
+        self.dropoff = dropoff
+        self.task_xy = local_xy_km(pickup[:, 0], pickup[:, 1], ref_lat, ref_lon)
+        self.worker_xy = local_xy_km(position[:, 0], position[:, 1], ref_lat, ref_lon)
+        drop_xy = local_xy_km(dropoff[:, 0], dropoff[:, 1], ref_lat, ref_lon)
+        self.trip_km = np.hypot(*(drop_xy - self.task_xy).T) if len(orders) else np.zeros(0)
+
+        self.vehicle = np.array([_VEHICLE_CODE[c.vehicle] for c in online], np.intp)
+        by_vehicle = {
+            v: rules.limits(Courier(id="x", position=Point(lat=0, lon=0), vehicle=v))
+            for v in VEHICLES
+        }
+        limits = [by_vehicle[c.vehicle] for c in online]
+        self.max_km = np.array([lim.max_pickup_km for lim in limits], float)
+        self.max_s = np.array([lim.max_pickup_s for lim in limits], float)
+        self.min_priority = np.array([lim.min_priority for lim in limits], np.int64)
+        self._slots = np.array(
+            [min(c.capacity, lim.max_tasks) for c, lim in zip(online, limits, strict=True)],
+            np.intp,
+        )
+
+        self.priority = np.array([o.priority for o in orders], np.int64)
+        self.weight = 1.0 + config.priority_weight * self.priority.astype(float)
+        self.ready_in = times[:, 1] - self.now
+        self.slack = times[:, 0] + config.promise_s - self.now
+        horizon = config.max_delivery_s
+        self.late_at_horizon = np.maximum(0.0, horizon - self.slack)
+        self._leave = self.weight * (horizon + config.lateness_weight * self.late_at_horizon)
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return self._task_ids
+
+    @property
+    def worker_ids(self) -> tuple[str, ...]:
+        return self._worker_ids
+
+    @property
+    def leave(self) -> FloatArray:
+        return self._leave
+
+    @property
+    def slots(self) -> IntArray:
+        return self._slots
+
+    def block(self, tasks: IntArray | None, workers: IntArray | None) -> Block:
+        t_all = np.arange(len(self._task_ids)) if tasks is None else tasks
+        w_sel = slice(None) if workers is None else workers
+        cols = _Columns(
+            xy=self.worker_xy[w_sel],
+            position=self.position[w_sel][None, :, :],
+            vehicle=self.vehicle[w_sel][None, :],
+            s_per_km=None
+            if self._s_per_km is None
+            else self._s_per_km[self.vehicle[w_sel]][None, :],
+            max_km=self.max_km[w_sel][None, :],
+            max_s=self.max_s[w_sel][None, :],
+            min_priority=self.min_priority[w_sel][None, :],
+        )
+        check_km = bool(np.isfinite(cols.max_km).any())
+        check_s = bool(np.isfinite(cols.max_s).any())
+        check_priority = bool(cols.min_priority.any())
+        n_w = len(cols.xy)
+        out = np.empty((len(t_all), n_w))
+        eligible_any = np.full(len(t_all), n_w > 0)
+        if n_w == 0:
+            return Block(out, eligible_any)
+        step = max(1, CHUNK_ELEMENTS // n_w)
+        for start in range(0, len(t_all), step):
+            rows = t_all[start : start + step]
+            dest = out[start : start + step]
+            ineligible = self._chunk(rows, dest, cols, check_km, check_s, check_priority)
+            if ineligible is not None:
+                np.putmask(dest, ineligible, 0.0)
+                eligible_any[start : start + step] = ~ineligible.all(axis=1)
+        return Block(out, eligible_any)
+
+    def _chunk(
+        self,
+        rows: IntArray,
+        dest: FloatArray,
+        cols: _Columns,
+        check_km: bool,
+        check_s: bool,
+        check_priority: bool,
+    ) -> BoolArray | None:
+        """Reduced costs of ``rows`` x workers into ``dest``; returns the ineligible mask."""
+        cfg = self.config
+        distance: FloatArray = cdist(self.task_xy[rows], cols.xy)
+        trip = self.trip_km[rows][:, None]
+        if cols.s_per_km is not None:  # the straight-line estimator, inlined
+            to_pickup = distance * cols.s_per_km
+            to_customer = trip * cols.s_per_km
+        else:
+            pickup_ll = self.pickup[rows][:, None, :]
+            to_pickup = self.estimator.travel_s(
+                Legs(cols.position, pickup_ll, distance, cols.vehicle, self.now)
+            )
+            to_customer = self.estimator.travel_s(
+                Legs(pickup_ll, self.dropoff[rows][:, None, :], trip, cols.vehicle, self.now)
+            )
+            to_pickup = np.broadcast_to(to_pickup, distance.shape).astype(float)
+            check_estimate(to_pickup, "time to pickup")
+            check_estimate(to_customer, "time to customer")
+
+        ineligible: BoolArray | None = None
+        if check_km:
+            ineligible = distance > cols.max_km
+        if check_s:
+            over = to_pickup > cols.max_s
+            ineligible = over if ineligible is None else np.logical_or(ineligible, over)
+        if check_priority:
+            low = self.priority[rows][:, None] < cols.min_priority
+            ineligible = low if ineligible is None else np.logical_or(ineligible, low)
+
+        # x: seconds from now until the customer has the order. The reduced cost is
+        # weight * ((x - horizon) + lateness_weight * (late(x) - late(horizon))).
+        x = np.maximum(to_pickup, self.ready_in[rows][:, None], out=to_pickup)
+        x += to_customer
+        weight = self.weight[rows][:, None]
+        if cfg.lateness_weight > 0:
+            late = x - self.slack[rows][:, None]
+            np.maximum(late, 0.0, out=late)
+            late *= cfg.lateness_weight * weight
+            x *= weight
+            x -= self._leave[rows][:, None]
+            x += late
+        else:
+            x *= weight
+            x -= self._leave[rows][:, None]
+        np.minimum(x, 0.0, out=dest)
+        return ineligible
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The worker-side arrays of a block, shaped (1, n) to broadcast against rows."""
+
+    xy: FloatArray
+    position: FloatArray
+    vehicle: IntArray
+    s_per_km: FloatArray | None
+    max_km: FloatArray
+    max_s: FloatArray
+    min_priority: npt.NDArray[np.int64]

@@ -1,0 +1,83 @@
+"""Tunables of the solver for each kind of partition, validated when built."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from jarvis.errors import ConfigError
+
+__all__ = ["CityConfig", "StoreConfig"]
+
+
+def _check(obj: object, positive: tuple[str, ...], non_negative: tuple[str, ...]) -> None:
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"{type(obj).__name__}.{f.name}: must be finite, got {value!r}")
+        if f.name in positive and value <= 0:
+            raise ConfigError(f"{type(obj).__name__}.{f.name}: must be > 0, got {value!r}")
+        if f.name in non_negative and value < 0:
+            raise ConfigError(f"{type(obj).__name__}.{f.name}: must be >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    """How a city weighs its deliveries.
+
+    The cost of giving order ``t`` to courier ``w`` is ``weight_t * (x + lateness_weight *
+    max(0, x - slack_t))`` where ``x`` is the time from now until the customer has the
+    order (to the pickup, wait until ready, to the drop-off), ``slack_t`` the time left
+    until ``created_at + promise_s`` and ``weight_t = 1 + priority_weight * priority``.
+    Leaving an order for the next tick costs what a delivery in exactly
+    ``max_delivery_s`` would: an order is assigned only to a courier who brings it to
+    the customer sooner than that.
+    """
+
+    max_delivery_s: float = 2700.0
+    promise_s: float = 1800.0
+    lateness_weight: float = 1.0
+    priority_weight: float = 0.01
+    #: Use the large-partition path when both sides have at least this many members
+    #: (orders, and couriers' free slots); 0 disables it. See jarvis.models.large.
+    large_min_side: int = 1500
+    #: Open orders per area in the large-partition path.
+    area_tasks: int = 250
+    #: How far beyond its area each area looks for couriers, in km.
+    area_margin_km: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check(
+            self,
+            positive=("max_delivery_s", "promise_s", "area_tasks", "area_margin_km"),
+            non_negative=("lateness_weight", "priority_weight", "large_min_side"),
+        )
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How a store weighs its work.
+
+    Giving item ``t`` to associate ``w`` costs the associate's time, ``duration_s``
+    (plus ``remote_penalty_s`` for a remote associate). Leaving it for later costs
+    ``weight_t * (wait_cost_s + lateness_weight * overdue_t)`` where ``overdue_t`` is how
+    far ``now + duration_s`` lies past ``due_at`` and ``weight_t = 1 + priority_weight *
+    priority``: the solver hands out the work whose waiting costs most per second of
+    associate time, and never work that costs more to do than to leave.
+    """
+
+    wait_cost_s: float = 86400.0
+    lateness_weight: float = 1.0
+    priority_weight: float = 0.05
+    remote_penalty_s: float = 60.0
+    #: Items one associate receives in one decision.
+    items_per_associate: int = 1
+
+    def __post_init__(self) -> None:
+        _check(
+            self,
+            positive=("wait_cost_s", "items_per_associate"),
+            non_negative=("lateness_weight", "priority_weight", "remote_penalty_s"),
+        )

@@ -1,0 +1,1 @@
+"""Tests of the dispatch core (pure: no servers)."""
