@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 
 from jarvis.actors.engine import TickReport
-from jarvis.models.rules import Rules
-from jarvis.models.solver import CityConfig, decide_city
+from jarvis.models import CityConfig, Rules, decide_city
 from jarvis.store.city import CityStore
 
 __all__ = ["CityEngine"]
