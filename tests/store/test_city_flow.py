@@ -7,6 +7,7 @@ import redis
 from jarvis.models.events import Event
 from jarvis.models.geo import Point
 from jarvis.store.city import CitySnapshot, CityStore
+from jarvis.store.fencing import stream_entries
 from jarvis.store.producer import Producer
 from tests.store.builders import courier, event, order
 
@@ -45,7 +46,8 @@ def test_orders_are_assigned_picked_up_and_delivery_frees_the_slot(
     snap = store.snapshot()
     assert open_ids(snap) == ["o1", "o2", "o3"]  # oldest first
     assert free_slots(snap) == {"c1": 2, "c2": 1}
-    assert snap.cursor == rds.xrevrange(f"{namespace}:{{{CITY}}}:in", count=1)[0][0]
+    (last_entry,) = stream_entries(rds.xrevrange(store.keys.events_in, count=1))
+    assert snap.cursor == last_entry[0]
 
     assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c1"), ("o3", "c2")], now=2000.0).accepted
     snap = store.snapshot()
