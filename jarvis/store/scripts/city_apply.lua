@@ -189,6 +189,6 @@ if cutoff > 0 then
     redis.call('HDEL', K_STATUS, order)
     redis.call('ZREM', K_CLOSED, order)
   end
-  redis.call('XTRIM', K_IN, 'MINID', '~', cutoff)
+  redis.call('XTRIM', K_IN, 'MINID', cutoff)
 end
 return {applied, duplicates, dead}
