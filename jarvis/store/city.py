@@ -37,7 +37,7 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point
 from jarvis.store.decisions import Decision, read_decisions
-from jarvis.store.fencing import check_epoch, run_fenced, stream_entries, text
+from jarvis.store.fencing import check_epoch, read_stream, run_fenced, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.scripts import source
 
@@ -136,7 +136,7 @@ class CityStore:
 
     # -- events in -----------------------------------------------------------------------
 
-    def _slots(self, entry_id: str, fields: Mapping[str, str]) -> list[str]:
+    def _slots(self, entry_id: str, fields: Mapping[str, bytes]) -> list[str]:
         """Seven script slots for one entry: id, type, event id, a, b, c, d."""
         raw = fields.get(EVENT_FIELD)
         if raw is None:
@@ -159,18 +159,18 @@ class CityStore:
         this never raises for a bad event. FencedError when ``epoch`` is stale.
         """
         fence = check_epoch(epoch)
+        if max_events < 1:
+            raise ValidationError(f"max_events must be at least 1, got {max_events!r}")
         try:
             cursor = text(self.redis.get(self.keys.cursor) or "")
-            entries = self.redis.xrange(
-                self.keys.events_in, min=f"({cursor}" if cursor else "-", count=max_events
-            )
+            entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
         except redis.RedisError as exc:
             raise self._fail("reading events", exc) from exc
         args: list[str] = []
         last = cursor
-        for entry_id, fields in stream_entries(entries):
+        for entry_id, fields in entries:
             last = entry_id
-            args.extend(self._slots(entry_id, fields))
+            args.extend(self._slots(entry_id, {text(k): v for k, v in fields.items()}))
         k = self.keys
         keys = [
             k.epoch, k.stats, k.cursor, k.applied_events, k.events_in, k.dead_letter,
@@ -269,12 +269,13 @@ class CityStore:
 
     def dead_letters(self, count: int = 100, after: str = "-") -> list[dict[str, str]]:
         """Dead-lettered entries, oldest first: id, stream_id, reason, event, epoch."""
-        start = after if after == "-" else f"({after}"
         try:
-            entries = self.redis.xrange(self.keys.dead_letter, min=start, count=count)
+            entries = read_stream(self.redis, self.keys.dead_letter, after, count)
         except redis.RedisError as exc:
             raise self._fail("reading dead letters", exc) from exc
-        return [{"id": eid, **fields} for eid, fields in stream_entries(entries)]
+        return [
+            {"id": eid, **{text(k): text(v) for k, v in fields.items()}} for eid, fields in entries
+        ]
 
     def decisions(self, after: str = "-", count: int = 1000) -> list[Decision]:
         """Decisions of this city from the out stream, after entry id ``after``."""

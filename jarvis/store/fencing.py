@@ -15,7 +15,7 @@ from redis.commands.core import Script
 
 from jarvis.errors import FencedError, StoreError
 
-__all__ = ["check_epoch", "run_fenced", "stream_entries", "text"]
+__all__ = ["check_epoch", "read_stream", "run_fenced", "stream_entries", "text"]
 
 
 def check_epoch(epoch: int) -> str:
@@ -26,9 +26,12 @@ def check_epoch(epoch: int) -> str:
 
 
 def text(value: Any) -> str:
-    """A reply value as ``str`` whether or not the client decodes responses."""
+    """A reply value as ``str`` whether or not the client decodes responses.
+
+    Bytes that are not UTF-8 are shown with replacement characters, never an error.
+    """
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode(errors="replace")
     return str(value)
 
 
@@ -38,6 +41,20 @@ def stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
         (text(entry_id), {text(k): text(v) for k, v in (fields or {}).items()})
         for entry_id, fields in reply or ()
     ]
+
+
+def read_stream(client: redis.Redis, key: str, after: str, count: int) -> list[tuple[str, Any]]:
+    """Up to ``count`` entries of stream ``key`` after ``after`` ('' or '-': from the start).
+
+    Field values come back undecoded (bytes) even from a client that decodes replies, so
+    an entry that is not UTF-8 reaches our validation instead of failing the read.
+    """
+    start = f"({after}" if after not in ("", "-") else "-"
+    # redis-py types xrange() but not execute_command(), the only way to pass NEVER_DECODE.
+    reply = client.execute_command(  # type: ignore[no-untyped-call]
+        "XRANGE", key, start, "+", "COUNT", count, NEVER_DECODE=True
+    )
+    return [(text(entry_id), fields or {}) for entry_id, fields in reply or ()]
 
 
 def run_fenced(

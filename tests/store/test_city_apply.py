@@ -218,3 +218,16 @@ def test_memory_is_bounded_by_the_horizon_in_stream_time(rds: redis.Redis, names
 
     at(21_000, created)  # past the horizon, the same id counts as new
     assert [o.id for o in store.snapshot().orders] == ["o1"]
+
+
+def test_an_entry_that_is_not_utf8_is_dead_lettered_not_fatal(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = CityStore(rds, CITY, namespace)
+    rds.xadd(store.keys.events_in, {"event": b"\xff\xfe{not text"})
+    Producer(rds, namespace).submit(event(CITY, "order_created", order=order("o1")))
+    result = store.apply_events(1)
+    assert (result.applied, result.dead_lettered) == (1, 1)
+    (dead,) = store.dead_letters()
+    assert "Invalid JSON" in dead["reason"]
+    assert dead["event"] == "\ufffd\ufffd{not text"
