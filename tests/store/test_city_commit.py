@@ -118,6 +118,8 @@ def test_every_tick_leaves_decisions_and_stats(rds: redis.Redis, namespace: str)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        ((-1, 1, [], 1.0), "epoch"),
+        ((2**64, 1, [], 1.0), "epoch"),
         ((1, -1, [], 1.0), "tick"),
         ((1, 1, [], float("nan")), "now"),
         ((1, 1, [("o1",)], 1.0), "assignment"),
