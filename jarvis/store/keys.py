@@ -72,6 +72,73 @@ class PartitionKeys:
         """Hash of counters (fenced commits, dead letters, last tick, ...)."""
         return self.key("stats")
 
+    # -- city partitions (jarvis.store.city) --------------------------------------------
+
+    @property
+    def cursor(self) -> str:
+        """The id of the last entry of the incoming stream that was applied."""
+        return self.key("cursor")
+
+    @property
+    def applied_events(self) -> str:
+        """Sorted set of applied event ids, scored by stream time (ms); trimmed."""
+        return self.key("applied")
+
+    @property
+    def orders(self) -> str:
+        """Hash: order id -> Order JSON, for orders not yet delivered or cancelled."""
+        return self.key("orders")
+
+    @property
+    def order_status(self) -> str:
+        """Hash: order id -> open | assigned | picked_up | delivered | cancelled."""
+        return self.key("order-status")
+
+    @property
+    def open_orders(self) -> str:
+        """Sorted set of open, unassigned order ids, scored by ``created_at``."""
+        return self.key("open")
+
+    @property
+    def closed_orders(self) -> str:
+        """Sorted set of delivered or cancelled order ids, by stream time (ms); trimmed."""
+        return self.key("closed")
+
+    @property
+    def assignments(self) -> str:
+        """Hash: order id -> courier id, while assigned or picked up."""
+        return self.key("assignments")
+
+    @property
+    def couriers(self) -> str:
+        """Hash: courier id -> Courier JSON as last announced online."""
+        return self.key("couriers")
+
+    @property
+    def courier_positions(self) -> str:
+        """Hash: courier id -> Point JSON, the latest known position."""
+        return self.key("courier-positions")
+
+    @property
+    def courier_capacity(self) -> str:
+        """Hash: courier id -> capacity (total slots)."""
+        return self.key("courier-capacity")
+
+    @property
+    def courier_load(self) -> str:
+        """Hash: courier id -> number of orders assigned and not yet delivered."""
+        return self.key("courier-load")
+
+    @property
+    def courier_orders(self) -> str:
+        """Hash: courier id -> space-separated ids of the orders it holds."""
+        return self.key("courier-orders")
+
+    @property
+    def couriers_online(self) -> str:
+        """Set of online courier ids."""
+        return self.key("online")
+
 
 @dataclass(frozen=True, slots=True)
 class GlobalKeys:

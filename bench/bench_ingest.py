@@ -1,0 +1,182 @@
+"""Event ingestion into one city, and the snapshot of a busy city.
+
+- ``city_ingest``: events/s through ``Producer.submit_many`` + ``CityStore.apply_events``
+  (validation on both sides, fenced idempotent apply), beside the floor: a bare pipelined
+  ``XADD`` of the same JSON payloads, in the same run and chunk size.
+- ``city_snapshot``: ``CityStore.snapshot()`` of 2,000 open orders and 1,000 couriers,
+  beside the floor: the same pipelined reads without decoding or validating.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import redis
+
+from jarvis.devcluster import DevCluster
+from jarvis.models.city import Courier, Order
+from jarvis.models.events import CourierMoved, CourierOnline, Event, OrderCreated
+from jarvis.models.geo import Point
+from jarvis.store.city import CityStore
+from jarvis.store.producer import Producer
+
+CHUNK = 1000
+EPOCH = 1
+
+
+def _point(rng: np.random.Generator) -> Point:
+    return Point(lat=48.8 + 0.1 * float(rng.random()), lon=2.3 + 0.1 * float(rng.random()))
+
+
+def _couriers(city: str, count: int, rng: np.random.Generator) -> list[Event]:
+    return [
+        CourierOnline(
+            id=f"{city}-on-{i}",
+            partition=city,
+            at=1.0,
+            courier=Courier(id=f"c{i}", position=_point(rng), capacity=2),
+        )
+        for i in range(count)
+    ]
+
+
+def _orders(city: str, count: int, rng: np.random.Generator) -> list[Event]:
+    return [
+        OrderCreated(
+            id=f"{city}-oc-{i}",
+            partition=city,
+            at=1.0,
+            order=Order(
+                id=f"o{i}",
+                pickup=_point(rng),
+                dropoff=_point(rng),
+                created_at=1000.0 + i,
+                ready_at=1000.0 + i,
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+def _mix(city: str, n: int, couriers: int, rng: np.random.Generator) -> list[Event]:
+    """One order created for three courier moves, the shape of a busy city's stream."""
+    orders = iter(_orders(city, n // 4 + 1, rng))
+    events: list[Event] = []
+    for i in range(n):
+        if i % 4 == 0:
+            events.append(next(orders))
+        else:
+            events.append(
+                CourierMoved(
+                    id=f"{city}-mv-{i}",
+                    partition=city,
+                    at=2.0,
+                    courier_id=f"c{int(rng.integers(couriers))}",
+                    position=_point(rng),
+                )
+            )
+    return events
+
+
+def _bare_xadd(client: redis.Redis, payloads: list[str]) -> float:
+    """Seconds to XADD ``payloads`` in pipelined chunks, with no validation at all."""
+    client.delete("bench-floor:{x}:in")
+    started = time.perf_counter()
+    for i in range(0, len(payloads), CHUNK):
+        with client.pipeline(transaction=False) as pipe:
+            for payload in payloads[i : i + CHUNK]:
+                pipe.xadd("bench-floor:{x}:in", {"event": payload})
+            pipe.execute()
+    return time.perf_counter() - started
+
+
+def _ingest(client: redis.Redis, n: int) -> dict[str, Any]:
+    rng = np.random.default_rng(7)
+    producer = Producer(client)
+    store = CityStore(client, "bench-ingest")
+    producer.submit_many(_couriers("bench-ingest", 1000, rng))
+    store.apply_events(EPOCH)
+    events = _mix("bench-ingest", n, 1000, rng)
+
+    payloads = [event.model_dump_json() for event in events]
+    floor = _bare_xadd(client, payloads)
+
+    started = time.perf_counter()
+    for i in range(0, n, CHUNK):
+        producer.submit_many(events[i : i + CHUNK])
+    submitted = time.perf_counter()
+    applied = 0
+    while True:
+        result = store.apply_events(EPOCH, max_events=5000)
+        if not result.applied and not result.dead_lettered and not result.duplicates:
+            break
+        applied += result.applied
+    done = time.perf_counter()
+    assert applied == n, f"applied {applied} of {n}: {store.dead_letters(3)}"
+    floor = min(floor, _bare_xadd(client, payloads))  # before and after: the better one
+
+    total = done - started
+    return {
+        "benchmark": "city_ingest",
+        "events": n,
+        "submit_per_s": n / (submitted - started),
+        "apply_per_s": n / (done - submitted),
+        "ingest_per_s": n / total,
+        "bare_xadd_per_s": n / floor,
+        "ingest_vs_bare_xadd": floor / total,
+    }
+
+
+def _snapshot(client: redis.Redis, repeats: int) -> dict[str, Any]:
+    rng = np.random.default_rng(11)
+    city = "bench-snap"
+    producer = Producer(client)
+    store = CityStore(client, city)
+    events = _orders(city, 2000, rng) + _couriers(city, 1000, rng)
+    for i in range(0, len(events), CHUNK):
+        producer.submit_many(events[i : i + CHUNK])
+    while store.apply_events(EPOCH).applied:
+        pass
+    snap = store.snapshot()
+    assert (len(snap.orders), len(snap.couriers)) == (2000, 1000)
+
+    samples, floors = [], []
+    k = store.keys
+    for _ in range(repeats):
+        t = time.perf_counter()
+        store.snapshot()
+        samples.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        with client.pipeline(transaction=True) as pipe:
+            pipe.get(k.cursor)
+            pipe.zrange(k.open_orders, 0, -1)
+            pipe.hgetall(k.orders)
+            pipe.smembers(k.couriers_online)
+            pipe.hgetall(k.couriers)
+            pipe.hgetall(k.courier_positions)
+            pipe.hgetall(k.courier_load)
+            pipe.execute()
+        floors.append(time.perf_counter() - t)
+    ms, floor_ms = np.asarray(samples) * 1000, np.asarray(floors) * 1000
+    return {
+        "benchmark": "city_snapshot",
+        "orders": 2000,
+        "couriers": 1000,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "bare_reads_p50_ms": float(np.percentile(floor_ms, 50)),
+        "snapshot_vs_bare_reads": float(np.percentile(ms, 50) / np.percentile(floor_ms, 50)),
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    n = 5_000 if quick else 50_000
+    repeats = 10 if quick else 50
+    with DevCluster() as servers:
+        client = redis.Redis.from_url(servers.redis.url, decode_responses=True)
+        try:
+            return [_ingest(client, n), _snapshot(client, repeats)]
+        finally:
+            client.close()

@@ -1,0 +1,212 @@
+"""Events: what producers tell a partition, as JSON on its incoming stream.
+
+Every event is one JSON object with the envelope fields ``id`` (chosen by the producer,
+unique per event: applying is idempotent by it), ``partition``, ``at`` (seconds since
+the Unix epoch, when it happened) and ``type``, which selects the rest of the schema::
+
+    {"id": "e-17", "partition": "paris", "at": 1700000000.0,
+     "type": "order_picked_up", "order_id": "o-42"}
+
+Unknown fields are refused everywhere. :func:`parse_event` turns raw JSON into one of
+the event classes below or raises :class:`~jarvis.errors.ValidationError` with a reason a
+person can read. ``docs/events.md`` documents each schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from jarvis.errors import ValidationError
+from jarvis.models.city import ID_PATTERN, Courier, Order
+from jarvis.models.geo import Point
+from jarvis.models.work import WorkItem
+
+__all__ = [
+    "CITY_EVENT_TYPES",
+    "EVENT_ID_PATTERN",
+    "STORE_EVENT_TYPES",
+    "CityEvent",
+    "CourierMoved",
+    "CourierOffline",
+    "CourierOnline",
+    "Event",
+    "EventBase",
+    "OrderCancelled",
+    "OrderCreated",
+    "OrderDelivered",
+    "OrderPickedUp",
+    "StoreEvent",
+    "WorkCompleted",
+    "WorkSubmitted",
+    "parse_event",
+    "validate_event",
+]
+
+#: Event ids: 1-128 printable characters without spaces (a UUID fits).
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/+=-]{0,127}$"
+#: Same rule as ``jarvis.store.keys.PARTITION_ID`` (models import nothing from store).
+PARTITION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+TaskId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class EventBase(BaseModel):
+    """The envelope every event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=EVENT_ID_PATTERN)
+    partition: str = Field(pattern=PARTITION_PATTERN)
+    at: float = Field(ge=0, allow_inf_nan=False)
+
+
+# -- city partitions ---------------------------------------------------------------------
+
+
+class OrderCreated(EventBase):
+    """A new delivery order enters the open pool."""
+
+    type: Literal["order_created"] = "order_created"
+    order: Order
+
+
+class OrderCancelled(EventBase):
+    """The order is withdrawn; if assigned and not picked up, its courier slot is freed."""
+
+    type: Literal["order_cancelled"] = "order_cancelled"
+    order_id: TaskId
+
+
+class OrderPickedUp(EventBase):
+    """The assigned courier has the order; it stays theirs until delivered."""
+
+    type: Literal["order_picked_up"] = "order_picked_up"
+    order_id: TaskId
+
+
+class OrderDelivered(EventBase):
+    """The order is done; its courier slot is freed."""
+
+    type: Literal["order_delivered"] = "order_delivered"
+    order_id: TaskId
+
+
+class CourierOnline(EventBase):
+    """A courier starts (or updates) a shift: the full record, which must be online."""
+
+    type: Literal["courier_online"] = "courier_online"
+    courier: Courier
+
+    @model_validator(mode="after")
+    def _must_be_online(self) -> CourierOnline:
+        if not self.courier.online:
+            raise ValueError("courier_online carries a courier with online=false")
+        return self
+
+
+class CourierOffline(EventBase):
+    """A courier stops: assigned orders not yet picked up return to the open pool."""
+
+    type: Literal["courier_offline"] = "courier_offline"
+    courier_id: TaskId
+
+
+class CourierMoved(EventBase):
+    """A courier's new position."""
+
+    type: Literal["courier_moved"] = "courier_moved"
+    courier_id: TaskId
+    position: Point
+
+
+# -- store partitions --------------------------------------------------------------------
+
+
+class WorkSubmitted(EventBase):
+    """A work item joins its store's queue."""
+
+    type: Literal["work_submitted"] = "work_submitted"
+    item: WorkItem
+
+
+class WorkCompleted(EventBase):
+    """An associate finished a work item."""
+
+    type: Literal["work_completed"] = "work_completed"
+    item_id: TaskId
+    associate_id: TaskId
+
+
+CityEvent: TypeAlias = (
+    OrderCreated
+    | OrderCancelled
+    | OrderPickedUp
+    | OrderDelivered
+    | CourierOnline
+    | CourierOffline
+    | CourierMoved
+)
+StoreEvent: TypeAlias = WorkSubmitted | WorkCompleted
+Event: TypeAlias = Annotated[CityEvent | StoreEvent, Field(discriminator="type")]
+
+CITY_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "order_created",
+        "order_cancelled",
+        "order_picked_up",
+        "order_delivered",
+        "courier_online",
+        "courier_offline",
+        "courier_moved",
+    }
+)
+STORE_EVENT_TYPES: frozenset[str] = frozenset({"work_submitted", "work_completed"})
+
+_TYPES = CITY_EVENT_TYPES | STORE_EVENT_TYPES
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_CLASSES = (
+    OrderCreated,
+    OrderCancelled,
+    OrderPickedUp,
+    OrderDelivered,
+    CourierOnline,
+    CourierOffline,
+    CourierMoved,
+    WorkSubmitted,
+    WorkCompleted,
+)
+
+
+def _reason(error: PydanticValidationError) -> str:
+    """One line per problem: ``field.path: message``."""
+    parts = []
+    for problem in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in problem["loc"]) or "event"
+        message = problem["msg"]
+        if problem["type"] == "union_tag_not_found":
+            message = f"field 'type' is required (one of: {', '.join(sorted(_TYPES))})"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: str | bytes) -> Event:
+    """The event encoded by ``raw`` JSON; ValidationError with a readable reason if bad."""
+    try:
+        return _ADAPTER.validate_json(raw)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid event: {_reason(exc)}") from exc
+
+
+def validate_event(data: Any) -> Event:
+    """The event described by ``data`` (a mapping, JSON text or an event already)."""
+    if isinstance(data, _CLASSES):
+        return data
+    if isinstance(data, str | bytes):
+        return parse_event(data)
+    try:
+        return _ADAPTER.validate_python(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid event: {_reason(exc)}") from exc

@@ -1,0 +1,282 @@
+"""A city partition's state in Redis: events in, snapshot out, fenced commits.
+
+The owner of a city calls, each tick: :meth:`CityStore.apply_events` (new entries of the
+incoming stream, applied by one fenced script), :meth:`CityStore.snapshot` (open orders
+and free couriers, one round trip), then :meth:`CityStore.commit` (one fenced script that
+re-checks every assignment and applies all of them or none).
+
+Memory is bounded by ``horizon_s``: ids of applied events, closed (delivered or
+cancelled) orders and applied entries of the incoming stream are forgotten once they
+are older than the horizon, in stream time. So a duplicate event is recognised when it
+arrives within ``horizon_s`` of its first copy, and an order id can be reused after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from pydantic import ValidationError as PydanticValidationError
+
+from jarvis.errors import StoreError, ValidationError
+from jarvis.models.city import Courier, Order
+from jarvis.models.events import (
+    CourierMoved,
+    CourierOffline,
+    CourierOnline,
+    Event,
+    OrderCancelled,
+    OrderCreated,
+    OrderDelivered,
+    OrderPickedUp,
+    parse_event,
+)
+from jarvis.models.geo import Point
+from jarvis.store.decisions import Decision, read_decisions
+from jarvis.store.fencing import check_epoch, read_stream, run_fenced, text
+from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.scripts import source
+
+__all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult"]
+
+log = logging.getLogger(__name__)
+
+#: Field of an incoming-stream entry that holds the event JSON.
+EVENT_FIELD = "event"
+DEFAULT_HORIZON_S = 3600.0
+DEFAULT_DEAD_MAXLEN = 100_000
+DEFAULT_OUT_MAXLEN = 100_000
+
+
+@dataclass(frozen=True)
+class CitySnapshot:
+    """What the solver needs: open unassigned orders and couriers with free slots."""
+
+    orders: tuple[Order, ...]  # open, unassigned, not cancelled; oldest first
+    couriers: tuple[Courier, ...]  # online, capacity = FREE slots (> 0); by id
+    cursor: str  # last applied entry id of the incoming stream ('' when none)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """Whether a commit was applied; when refused, the reasons (nothing changed)."""
+
+    accepted: bool
+    conflicts: tuple[str, ...] = ()
+    marker: str = ""  # out-stream id of the tick marker, when accepted
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one :meth:`CityStore.apply_events` call did."""
+
+    applied: int
+    duplicates: int
+    dead_lettered: int
+    cursor: str
+
+
+@cache
+def _script_text(name: str) -> str:
+    return source("city_held", fenced=False) + "\n" + source(name)
+
+
+def _encode(event: Event) -> list[str]:
+    """The four script slots (a, b, c, d) of a valid city event."""
+    if isinstance(event, OrderCreated):
+        order = event.order
+        return [order.id, order.model_dump_json(), repr(order.created_at), ""]
+    if isinstance(event, OrderCancelled | OrderPickedUp | OrderDelivered):
+        return [event.order_id, "", "", ""]
+    if isinstance(event, CourierOnline):
+        courier = event.courier
+        json = courier.model_dump_json()
+        return [courier.id, json, str(courier.capacity), courier.position.model_dump_json()]
+    if isinstance(event, CourierOffline):
+        return [event.courier_id, "", "", ""]
+    if isinstance(event, CourierMoved):
+        return [event.courier_id, event.position.model_dump_json(), "", ""]
+    raise ValidationError(f"event type {event.type!r} does not apply to a city")
+
+
+class CityStore:
+    """The Redis state of one city partition. Mutations are fenced by ``epoch``."""
+
+    def __init__(
+        self,
+        redis: redis.Redis,
+        partition: str,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        horizon_s: float = DEFAULT_HORIZON_S,
+        dead_maxlen: int = DEFAULT_DEAD_MAXLEN,
+        out_maxlen: int = DEFAULT_OUT_MAXLEN,
+    ) -> None:
+        if not horizon_s > 0 or not math.isfinite(horizon_s):
+            raise ValidationError(f"horizon_s must be a positive number, got {horizon_s!r}")
+        self.redis = redis
+        self.partition = partition
+        self.keys = PartitionKeys(partition, namespace)
+        self.namespace = namespace
+        self.horizon_ms = int(horizon_s * 1000)
+        self.dead_maxlen = dead_maxlen
+        self.out_maxlen = out_maxlen
+        self._apply = redis.register_script(_script_text("city_apply"))
+        self._commit = redis.register_script(_script_text("city_commit"))
+
+    def __repr__(self) -> str:
+        return f"CityStore({self.partition!r}, namespace={self.namespace!r})"
+
+    def _fail(self, what: str, exc: redis.RedisError) -> StoreError:
+        return StoreError(f"partition {self.partition!r}: {what} failed: {exc}")
+
+    # -- events in -----------------------------------------------------------------------
+
+    def _slots(self, entry_id: str, fields: Mapping[str, bytes]) -> list[str]:
+        """Seven script slots for one entry: id, type, event id, a, b, c, d."""
+        raw = fields.get(EVENT_FIELD)
+        if raw is None:
+            return [entry_id, "bad", "", f"entry has no {EVENT_FIELD!r} field", "", "", ""]
+        try:
+            event = parse_event(raw)
+            if event.partition != self.partition:
+                raise ValidationError(
+                    f"event for partition {event.partition!r} sent to {self.partition!r}"
+                )
+            slots = _encode(event)
+        except ValidationError as exc:
+            return [entry_id, "bad", "", str(exc), "", "", ""]
+        return [entry_id, event.type, event.id, *slots]
+
+    def apply_events(self, epoch: int, max_events: int = 5000) -> ApplyResult:
+        """Apply up to ``max_events`` new entries of the incoming stream, in one script.
+
+        Invalid or inapplicable events go to the dead-letter stream with their reason;
+        this never raises for a bad event. FencedError when ``epoch`` is stale.
+        """
+        fence = check_epoch(epoch)
+        if max_events < 1:
+            raise ValidationError(f"max_events must be at least 1, got {max_events!r}")
+        try:
+            cursor = text(self.redis.get(self.keys.cursor) or "")
+            entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
+        except redis.RedisError as exc:
+            raise self._fail("reading events", exc) from exc
+        args: list[str] = []
+        last = cursor
+        for entry_id, fields in entries:
+            last = entry_id
+            args.extend(self._slots(entry_id, {text(k): v for k, v in fields.items()}))
+        k = self.keys
+        keys = [
+            k.epoch, k.stats, k.cursor, k.applied_events, k.events_in, k.dead_letter,
+            k.orders, k.order_status, k.open_orders, k.closed_orders, k.assignments,
+            k.couriers, k.courier_positions, k.courier_capacity, k.courier_load,
+            k.courier_orders, k.couriers_online,
+        ]  # fmt: skip
+        head = [fence, cursor, last, str(self.horizon_ms), str(self.dead_maxlen), self.partition]
+        applied, duplicates, dead = run_fenced(
+            self._apply, keys, head + args, self.partition, epoch
+        )
+        if dead:
+            log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
+        return ApplyResult(int(applied), int(duplicates), int(dead), last)
+
+    # -- snapshot ------------------------------------------------------------------------
+
+    def snapshot(self) -> CitySnapshot:
+        """Open orders (oldest first) and couriers with free slots, read atomically."""
+        k = self.keys
+        try:
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(k.cursor)
+                pipe.zrange(k.open_orders, 0, -1)
+                pipe.hgetall(k.orders)
+                pipe.smembers(k.couriers_online)
+                pipe.hgetall(k.couriers)
+                pipe.hgetall(k.courier_positions)
+                pipe.hgetall(k.courier_load)
+                cursor, open_ids, orders, online, couriers, positions, loads = pipe.execute()
+        except redis.RedisError as exc:
+            raise self._fail("snapshot", exc) from exc
+        try:
+            open_orders = tuple(Order.model_validate_json(orders[oid]) for oid in open_ids)
+            free = []
+            for cid in sorted(online):
+                courier = Courier.model_validate_json(couriers[cid])
+                slots = courier.capacity - int(loads.get(cid, 0))
+                if slots > 0:
+                    position = Point.model_validate_json(positions[cid])
+                    free.append(
+                        courier.model_copy(update={"capacity": slots, "position": position})
+                    )
+        except (KeyError, ValueError, PydanticValidationError) as exc:
+            raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
+        return CitySnapshot(open_orders, tuple(free), text(cursor or ""))
+
+    # -- decisions out -------------------------------------------------------------------
+
+    def commit(
+        self, epoch: int, tick: int, assignments: Sequence[tuple[str, str]], now: float
+    ) -> CommitResult:
+        """Apply every (order id, courier id) pair and record the tick, or change nothing.
+
+        Refused (``accepted=False``, with reasons) if any order is no longer open or any
+        courier is offline or full; FencedError if ``epoch`` is stale. An accepted
+        commit appends one ``assignment`` entry per pair and one ``tick`` marker to the
+        out stream, and records ``last_tick_at``, ``tick`` and ``last_epoch`` in stats.
+        """
+        fence = check_epoch(epoch)
+        if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
+            raise ValidationError(f"tick must be a non-negative integer, got {tick!r}")
+        if not math.isfinite(now) or now < 0:
+            raise ValidationError(f"now must be a finite unix time, got {now!r}")
+        args = [fence, str(tick), repr(float(now)), self.partition, str(self.out_maxlen)]
+        for pair in assignments:
+            if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
+                raise ValidationError(f"an assignment is (order id, courier id), got {pair!r}")
+            args.extend(pair)
+        k = self.keys
+        keys = [
+            k.epoch, k.stats, k.order_status, k.open_orders, k.assignments,
+            k.courier_capacity, k.courier_load, k.courier_orders, k.couriers_online,
+            k.decisions_out,
+        ]  # fmt: skip
+        reply = run_fenced(self._commit, keys, args, self.partition, epoch)
+        if int(reply[0]) == 1:
+            return CommitResult(True, (), text(reply[1]))
+        conflicts = tuple(text(r) for r in reply[1:])
+        log.warning("partition %s: commit of tick %d refused: %s", self.partition, tick, conflicts)
+        return CommitResult(False, conflicts)
+
+    def record_tick(self, epoch: int, tick: int, now: float) -> str:
+        """Record a tick without assignments (fenced); the out-stream id of its marker."""
+        return self.commit(epoch, tick, (), now).marker
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, str]:
+        """Counters and the last tick: applied, duplicates, dead_letters, fenced, ..."""
+        try:
+            raw = self.redis.hgetall(self.keys.stats)
+        except redis.RedisError as exc:
+            raise self._fail("reading stats", exc) from exc
+        return {text(key): text(value) for key, value in raw.items()}
+
+    def dead_letters(self, count: int = 100, after: str = "-") -> list[dict[str, str]]:
+        """Dead-lettered entries, oldest first: id, stream_id, reason, event, epoch."""
+        try:
+            entries = read_stream(self.redis, self.keys.dead_letter, after, count)
+        except redis.RedisError as exc:
+            raise self._fail("reading dead letters", exc) from exc
+        return [
+            {"id": eid, **{text(k): text(v) for k, v in fields.items()}} for eid, fields in entries
+        ]
+
+    def decisions(self, after: str = "-", count: int = 1000) -> list[Decision]:
+        """Decisions of this city from the out stream, after entry id ``after``."""
+        return read_decisions(self.redis, self.partition, after, count, self.namespace)

@@ -1,0 +1,75 @@
+"""Decisions: the entries of a partition's out stream, read back as typed records.
+
+Each committed tick appends one ``assignment`` entry per assignment (task -> worker),
+then one ``tick`` marker entry (with the number of assignments), all tagged with
+``partition``, ``epoch``, ``tick`` and ``at`` (unix seconds). A tick with no assignment
+still has its marker, so a reader can tell a quiet tick from a missed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+
+from jarvis.errors import StoreError
+from jarvis.store.fencing import stream_entries
+from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+
+__all__ = ["Decision", "read_decisions"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One out-stream entry: an assignment, or the marker that closes a tick."""
+
+    id: str
+    type: Literal["assignment", "tick"]
+    partition: str
+    epoch: int
+    tick: int
+    at: float
+    task: str | None = None
+    worker: str | None = None
+    assignments: int | None = None
+
+    @classmethod
+    def from_entry(cls, entry_id: str, fields: Mapping[str, str]) -> Decision:
+        """Build from a stream entry; StoreError if the entry is not a decision."""
+        try:
+            kind = fields["type"]
+            common: dict[str, Any] = {
+                "id": entry_id,
+                "partition": fields["partition"],
+                "epoch": int(fields["epoch"]),
+                "tick": int(fields["tick"]),
+                "at": float(fields["at"]),
+            }
+            if kind == "assignment":
+                return cls(
+                    type="assignment", task=fields["task"], worker=fields["worker"], **common
+                )
+            if kind == "tick":
+                return cls(type="tick", assignments=int(fields["assignments"]), **common)
+        except (KeyError, ValueError) as exc:
+            raise StoreError(f"out-stream entry {entry_id} is malformed: {exc!r}") from exc
+        raise StoreError(f"out-stream entry {entry_id} has unknown type {kind!r}")
+
+
+def read_decisions(
+    client: redis.Redis,
+    partition: str,
+    after: str = "-",
+    count: int = 1000,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> list[Decision]:
+    """Up to ``count`` decisions of ``partition`` after the entry id ``after`` (exclusive)."""
+    keys = PartitionKeys(partition, namespace)
+    start = after if after == "-" else f"({after}"
+    try:
+        entries = client.xrange(keys.decisions_out, min=start, max="+", count=count)
+    except redis.RedisError as exc:
+        raise StoreError(f"partition {partition!r}: reading decisions failed: {exc}") from exc
+    return [Decision.from_entry(eid, fields) for eid, fields in stream_entries(entries)]

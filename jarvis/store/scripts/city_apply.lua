@@ -1,0 +1,194 @@
+-- Apply a batch of validated entries of a city's incoming stream, atomically and fenced.
+--
+-- KEYS: 1 epoch, 2 stats, 3 cursor, 4 applied, 5 in, 6 dead, 7 orders, 8 order_status,
+--       9 open, 10 closed, 11 assignments, 12 couriers, 13 courier_positions,
+--       14 courier_capacity, 15 courier_load, 16 courier_orders, 17 online
+-- ARGV: 1 epoch, 2 expected cursor ('' when none), 3 last stream id of the batch,
+--       4 horizon (ms), 5 dead-letter max length, 6 partition, then 7 slots per entry:
+--       stream id, type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a".
+-- Returns {applied, duplicates, dead_lettered}. Semantic errors are dead-lettered with
+-- their reason; the cursor moves to ARGV[3] in the same script.
+local refused = fence(KEYS[1], KEYS[2], ARGV[1])
+if refused then return refused end
+
+local cursor = redis.call('GET', KEYS[3]) or ''
+if cursor ~= ARGV[2] then
+  return redis.error_reply('CURSOR moved to ' .. cursor .. ', expected ' .. ARGV[2])
+end
+
+local K_STATS, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[4], KEYS[5], KEYS[6]
+local K_ORDERS, K_STATUS, K_OPEN, K_CLOSED = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_ASSIGN, K_COURIERS, K_POS, K_CAP = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local K_LOAD, K_HELD, K_ONLINE = KEYS[15], KEYS[16], KEYS[17]
+local dead_maxlen = ARGV[5]
+local partition = ARGV[6]
+
+local function stream_ms(id)
+  return tonumber(string.match(id, '^(%d+)-'))
+end
+
+local function dead_letter(sid, reason)
+  local raw = ''
+  local entry = redis.call('XRANGE', K_IN, sid, sid)
+  if entry[1] then
+    local fields = entry[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'event' then raw = fields[i + 1] end
+    end
+  end
+  redis.call('XADD', K_DEAD, 'MAXLEN', '~', dead_maxlen, '*',
+    'partition', partition, 'stream_id', sid, 'reason', reason, 'event', raw,
+    'epoch', ARGV[1])
+end
+
+-- Free the courier slot an order held and forget the assignment.
+local function release(order)
+  local courier = redis.call('HGET', K_ASSIGN, order)
+  if not courier then return end
+  if redis.call('HINCRBY', K_LOAD, courier, -1) <= 0 then redis.call('HDEL', K_LOAD, courier) end
+  held_remove(K_HELD, courier, order)
+  redis.call('HDEL', K_ASSIGN, order)
+end
+
+local function close(order, status, ms)
+  redis.call('HSET', K_STATUS, order, status)
+  redis.call('HDEL', K_ORDERS, order)
+  redis.call('ZADD', K_CLOSED, ms, order)
+end
+
+-- The open pool is ordered by created_at; the Order JSON is written by CityStore
+-- (pydantic, compact), so the number is read from its text without losing precision.
+local function created_at(order)
+  local json = redis.call('HGET', K_ORDERS, order)
+  return json and string.match(json, '"created_at":([-+.%deE]+)')
+end
+
+local function not_now(order, status)
+  if not status then return 'unknown order ' .. order end
+  return 'order ' .. order .. ' is ' .. status
+end
+
+-- Each handler returns nil when applied, else the reason to dead-letter.
+local handlers = {}
+
+handlers.order_created = function(ms, order, json, created_at)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status then return 'order ' .. order .. ' already exists (' .. status .. ')' end
+  redis.call('HSET', K_ORDERS, order, json)
+  redis.call('HSET', K_STATUS, order, 'open')
+  redis.call('ZADD', K_OPEN, created_at, order)
+end
+
+handlers.order_cancelled = function(ms, order)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status == 'open' then
+    redis.call('ZREM', K_OPEN, order)
+  elseif status == 'assigned' then
+    release(order)
+  elseif status == 'picked_up' then
+    return 'order ' .. order .. ' is already picked up and cannot be cancelled'
+  else
+    return not_now(order, status)
+  end
+  close(order, 'cancelled', ms)
+end
+
+handlers.order_picked_up = function(ms, order)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status ~= 'assigned' then
+    if status == 'open' then return 'order ' .. order .. ' is not assigned' end
+    return not_now(order, status)
+  end
+  redis.call('HSET', K_STATUS, order, 'picked_up')
+end
+
+-- Delivery frees the slot; a delivery whose pick-up event never came is accepted too.
+handlers.order_delivered = function(ms, order)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status ~= 'picked_up' and status ~= 'assigned' then
+    if status == 'open' then return 'order ' .. order .. ' is not assigned' end
+    return not_now(order, status)
+  end
+  release(order)
+  close(order, 'delivered', ms)
+end
+
+handlers.courier_online = function(ms, courier, json, capacity, position)
+  redis.call('HSET', K_COURIERS, courier, json)
+  redis.call('HSET', K_CAP, courier, capacity)
+  redis.call('HSET', K_POS, courier, position)
+  redis.call('SADD', K_ONLINE, courier)
+end
+
+handlers.courier_offline = function(ms, courier)
+  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then
+    return 'unknown courier ' .. courier
+  end
+  local unstarted = {}
+  for _, order in ipairs(held_list(K_HELD, courier)) do
+    if redis.call('HGET', K_STATUS, order) == 'assigned' then
+      local score = created_at(order)
+      if not score then return 'order ' .. order .. ' has no readable record' end
+      unstarted[#unstarted + 1] = {order, score}
+    end
+  end
+  redis.call('SREM', K_ONLINE, courier)
+  for _, pair in ipairs(unstarted) do
+    redis.call('HSET', K_STATUS, pair[1], 'open')
+    redis.call('ZADD', K_OPEN, pair[2], pair[1])
+    release(pair[1])
+  end
+end
+
+handlers.courier_moved = function(ms, courier, position)
+  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then
+    return 'unknown courier ' .. courier
+  end
+  redis.call('HSET', K_POS, courier, position)
+end
+
+local applied, duplicates, dead = 0, 0, 0
+for i = 7, #ARGV, 7 do
+  local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local ms = stream_ms(sid)
+  if kind == 'bad' then
+    dead_letter(sid, ARGV[i + 3])
+    dead = dead + 1
+  elseif redis.call('ZSCORE', K_APPLIED, event_id) then
+    duplicates = duplicates + 1
+  else
+    local handler = handlers[kind]
+    local reason
+    if handler then
+      reason = handler(ms, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+    else
+      reason = 'event type ' .. kind .. ' does not apply to a city'
+    end
+    if reason then
+      dead_letter(sid, reason)
+      dead = dead + 1
+    else
+      redis.call('ZADD', K_APPLIED, ms, event_id)
+      applied = applied + 1
+    end
+  end
+end
+
+if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
+if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
+if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+if ARGV[3] == '' then return {applied, duplicates, dead} end
+redis.call('SET', KEYS[3], ARGV[3])
+
+-- Forget what is older than the horizon: applied ids, closed orders, applied entries.
+local cutoff = stream_ms(ARGV[3]) - tonumber(ARGV[4])
+if cutoff > 0 then
+  redis.call('ZREMRANGEBYSCORE', K_APPLIED, '-inf', '(' .. cutoff)
+  local expired = redis.call('ZRANGEBYSCORE', K_CLOSED, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
+  for _, order in ipairs(expired) do
+    redis.call('HDEL', K_STATUS, order)
+    redis.call('ZREM', K_CLOSED, order)
+  end
+  redis.call('XTRIM', K_IN, 'MINID', cutoff)
+end
+return {applied, duplicates, dead}

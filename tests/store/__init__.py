@@ -1,0 +1,1 @@
+"""Tests of the Redis state of partitions (real Redis)."""

@@ -1,0 +1,233 @@
+"""Applying a city's incoming stream: idempotent by event id, bad events dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+
+from jarvis.errors import FencedError
+from jarvis.store.city import CityStore
+from jarvis.store.producer import Producer
+from tests.store.builders import courier, dump, event, order
+
+CITY = "lyon"
+
+
+def test_a_duplicate_event_is_applied_once_and_counted(rds: redis.Redis, namespace: str) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    created = event(CITY, "order_created", order=order("o1"))
+    producer.submit(created)
+    producer.submit(created)  # same event id, two stream entries
+    first = store.apply_events(epoch=1)
+    assert (first.applied, first.duplicates, first.dead_lettered) == (1, 1, 0)
+
+    producer.submit(created.model_dump_json())  # again, in a later batch
+    second = store.apply_events(epoch=1)
+    assert (second.applied, second.duplicates, second.dead_lettered) == (0, 1, 0)
+    assert [o.id for o in store.snapshot().orders] == ["o1"]
+    assert store.stats()["duplicates"] == "2"
+    assert store.dead_letters() == []  # a duplicate is not an error
+
+
+def test_a_duplicate_cancel_after_reassignment_does_not_cancel_twice(
+    rds: redis.Redis, namespace: str
+) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit_many(
+        [
+            event(CITY, "order_created", order=order("o1")),
+            event(CITY, "courier_online", courier=courier("c1")),
+        ]
+    )
+    store.apply_events(1)
+    assert store.commit(1, 1, [("o1", "c1")], 1.0).accepted
+    delivered = event(CITY, "order_delivered", order_id="o1")
+    producer.submit_many([delivered, delivered])
+    result = store.apply_events(1)
+    assert (result.applied, result.duplicates, result.dead_lettered) == (1, 1, 0)
+
+
+def test_bad_events_go_to_dead_letters_with_reason_and_payload(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = CityStore(rds, CITY, namespace)
+    stream = store.keys.events_in
+    wrong_city = event("nice", "order_cancelled", order_id="o1").model_dump_json()
+    store_event = event(CITY, "work_completed", item_id="w1", associate_id="a1")
+    raws = [
+        "{this is not json",
+        json.dumps({"id": "e1", "partition": CITY, "at": 1, "type": "order_cancelled"}),
+        event(CITY, "order_picked_up", order_id="ghost").model_dump_json(),
+        wrong_city,
+        store_event.model_dump_json(),
+        event(
+            CITY, "courier_moved", courier_id="nobody", position={"lat": 0, "lon": 0}
+        ).model_dump_json(),
+    ]
+    ids = [rds.xadd(stream, {"event": raw}) for raw in raws]
+    ids.append(rds.xadd(stream, {"something": "else"}))
+    ids.append(Producer(rds, namespace).submit(event(CITY, "order_created", order=order("ok"))))
+
+    result = store.apply_events(epoch=1)
+    assert (result.applied, result.duplicates, result.dead_lettered) == (1, 0, 7)
+    assert result.cursor == ids[-1]
+
+    dead = store.dead_letters()
+    assert [d["stream_id"] for d in dead] == ids[:-1]
+    assert [d["event"] for d in dead] == [*raws, ""]
+    reasons = [d["reason"] for d in dead]
+    assert "Invalid JSON" in reasons[0]
+    assert "order_cancelled.order_id: Field required" in reasons[1]
+    assert reasons[2] == "unknown order ghost"
+    assert reasons[3] == "event for partition 'nice' sent to 'lyon'"
+    assert reasons[4] == "event type 'work_completed' does not apply to a city"
+    assert reasons[5] == "unknown courier nobody"
+    assert reasons[6] == "entry has no 'event' field"
+    assert all(d["epoch"] == "1" and d["partition"] == CITY for d in dead)
+    assert store.stats()["dead_letters"] == "7"
+    # Nothing is read twice: the cursor moved past the bad entries too.
+    assert store.apply_events(epoch=1).applied == 0
+    assert len(store.dead_letters()) == 7
+
+
+@pytest.mark.parametrize(
+    ("history", "bad", "reason"),
+    [
+        ([], ("order_cancelled", {"order_id": "o9"}), "unknown order o9"),
+        (["created"], ("order_picked_up", {"order_id": "o1"}), "order o1 is not assigned"),
+        (["created"], ("order_delivered", {"order_id": "o1"}), "order o1 is not assigned"),
+        (
+            ["created"],
+            ("order_created", {"order": order("o1").model_dump()}),
+            "order o1 already exists (open)",
+        ),
+        (
+            ["created", "assigned", "picked"],
+            ("order_cancelled", {"order_id": "o1"}),
+            "order o1 is already picked up and cannot be cancelled",
+        ),
+        (
+            ["created", "assigned", "picked"],
+            ("order_picked_up", {"order_id": "o1"}),
+            "order o1 is picked_up",
+        ),
+        (
+            ["created", "cancelled"],
+            ("order_delivered", {"order_id": "o1"}),
+            "order o1 is cancelled",
+        ),
+        ([], ("courier_offline", {"courier_id": "c9"}), "unknown courier c9"),
+    ],
+)
+def test_events_that_do_not_fit_the_state_are_dead_lettered(
+    rds: redis.Redis,
+    namespace: str,
+    history: list[str],
+    bad: tuple[str, dict[str, Any]],
+    reason: str,
+) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit(event(CITY, "courier_online", courier=courier("c1")))
+    for step in history:
+        if step == "created":
+            producer.submit(event(CITY, "order_created", order=order("o1")))
+        elif step == "assigned":
+            store.apply_events(1)
+            assert store.commit(1, 1, [("o1", "c1")], 1.0).accepted
+        elif step == "picked":
+            producer.submit(event(CITY, "order_picked_up", order_id="o1"))
+        elif step == "cancelled":
+            producer.submit(event(CITY, "order_cancelled", order_id="o1"))
+    store.apply_events(1)
+    before = dump(rds, namespace)
+    kind, fields = bad
+    producer.submit(event(CITY, kind, **fields))
+    assert store.apply_events(1).dead_lettered == 1
+    assert store.dead_letters()[-1]["reason"] == reason
+    after = dump(rds, namespace)
+    changed = {key for key in after if after[key] != before.get(key)}
+    keys = store.keys
+    assert changed == {keys.events_in, keys.dead_letter, keys.cursor, keys.stats}
+
+
+def test_applying_with_a_stale_epoch_is_fenced_and_changes_nothing(
+    rds: redis.Redis, namespace: str
+) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit(event(CITY, "order_created", order=order("o1")))
+    store.apply_events(epoch=2**63 + 1)
+    producer.submit(event(CITY, "order_created", order=order("o2")))
+    before = dump(rds, namespace)
+    with pytest.raises(FencedError) as info:
+        store.apply_events(epoch=2**63)
+    assert (info.value.epoch, info.value.highest) == (2**63, 2**63 + 1)
+    after = dump(rds, namespace)
+    assert after.pop(store.keys.stats) == {**before.pop(store.keys.stats), "fenced": "1"}
+    assert after == before
+    assert store.apply_events(epoch=2**63 + 1).applied == 1
+
+
+def test_an_idle_apply_is_still_fenced(rds: redis.Redis, namespace: str) -> None:
+    store = CityStore(rds, CITY, namespace)
+    assert store.apply_events(epoch=5).cursor == ""
+    with pytest.raises(FencedError):
+        store.apply_events(epoch=4)
+
+
+def test_large_backlogs_are_applied_in_batches(rds: redis.Redis, namespace: str) -> None:
+    Producer(rds, namespace).submit_many(
+        [
+            event(CITY, "order_created", order=order(f"o{i}", created_at=1000.0 + i))
+            for i in range(7)
+        ]
+    )
+    store = CityStore(rds, CITY, namespace)
+    assert [store.apply_events(1, max_events=3).applied for _ in range(4)] == [3, 3, 1, 0]
+    assert [o.id for o in store.snapshot().orders] == [f"o{i}" for i in range(7)]
+
+
+def test_memory_is_bounded_by_the_horizon_in_stream_time(rds: redis.Redis, namespace: str) -> None:
+    """Ids, closed orders and applied entries older than the horizon are forgotten."""
+    store = CityStore(rds, CITY, namespace, horizon_s=10.0)
+    keys = store.keys
+
+    def at(ms: int, *events: str) -> None:
+        for seq, raw in enumerate(events):
+            rds.xadd(keys.events_in, {"event": raw}, id=f"{ms}-{seq}")
+        store.apply_events(1)
+
+    created = event(CITY, "order_created", order=order("o1")).model_dump_json()
+    cancelled = event(CITY, "order_cancelled", order_id="o1").model_dump_json()
+    at(1_000, created, cancelled)
+    assert rds.zcard(keys.applied_events) == 2
+    at(5_000, created)  # within the horizon: a duplicate
+    assert store.stats()["duplicates"] == "1"
+
+    at(20_000, event(CITY, "courier_online", courier=courier("c1")).model_dump_json())
+    assert rds.zcard(keys.applied_events) == 1  # only the recent one is remembered
+    assert rds.zcard(keys.closed_orders) == 0
+    assert rds.hget(keys.order_status, "o1") is None
+    assert rds.xlen(keys.events_in) == 1  # applied entries past the horizon are trimmed
+
+    at(21_000, created)  # past the horizon, the same id counts as new
+    assert [o.id for o in store.snapshot().orders] == ["o1"]
+
+
+def test_an_entry_that_is_not_utf8_is_dead_lettered_not_fatal(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = CityStore(rds, CITY, namespace)
+    rds.xadd(store.keys.events_in, {"event": b"\xff\xfe{not text"})
+    Producer(rds, namespace).submit(event(CITY, "order_created", order=order("o1")))
+    result = store.apply_events(1)
+    assert (result.applied, result.dead_lettered) == (1, 1)
+    (dead,) = store.dead_letters()
+    assert "Invalid JSON" in dead["reason"]
+    assert dead["event"] == "\ufffd\ufffd{not text"

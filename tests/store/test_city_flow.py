@@ -1,0 +1,169 @@
+"""A city's life: orders and couriers come and go; the snapshot follows the rules."""
+
+from __future__ import annotations
+
+import redis
+
+from jarvis.models.events import Event
+from jarvis.models.geo import Point
+from jarvis.store.city import CitySnapshot, CityStore
+from jarvis.store.fencing import stream_entries
+from jarvis.store.producer import Producer
+from tests.store.builders import courier, event, order
+
+CITY = "paris"
+EPOCH = 10
+
+
+def feed(rds: redis.Redis, namespace: str, *events: Event) -> CityStore:
+    Producer(rds, namespace).submit_many(events)
+    store = CityStore(rds, CITY, namespace)
+    result = store.apply_events(EPOCH)
+    assert result.dead_lettered == 0, store.dead_letters()
+    return store
+
+
+def open_ids(snapshot: CitySnapshot) -> list[str]:
+    return [o.id for o in snapshot.orders]
+
+
+def free_slots(snapshot: CitySnapshot) -> dict[str, int]:
+    return {c.id: c.capacity for c in snapshot.couriers}
+
+
+def test_orders_are_assigned_picked_up_and_delivery_frees_the_slot(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o3", created_at=1003.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=2)),
+        event(CITY, "courier_online", courier=courier("c2", capacity=1)),
+    )
+    snap = store.snapshot()
+    assert open_ids(snap) == ["o1", "o2", "o3"]  # oldest first
+    assert free_slots(snap) == {"c1": 2, "c2": 1}
+    (last_entry,) = stream_entries(rds.xrevrange(store.keys.events_in, count=1))
+    assert snap.cursor == last_entry[0]
+
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c1"), ("o3", "c2")], now=2000.0).accepted
+    snap = store.snapshot()
+    assert open_ids(snap) == []
+    assert free_slots(snap) == {}
+
+    feed(rds, namespace, event(CITY, "order_picked_up", order_id="o1"))
+    assert free_slots(store.snapshot()) == {}  # picked up still holds the slot
+    feed(rds, namespace, event(CITY, "order_delivered", order_id="o1"))
+    assert free_slots(store.snapshot()) == {"c1": 1}
+    # A delivery whose pick-up event never came is accepted and frees the slot too.
+    feed(rds, namespace, event(CITY, "order_delivered", order_id="o3"))
+    assert free_slots(store.snapshot()) == {"c1": 1, "c2": 1}
+    assert store.stats()["applied"] == "8"
+
+
+def test_courier_offline_returns_unstarted_orders_and_keeps_picked_up_ones(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "order_created", order=order("o3", created_at=1003.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=3)),
+    )
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c1"), ("o3", "c1")], 2000.0).accepted
+    feed(
+        rds,
+        namespace,
+        event(CITY, "order_picked_up", order_id="o2"),
+        event(CITY, "courier_offline", courier_id="c1"),
+    )
+    snap = store.snapshot()
+    assert open_ids(snap) == ["o1", "o3"]  # back in the pool, in their original order
+    assert free_slots(snap) == {}
+
+    # They can be assigned again; the offline courier cannot.
+    feed(rds, namespace, event(CITY, "courier_online", courier=courier("c2", capacity=2)))
+    refused = store.commit(EPOCH, 2, [("o1", "c1")], 2001.0)
+    assert not refused.accepted
+    assert refused.conflicts == ("courier c1 is offline",)
+    assert store.commit(EPOCH, 2, [("o1", "c2"), ("o3", "c2")], 2001.0).accepted
+
+    # Back online, c1 still carries o2: one slot of three is taken until delivery.
+    feed(rds, namespace, event(CITY, "courier_online", courier=courier("c1", capacity=3)))
+    assert free_slots(store.snapshot()) == {"c1": 2}
+    feed(rds, namespace, event(CITY, "order_delivered", order_id="o2"))
+    assert free_slots(store.snapshot()) == {"c1": 3}
+
+
+def test_cancelled_orders_never_appear_and_cancelling_frees_the_courier(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "order_created", order=order("o3", created_at=1003.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=1)),
+        event(CITY, "order_cancelled", order_id="o3"),
+    )
+    assert open_ids(store.snapshot()) == ["o1", "o2"]
+    assert store.commit(EPOCH, 1, [("o1", "c1")], 2000.0).accepted
+    feed(rds, namespace, event(CITY, "order_cancelled", order_id="o1"))
+    snap = store.snapshot()
+    assert open_ids(snap) == ["o2"]
+    assert free_slots(snap) == {"c1": 1}
+    refused = store.commit(EPOCH, 2, [("o1", "c1"), ("o3", "c1")], 2001.0)
+    assert refused.conflicts == (
+        "order o1 is no longer open (cancelled)",
+        "order o3 is no longer open (cancelled)",
+        "courier c1 is full (1/1)",
+    )
+    # Offline does not bring a cancelled order back.
+    assert store.commit(EPOCH, 3, [("o2", "c1")], 2002.0).accepted
+    feed(
+        rds,
+        namespace,
+        event(CITY, "order_cancelled", order_id="o2"),
+        event(CITY, "courier_offline", courier_id="c1"),
+    )
+    assert open_ids(store.snapshot()) == []
+
+
+def test_courier_moves_and_updates_are_applied(rds: redis.Redis, namespace: str) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "courier_online", courier=courier("c1", capacity=1, lat=1.0, lon=1.0)),
+        event(CITY, "courier_moved", courier_id="c1", position={"lat": 2.5, "lon": -3.25}),
+    )
+    (c1,) = store.snapshot().couriers
+    assert c1.position == Point(lat=2.5, lon=-3.25)
+    feed(rds, namespace, event(CITY, "courier_online", courier=courier("c1", capacity=4)))
+    (c1,) = store.snapshot().couriers
+    assert (c1.capacity, c1.position) == (4, Point(lat=48.85, lon=2.35))
+
+
+def test_a_client_without_decoded_responses_sees_the_same_state(
+    rds: redis.Redis, namespace: str, redis_url: str
+) -> None:
+    feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1")),
+        event(CITY, "courier_online", courier=courier("c1", capacity=2)),
+    )
+    raw = redis.Redis.from_url(redis_url)  # replies are bytes
+    try:
+        store = CityStore(raw, CITY, namespace)
+        assert store.snapshot() == CityStore(rds, CITY, namespace).snapshot()
+        assert store.commit(EPOCH, 1, [("o1", "c1")], 2000.0).accepted
+        assert [d.task for d in store.decisions()] == ["o1", None]
+        assert store.stats()["assigned"] == "1"
+    finally:
+        raw.close()

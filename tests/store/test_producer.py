@@ -1,0 +1,90 @@
+"""The producer: validated events on their partition's stream, acknowledged by Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+
+from jarvis.devcluster import free_port
+from jarvis.errors import StoreError, ValidationError
+from jarvis.models.events import parse_event
+from jarvis.store.fencing import stream_entries
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.producer import Producer
+from tests.store.builders import dump, event, order
+
+
+def test_submit_appends_the_event_to_its_partition_stream(rds: redis.Redis, namespace: str) -> None:
+    created = event("oslo", "order_created", order=order("o1"))
+    stream_id = Producer(rds, namespace).submit(created)
+    entries = stream_entries(rds.xrange(PartitionKeys("oslo", namespace).events_in))
+    assert [entry_id for entry_id, _ in entries] == [stream_id]
+    assert parse_event(entries[0][1]["event"]) == created
+
+
+def test_submit_accepts_mappings_and_json_text(rds: redis.Redis, namespace: str) -> None:
+    producer = Producer(rds, namespace)
+    data: dict[str, Any] = {
+        "id": "e1",
+        "partition": "oslo",
+        "at": 5.0,
+        "type": "order_cancelled",
+        "order_id": "o1",
+    }
+    producer.submit(data)
+    producer.submit(json.dumps({**data, "id": "e2"}))
+    entries = stream_entries(rds.xrange(PartitionKeys("oslo", namespace).events_in))
+    assert [parse_event(fields["event"]).id for _, fields in entries] == ["e1", "e2"]
+
+
+def test_submit_many_routes_each_event_in_one_round_trip(rds: redis.Redis, namespace: str) -> None:
+    events = [
+        event("oslo", "order_cancelled", order_id="o1"),
+        event("bergen", "order_cancelled", order_id="o2"),
+        event("oslo", "order_cancelled", order_id="o3"),
+    ]
+    ids = Producer(rds, namespace).submit_many(events)
+    assert len(ids) == 3
+    oslo = stream_entries(rds.xrange(PartitionKeys("oslo", namespace).events_in))
+    bergen = stream_entries(rds.xrange(PartitionKeys("bergen", namespace).events_in))
+    assert [entry_id for entry_id, _ in oslo] == [ids[0], ids[2]]
+    assert [entry_id for entry_id, _ in bergen] == [ids[1]]
+    assert Producer(rds, namespace).submit_many([]) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "{",
+        {"id": "e1", "partition": "oslo", "at": 1.0, "type": "order_cancelled"},
+        {"id": "e1", "partition": "oslo", "at": 1.0, "type": "nope"},
+        {"id": "e1", "partition": "../x", "at": 1.0, "type": "order_cancelled", "order_id": "o"},
+        {"id": "e 1", "partition": "oslo", "at": 1.0, "type": "order_cancelled", "order_id": "o"},
+    ],
+)
+def test_bad_input_is_rejected_and_nothing_is_written(
+    rds: redis.Redis, namespace: str, bad: Any
+) -> None:
+    producer = Producer(rds, namespace)
+    with pytest.raises(ValidationError, match="invalid event"):
+        producer.submit(bad)
+    good = event("oslo", "order_cancelled", order_id="o1")
+    with pytest.raises(ValidationError):
+        producer.submit_many([good, bad])
+    assert dump(rds, namespace) == {}
+
+
+def test_an_unreachable_redis_is_a_store_error(namespace: str) -> None:
+    client = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    producer = Producer(client, namespace)
+    good = event("oslo", "order_cancelled", order_id="o1")
+    try:
+        with pytest.raises(StoreError, match="submitting"):
+            producer.submit(good)
+        with pytest.raises(StoreError, match="submitting 1 events"):
+            producer.submit_many([good])
+    finally:
+        client.close()
