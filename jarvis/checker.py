@@ -102,17 +102,22 @@ def check_history(
     events: Sequence[Entry] = (),
     dead_letter_ids: Iterable[str] = (),
 ) -> PartitionReport:
-    """Replay one partition's out stream (and in stream, for acceptance and capacity)."""
+    """Replay one partition's out stream (and in stream, for acceptance and capacity).
+
+    ``dead_letter_ids`` are the in-stream ids of dead-lettered events (not accepted).
+    """
     report = PartitionReport(partition)
     capacity: dict[str, int] = {}
     created: list[str] = []
     dead = set(dead_letter_ids)
-    for _, fields in events:
+    for stream_id, fields in events:
+        if stream_id in dead:
+            continue
         try:
             event = json.loads(fields.get("event", "{}"))
         except json.JSONDecodeError:
             continue
-        if not isinstance(event, dict) or event.get("id") in dead:
+        if not isinstance(event, dict):
             continue
         if event.get("type") == "courier_online":
             courier = event.get("courier", {})
@@ -187,11 +192,7 @@ def check_cluster(
     reports = {}
     for partition in partitions:
         keys = PartitionKeys(partition, namespace)
-        dead_ids = []
-        for _, fields in _stream(client, keys.dead_letter):
-            event_id = fields.get("event_id")
-            if event_id:
-                dead_ids.append(event_id)
+        dead_ids = [fields.get("stream_id", "") for _, fields in _stream(client, keys.dead_letter)]
         reports[partition] = check_history(
             partition,
             _stream(client, keys.decisions_out),

@@ -77,7 +77,7 @@ def test_commit_from_a_lower_epoch_after_a_higher_one_is_stale() -> None:
 
 def test_accepted_order_never_assigned_is_unresolved_unless_dead_lettered() -> None:
     events = [_ev(1, _order(1)), _ev(2, _order(2)), _ev(3, _order(3))]
-    report = check_history("p", [_a(1, "o1", "c1")], events, dead_letter_ids=["e-o3"])
+    report = check_history("p", [_a(1, "o1", "c1")], events, dead_letter_ids=["3-0"])
     assert report.unresolved == ["o2"]
 
 

@@ -176,9 +176,10 @@ class CityStore:
             k.epoch, k.stats, k.cursor, k.applied_events, k.events_in, k.dead_letter,
             k.orders, k.order_status, k.open_orders, k.closed_orders, k.assignments,
             k.couriers, k.courier_positions, k.courier_capacity, k.courier_load,
-            k.courier_orders, k.couriers_online,
+            k.courier_orders, k.couriers_online, k.decisions_out,
         ]  # fmt: skip
-        head = [fence, cursor, last, str(self.horizon_ms), str(self.dead_maxlen), self.partition]
+        head = [fence, cursor, last, str(self.horizon_ms), str(self.dead_maxlen), self.partition,
+                str(self.out_maxlen)]  # fmt: skip
         applied, duplicates, dead = run_fenced(
             self._apply, keys, head + args, self.partition, epoch
         )

@@ -4,6 +4,10 @@ Each committed tick appends one ``assignment`` entry per assignment (task -> wor
 then one ``tick`` marker entry (with the number of assignments), all tagged with
 ``partition``, ``epoch``, ``tick`` and ``at`` (unix seconds). A tick with no assignment
 still has its marker, so a reader can tell a quiet tick from a missed one.
+
+Applying events adds the rest of an assignment's history: ``delivered``, ``unassigned``
+(with ``reason`` ``offline`` or ``cancelled``: the order went back to the pool or away)
+and ``cancelled`` (an open order withdrawn); their ``tick`` is 0.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ class Decision:
     """One out-stream entry: an assignment, or the marker that closes a tick."""
 
     id: str
-    type: Literal["assignment", "tick"]
+    type: Literal["assignment", "tick", "delivered", "unassigned", "cancelled"]
     partition: str
     epoch: int
     tick: int
@@ -34,6 +38,13 @@ class Decision:
     task: str | None = None
     worker: str | None = None
     assignments: int | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The decision as a JSON object (``None`` fields left out)."""
+        return {
+            name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None
+        }
 
     @classmethod
     def from_entry(cls, entry_id: str, fields: Mapping[str, str]) -> Decision:
@@ -53,6 +64,14 @@ class Decision:
                 )
             if kind == "tick":
                 return cls(type="tick", assignments=int(fields["assignments"]), **common)
+            if kind in ("delivered", "unassigned", "cancelled"):
+                return cls(
+                    type=kind,
+                    task=fields["task"],
+                    worker=fields.get("worker") or None,
+                    reason=fields.get("reason") or None,
+                    **common,
+                )
         except (KeyError, ValueError) as exc:
             raise StoreError(f"out-stream entry {entry_id} is malformed: {exc!r}") from exc
         raise StoreError(f"out-stream entry {entry_id} has unknown type {kind!r}")

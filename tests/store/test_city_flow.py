@@ -167,3 +167,33 @@ def test_a_client_without_decoded_responses_sees_the_same_state(
         assert store.stats()["assigned"] == "1"
     finally:
         raw.close()
+
+
+def test_out_stream_records_the_whole_history_of_each_order(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "order_created", order=order("o3", created_at=1003.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=2)),
+    )
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c1")], 2000.0).accepted
+    feed(
+        rds,
+        namespace,
+        event(CITY, "order_delivered", order_id="o1"),
+        event(CITY, "order_cancelled", order_id="o3"),
+        event(CITY, "courier_offline", courier_id="c1"),
+    )
+    history = [(d.type, d.task, d.worker, d.reason) for d in store.decisions() if d.type != "tick"]
+    assert history == [
+        ("assignment", "o1", "c1", None),
+        ("assignment", "o2", "c1", None),
+        ("delivered", "o1", "c1", None),
+        ("cancelled", "o3", None, "cancelled"),
+        ("unassigned", "o2", "c1", "offline"),
+    ]
+    assert all(d.epoch == EPOCH for d in store.decisions())

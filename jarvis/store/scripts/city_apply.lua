@@ -2,12 +2,16 @@
 --
 -- KEYS: 1 epoch, 2 stats, 3 cursor, 4 applied, 5 in, 6 dead, 7 orders, 8 order_status,
 --       9 open, 10 closed, 11 assignments, 12 couriers, 13 courier_positions,
---       14 courier_capacity, 15 courier_load, 16 courier_orders, 17 online
+--       14 courier_capacity, 15 courier_load, 16 courier_orders, 17 online, 18 out
 -- ARGV: 1 epoch, 2 expected cursor ('' when none), 3 last stream id of the batch,
---       4 horizon (ms), 5 dead-letter max length, 6 partition, then 7 slots per entry:
+--       4 horizon (ms), 5 dead-letter max length, 6 partition, 7 out max length,
+--       then 7 slots per entry:
 --       stream id, type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a".
 -- Returns {applied, duplicates, dead_lettered}. Semantic errors are dead-lettered with
--- their reason; the cursor moves to ARGV[3] in the same script.
+-- their reason; the cursor moves to ARGV[3] in the same script. Every change to an
+-- assignment (delivered; ended by a cancel or a courier going offline) and every cancel
+-- of an open order is also written to the out stream, which makes the out stream the
+-- partition's complete history (read by jarvis.checker).
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
 if refused then return refused end
 
@@ -19,9 +23,10 @@ end
 local K_STATS, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[4], KEYS[5], KEYS[6]
 local K_ORDERS, K_STATUS, K_OPEN, K_CLOSED = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_ASSIGN, K_COURIERS, K_POS, K_CAP = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
-local K_LOAD, K_HELD, K_ONLINE = KEYS[15], KEYS[16], KEYS[17]
+local K_LOAD, K_HELD, K_ONLINE, K_OUT = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
 local dead_maxlen = ARGV[5]
 local partition = ARGV[6]
+local out_maxlen = ARGV[7]
 
 local function stream_ms(id)
   return tonumber(string.match(id, '^(%d+)-'))
@@ -41,10 +46,18 @@ local function dead_letter(sid, reason)
     'epoch', ARGV[1])
 end
 
--- Free the courier slot an order held and forget the assignment.
-local function release(order)
+-- One history entry in the out stream: 'delivered', 'unassigned' or 'cancelled'.
+local function history(kind, ms, order, courier, reason)
+  redis.call('XADD', K_OUT, 'MAXLEN', '~', out_maxlen, '*', 'type', kind,
+    'partition', partition, 'epoch', ARGV[1], 'tick', '0', 'at', tostring(ms / 1000),
+    'task', order, 'worker', courier or '', 'reason', reason or '')
+end
+
+-- Free the courier slot an order held and forget the assignment; record why.
+local function release(order, kind, ms, reason)
   local courier = redis.call('HGET', K_ASSIGN, order)
   if not courier then return end
+  history(kind, ms, order, courier, reason)
   if redis.call('HINCRBY', K_LOAD, courier, -1) <= 0 then redis.call('HDEL', K_LOAD, courier) end
   held_remove(K_HELD, courier, order)
   redis.call('HDEL', K_ASSIGN, order)
@@ -83,8 +96,9 @@ handlers.order_cancelled = function(ms, order)
   local status = redis.call('HGET', K_STATUS, order)
   if status == 'open' then
     redis.call('ZREM', K_OPEN, order)
+    history('cancelled', ms, order, nil, 'cancelled')
   elseif status == 'assigned' then
-    release(order)
+    release(order, 'unassigned', ms, 'cancelled')
   elseif status == 'picked_up' then
     return 'order ' .. order .. ' is already picked up and cannot be cancelled'
   else
@@ -109,7 +123,7 @@ handlers.order_delivered = function(ms, order)
     if status == 'open' then return 'order ' .. order .. ' is not assigned' end
     return not_now(order, status)
   end
-  release(order)
+  release(order, 'delivered', ms, '')
   close(order, 'delivered', ms)
 end
 
@@ -136,7 +150,7 @@ handlers.courier_offline = function(ms, courier)
   for _, pair in ipairs(unstarted) do
     redis.call('HSET', K_STATUS, pair[1], 'open')
     redis.call('ZADD', K_OPEN, pair[2], pair[1])
-    release(pair[1])
+    release(pair[1], 'unassigned', ms, 'offline')
   end
 end
 
@@ -148,7 +162,7 @@ handlers.courier_moved = function(ms, courier, position)
 end
 
 local applied, duplicates, dead = 0, 0, 0
-for i = 7, #ARGV, 7 do
+for i = 8, #ARGV, 7 do
   local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local ms = stream_ms(sid)
   if kind == 'bad' then
