@@ -1,0 +1,127 @@
+"""The store engine: each tick of a store partition keeps its work queues healthy.
+
+Get-work itself needs no owner (one atomic script, served by any member). The owner's
+tick does what must happen once per store:
+
+1. returns lapsed claims to their queues (fenced: a deposed owner is refused);
+2. applies the store events of its incoming stream (``work_submitted`` enqueues,
+   ``work_completed`` completes); an event that cannot be applied goes to the
+   dead-letter stream with its reason. Enqueue is idempotent by item id, so an event
+   replayed after a takeover is harmless;
+3. refreshes the store's score in the global ranking remote associates are served by;
+4. records the tick in the out stream (fenced), so gaps between ticks can be checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from jarvis.actors.engine import TickReport
+from jarvis.config import Settings
+from jarvis.errors import JarvisError, StoreError
+from jarvis.models.events import WorkCompleted, WorkSubmitted, parse_event
+from jarvis.models.rules import Rules
+from jarvis.store.city import CityStore
+from jarvis.store.fencing import read_stream, text
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.workqueue import WorkQueue
+
+__all__ = ["StoreEngine"]
+
+log = logging.getLogger(__name__)
+
+#: The most incoming events one tick applies.
+MAX_EVENTS_PER_TICK = 2000
+
+
+class StoreEngine:
+    kind = "store"
+
+    def __init__(self, store: str, work: WorkQueue, ticks: CityStore) -> None:
+        self.store = store
+        self.work = work
+        self.ticks = ticks  # its fenced tick marker is shared with cities
+        self.keys = PartitionKeys(store, work.namespace)
+
+    @classmethod
+    def build(
+        cls, client: redis.Redis, store: str, settings: Settings, rules: Rules | None
+    ) -> StoreEngine:
+        work = WorkQueue(client, settings.namespace, claim_ttl=settings.claim_ttl)
+        return cls(store, work, CityStore(client, store, settings.namespace))
+
+    def load(self) -> tuple[int, float | None]:
+        stats = self.ticks.stats()
+        last = stats.get("last_tick_at")
+        return int(stats.get("tick", "0")), float(last) if last else None
+
+    def tick(
+        self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]
+    ) -> TickReport:
+        if not may_commit():
+            return TickReport(tick, committed=False)
+        self.work.reap(self.store, epoch)  # fenced: raises FencedError when deposed
+        applied, dead = self._apply_events()
+        self.work.refresh_score(self.store, epoch)
+        self.ticks.record_tick(epoch, tick, now)
+        counts = self.work.counts(self.store)
+        return TickReport(
+            tick=tick,
+            applied=applied,
+            dead_lettered=dead,
+            open_tasks=counts.get("queued", 0),
+        )
+
+    def _apply_events(self) -> tuple[int, int]:
+        client = self.work.redis
+        try:
+            cursor = text(client.get(self.keys.cursor) or "")
+            entries = read_stream(client, self.keys.events_in, cursor, MAX_EVENTS_PER_TICK)
+        except redis.RedisError as exc:
+            raise StoreError(f"store {self.store}: reading events failed: {exc}") from exc
+        applied = dead = 0
+        for entry_id, fields in entries:
+            raw = fields.get(b"event", fields.get("event", b""))  # type: ignore[call-overload]
+            reason = self._apply_one(raw)
+            if reason is None:
+                applied += 1
+            else:
+                dead += 1
+                client.xadd(
+                    self.keys.dead_letter,
+                    {
+                        "partition": self.store,
+                        "stream_id": entry_id,
+                        "reason": reason,
+                        "event": raw if isinstance(raw, str) else bytes(raw),
+                    },
+                    maxlen=100_000,
+                    approximate=True,
+                )
+            client.set(self.keys.cursor, entry_id)
+        if dead:
+            log.warning("store %s: %d event(s) dead-lettered", self.store, dead)
+        return applied, dead
+
+    def _apply_one(self, raw: str | bytes) -> str | None:
+        """Apply one raw event; the reason it cannot be applied, or None."""
+        try:
+            event = parse_event(raw)
+            if event.partition != self.store:
+                return f"event for partition {event.partition!r} sent to {self.store!r}"
+            if isinstance(event, WorkSubmitted):
+                if event.item.store != self.store:
+                    return f"work item of store {event.item.store!r} sent to {self.store!r}"
+                self.work.enqueue(event.item)
+            elif isinstance(event, WorkCompleted):
+                self.work.complete(self.store, event.item_id, event.associate_id)
+            else:
+                return f"event type {event.type} does not apply to a store"
+        except StoreError:
+            raise
+        except JarvisError as exc:
+            return str(exc)
+        return None
