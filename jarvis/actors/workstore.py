@@ -84,7 +84,7 @@ class StoreEngine:
             raise StoreError(f"store {self.store}: reading events failed: {exc}") from exc
         applied = dead = 0
         for entry_id, fields in entries:
-            raw = fields.get(b"event", fields.get("event", b""))  # type: ignore[call-overload]
+            raw: bytes = fields.get(b"event", b"")  # undecoded, see read_stream
             reason = self._apply_one(raw)
             if reason is None:
                 applied += 1
@@ -96,7 +96,7 @@ class StoreEngine:
                         "partition": self.store,
                         "stream_id": entry_id,
                         "reason": reason,
-                        "event": raw if isinstance(raw, str) else bytes(raw),
+                        "event": raw,
                     },
                     maxlen=100_000,
                     approximate=True,
@@ -106,7 +106,7 @@ class StoreEngine:
             log.warning("store %s: %d event(s) dead-lettered", self.store, dead)
         return applied, dead
 
-    def _apply_one(self, raw: str | bytes) -> str | None:
+    def _apply_one(self, raw: bytes) -> str | None:
         """Apply one raw event; the reason it cannot be applied, or None."""
         try:
             event = parse_event(raw)
