@@ -3,7 +3,8 @@
     <ns>:{<store>}:work:items          HASH  item id -> item JSON, while queued or claimed
     <ns>:{<store>}:work:q|<role>|<licence>|<b|r>
                                        ZSET  one queue per eligibility class, by start-by
-    <ns>:{<store>}:work:queues         SET   the queue keys that may hold items
+    <ns>:{<store>}:work:heads          ZSET  every non-empty queue key -> its first item's
+                                             score (so get-work reads one key, not each)
     <ns>:{<store>}:work:claims         HASH  item id -> claim record (JSON, see work_lib.lua)
     <ns>:{<store>}:work:leases         ZSET  item id -> lease expiry (seconds)
     <ns>:{<store>}:work:done           ZSET  item id -> completion time (kept for a while, so
@@ -47,8 +48,9 @@ class WorkKeys:
         return self.partition.key("work:items")
 
     @property
-    def queues(self) -> str:
-        return self.partition.key("work:queues")
+    def heads(self) -> str:
+        """Every non-empty class queue, scored by its first item's score."""
+        return self.partition.key("work:heads")
 
     @property
     def claims(self) -> str:

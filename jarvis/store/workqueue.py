@@ -6,8 +6,9 @@ one Redis Cluster slot), so the rules hold across any number of members serving
 requests at once:
 
 - get-work claims the best item the associate may take from the heads of its candidate
-  class queues (see :mod:`jarvis.store.workrules`), removes it from its queue and writes
-  the claim and its lease in the same script: no item is ever handed out twice;
+  class queues (see :mod:`jarvis.store.workrules`; a per-store index of queue heads
+  usually finds it in one read, see ``work_get.lua``), removes it from its queue and
+  writes the claim and its lease in the same script: no item is ever handed out twice;
 - complete, release and heartbeat are accepted only from the claim's holder while its
   lease holds (:class:`~jarvis.errors.NotClaimedError` otherwise);
 - a lapsed lease is turned back into a queued item by :meth:`WorkQueue.reap`, fenced
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +60,8 @@ __all__ = ["Claim", "QueuedWork", "WorkQueue"]
 log = logging.getLogger(__name__)
 
 _ID = re.compile(ID_PATTERN)
+#: At most this many associates are cached per WorkQueue (then the cache starts over).
+_ASSOCIATE_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +115,23 @@ def _work_keys(store: str, namespace: str) -> WorkKeys:
     return WorkKeys(store, namespace)
 
 
+@lru_cache(maxsize=65536)
+def _candidate_queues(associate: Associate, store: str, namespace: str) -> tuple[str, ...]:
+    keys = _work_keys(store, namespace)
+    return tuple(keys.queue(c) for c in candidate_classes(associate, store))
+
+
 class WorkQueue:
     """The work dispenser over one Redis (see the module docstring).
 
     ``claim_ttl`` is the lease of a claim in seconds (extended by :meth:`heartbeat`);
-    ``max_queues`` bounds the class queues one get-work script peeks (an associate whose
-    roles and licences span more is refused with ValidationError at registration);
-    ``max_store_attempts`` bounds the stores one remote get-work tries.
+    ``max_queues`` bounds what one get-work script reads: the first entries of the
+    store's heads index, and then, past that, the head of each candidate class queue (an
+    associate whose roles and licences span more queues is refused with
+    ValidationError at registration);
+    ``max_store_attempts`` bounds the stores one remote get-work tries;
+    ``associate_cache_s`` is how long get-work trusts an associate record it has read
+    (so a change to an associate reaches every member within that time; 0: read each time).
     """
 
     def __init__(
@@ -132,6 +146,7 @@ class WorkQueue:
         rules: EnqueueRules | None = None,
         policy: WorkPolicy | None = None,
         done_retention_s: float = 86400.0,
+        associate_cache_s: float = 5.0,
     ) -> None:
         if not 0 < claim_ttl < float("inf"):
             raise ValidationError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
@@ -146,7 +161,10 @@ class WorkQueue:
         self.rules = rules or EnqueueRules()
         self.policy = policy or WorkPolicy()
         self.done_retention_s = done_retention_s
+        self.associate_cache_s = associate_cache_s
         self._global = GlobalWorkKeys(namespace)
+        self._associates: dict[str, tuple[float, Associate]] = {}
+        self._associates_lock = threading.Lock()
         self._scripts = WorkScripts.register(redis)
 
     # -- associates -------------------------------------------------------------------
@@ -165,19 +183,36 @@ class WorkQueue:
         self._redis("register an associate", self.redis.hset)(
             self._global.associates, associate.id, associate.model_dump_json()
         )
+        self._remember(associate)
 
     def associate(self, associate_id: str) -> Associate:
-        """The registered associate; :class:`UnknownAssociateError` if there is none."""
+        """The registered associate; :class:`UnknownAssociateError` if there is none.
+
+        Served from this instance's cache when read less than ``associate_cache_s`` ago.
+        """
         _check_id(associate_id, "associate")
+        cached = self._associates.get(associate_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         raw = self._redis("read an associate", self.redis.hget)(
             self._global.associates, associate_id
         )
         if raw is None:
             raise UnknownAssociateError(f"unknown associate {associate_id!r}")
         try:
-            return Associate.model_validate_json(raw)
+            associate = Associate.model_validate_json(raw)
         except pydantic.ValidationError as exc:
             raise StoreError(f"associate {associate_id!r}: stored record is invalid") from exc
+        self._remember(associate)
+        return associate
+
+    def _remember(self, associate: Associate) -> None:
+        if self.associate_cache_s <= 0:
+            return
+        with self._associates_lock:
+            if len(self._associates) >= _ASSOCIATE_CACHE_SIZE:
+                self._associates.clear()
+            self._associates[associate.id] = (time.monotonic() + self.associate_cache_s, associate)
 
     # -- enqueue ----------------------------------------------------------------------
 
@@ -217,7 +252,7 @@ class WorkQueue:
         score = start_by(item, now, self.policy)
         queue = keys.queue(item_class(item))
         return (
-            [keys.items, keys.done, queue, keys.queues, keys.stats],
+            [keys.items, keys.done, queue, keys.heads, keys.stats],
             [item.id, item.model_dump_json(), _num(score)],
         )
 
@@ -254,12 +289,12 @@ class WorkQueue:
         return [store for store, _ in ranked[: self.max_store_attempts]]
 
     def _claim_in(self, store: str, associate: Associate) -> Claim | None:
-        classes = candidate_classes(associate, store)
-        if not classes:
+        queues = _candidate_queues(associate, store, self.namespace)
+        if not queues:
             return None
-        if len(classes) > self.max_queues:
+        if len(queues) > self.max_queues:
             raise ValidationError(
-                f"associate {associate.id!r} may take work from {len(classes)} queues in "
+                f"associate {associate.id!r} may take work from {len(queues)} queues in "
                 f"store {store!r}, more than the {self.max_queues} one get-work looks at"
             )
         keys = _work_keys(store, self.namespace)
@@ -267,8 +302,15 @@ class WorkQueue:
         expires = now + self.claim_ttl
         reply = run(
             self._scripts.get,
-            [keys.items, keys.claims, keys.leases, keys.stats, *(keys.queue(c) for c in classes)],
-            [associate.id, _num(now), _num(expires)],
+            [
+                keys.items,
+                keys.claims,
+                keys.leases,
+                keys.stats,
+                keys.heads,
+                *queues,
+            ],
+            [associate.id, _num(now), _num(expires), str(self.max_queues)],
             store,
         )
         if not reply:
@@ -299,7 +341,7 @@ class WorkQueue:
     ) -> None:
         """Give a held item back to its queue, at its old place. NotClaimedError if not held."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
-        run(self._scripts.release, [keys.claims, keys.leases, keys.queues, keys.stats], args, store)
+        run(self._scripts.release, [keys.claims, keys.leases, keys.heads, keys.stats], args, store)
 
     def heartbeat(
         self, store: str, item_id: str, associate_id: str, token: int | None = None
@@ -342,7 +384,7 @@ class WorkQueue:
                 keys.partition.stats,
                 keys.claims,
                 keys.leases,
-                keys.queues,
+                keys.heads,
                 keys.stats,
                 keys.done,
             ],
@@ -368,7 +410,7 @@ class WorkQueue:
             _text(
                 run(
                     self._scripts.score,
-                    [keys.partition.epoch, keys.partition.stats, keys.queues],
+                    [keys.partition.epoch, keys.partition.stats, keys.heads],
                     [_check_epoch(epoch), _num(now), _num(now + self.policy.urgent_horizon_s)],
                     store,
                     epoch,
@@ -387,9 +429,9 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         if limit < 1:
             return []
-        queues = sorted(
-            _text(q) for q in self._redis("list queues", self.redis.smembers)(keys.queues)
-        )
+        queues = [
+            _text(q) for q in self._redis("list queues", self.redis.zrange)(keys.heads, 0, -1)
+        ]
         pipe = self.redis.pipeline(transaction=True)
         for q in queues:
             pipe.zrange(q, 0, limit - 1, withscores=True)
@@ -411,7 +453,7 @@ class WorkQueue:
         """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
         lapsed and released. ``queued + claimed + done == submitted`` always holds."""
         keys = _work_keys(store, self.namespace)
-        reply = run(self._scripts.counts, [keys.queues, keys.claims, keys.stats], [], store)
+        reply = run(self._scripts.counts, [keys.heads, keys.claims, keys.stats], [], store)
         names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released")
         return dict(zip(names, (int(v) for v in reply), strict=True))
 

@@ -23,7 +23,7 @@ __all__ = ["WorkScripts", "run"]
 
 #: name -> (fenced, needs work_lib.lua)
 _SCRIPTS = {
-    "enqueue": (False, False),
+    "enqueue": (False, True),
     "get": (False, False),
     "complete": (False, True),
     "release": (False, True),

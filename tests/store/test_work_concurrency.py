@@ -148,8 +148,9 @@ def test_64_clients_10000_items_none_twice_none_lost_in_priority_order(
     for c in claims:  # handed out as submitted (enqueue only stamps created_at)
         assert c.item.model_copy(update={"created_at": 0.0}) == by_id[c.item.id]
     for store in STORES:
-        c = wq.counts(store)
-        assert (c["queued"], c["claimed"], c["done"]) == (0, 0, c["submitted"])
+        n = wq.counts(store)
+        assert (n["queued"], n["claimed"], n["done"]) == (0, 0, n["submitted"])
+        assert rds.zcard(f"{namespace}:{{{store}}}:work:heads") == 0  # no stale head left
     assert conservation_checks[0] > 0
 
     # Eligibility: store-bound work only in its store, remote work only where qualified.

@@ -3,7 +3,9 @@ heartbeat, lapsed claims and the remote ranking."""
 
 from __future__ import annotations
 
+import random
 import threading
+from typing import cast
 
 import pytest
 import redis
@@ -273,3 +275,71 @@ def test_queue_lists_all_classes_in_priority_order(wq: WorkQueue) -> None:
     assert [q.item.id for q in listed] == ["a", "b"]
     assert listed[0].start_by < listed[1].start_by
     assert listed[0].item.created_at == 1_000_000.0
+
+
+def test_past_the_scan_bound_get_work_still_finds_the_best_eligible_item(
+    rds: redis.Redis, namespace: str, clock: Clock
+) -> None:
+    wq = WorkQueue(rds, namespace, max_queues=4, clock=clock)
+    wq.register_associate(associate("cas", roles=("cashier",)))
+    # Six non-empty classes ahead of the cashier's, more than the 4 heads get-work scans.
+    wq.enqueue_many(
+        item(f"u{i}", role=f"role{i}", due_at=1_000_100.0 + i, remotable=bool(i % 2))
+        for i in range(6)
+    )
+    wq.enqueue_many([item("c2", role="cashier", due_at=1_009_000.0, remotable=True)])
+    wq.enqueue_many([item("c1", role="cashier", due_at=1_008_000.0)])
+    got = [wq.get_work("cas") for _ in range(3)]
+    assert [c.item.id if c else None for c in got] == ["c1", "c2", None]
+
+
+def _heads_are_exact(rds: redis.Redis, namespace: str, store: str) -> None:
+    """The heads index lists exactly the non-empty queues, each at its first score."""
+    prefix = f"{namespace}:{{{store}}}:work:q|"
+    queues = {q: rds.zrange(q, 0, 0, withscores=True) for q in rds.scan_iter(match=prefix + "*")}
+    expected = {q: head[0][1] for q, head in queues.items() if head}
+    rows = rds.zrange(f"{namespace}:{{{store}}}:work:heads", 0, -1, withscores=True)
+    heads = dict(cast(list[tuple[str, float]], rows))
+    assert heads == expected
+
+
+def test_heads_index_stays_exact_through_every_kind_of_move(
+    rds: redis.Redis, namespace: str, clock: Clock
+) -> None:
+    rng = random.Random(5)
+    wq = WorkQueue(rds, namespace, claim_ttl=10.0, clock=clock)
+    people = [
+        associate(f"p{i}", roles=tuple(rng.sample(["picker", "stocker"], rng.randint(1, 2))))
+        for i in range(4)
+    ]
+    for p in people:
+        wq.register_associate(p)
+    held: list[tuple[str, str]] = []
+    for step in range(400):
+        roll = rng.random()
+        if roll < 0.4:
+            wq.enqueue(
+                item(
+                    f"w{step}",
+                    role=rng.choice(["picker", "stocker"]),
+                    remotable=rng.random() < 0.5,
+                    due_at=clock.now + rng.uniform(0, 5000),
+                    priority=rng.choice([0, 50]),
+                )
+            )
+        elif roll < 0.75:
+            who = rng.choice(people).id
+            claim = wq.get_work(who)
+            if claim is not None:
+                held.append((claim.item.id, who))
+        elif held and roll < 0.85:
+            wq.release("s1", *held.pop(rng.randrange(len(held))))
+        elif held and roll < 0.95:
+            wq.complete("s1", *held.pop(rng.randrange(len(held))))
+        else:
+            clock.now += 11  # every claim lapses; the owner's tick returns them
+            assert wq.reap("s1", epoch=1) == len(held)
+            held.clear()
+        _heads_are_exact(rds, namespace, "s1")
+    counts = wq.counts("s1")
+    assert counts["queued"] + counts["claimed"] + counts["done"] == counts["submitted"]

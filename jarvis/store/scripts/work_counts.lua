@@ -1,8 +1,8 @@
 -- Read-only: one consistent snapshot of a store's work counts.
--- KEYS: 1 queues, 2 claims, 3 work stats
+-- KEYS: 1 heads, 2 claims, 3 work stats
 -- Returns {queued, claimed, done, submitted, queued remotable, lapsed, released}.
 local queued, remotable = 0, 0
-for _, q in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, q in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local n = redis.call('ZCARD', q)
   queued = queued + n
   if string.sub(q, -2) == '|r' then

@@ -1,27 +1,53 @@
--- Get-work: claim the best item among the heads of the candidate queues.
--- KEYS: 1 items, 2 claims, 3 leases, 4 work stats, 5.. candidate class queues
---       (bounded by the caller: at most max_queues)
--- ARGV: 1 associate id, 2 now, 3 lease expiry
--- Every item of a candidate queue is eligible for the associate, so only heads are
--- peeked (O(log n) each): the earliest score wins, ties go to the smaller id, as inside
--- one sorted set. Returns false when all are empty, else
+-- Get-work: claim the best item among the heads of the candidate class queues.
+-- KEYS: 1 items, 2 claims, 3 leases, 4 work stats, 5 heads,
+--       6.. the associate's candidate class queues (at most max_queues, by the caller)
+-- ARGV: 1 associate id, 2 now, 3 lease expiry, 4 scan bound (max_queues)
+-- Every item of a candidate queue is eligible for the associate, so only queue heads
+-- matter. Usually one read does: the heads index lists the store's non-empty queues by
+-- head score, and the first candidate in it holds the best item (ties between queues
+-- go to the smaller queue key). Only the first `scan` entries are read; past the bound
+-- (a store with more non-empty classes than that, none of the first eligible) each
+-- candidate's head score is looked up instead: at most max_queues O(log n) reads, never
+-- a walk through a queue. Returns false when nothing is eligible, else
 -- {item id, item JSON, claim token, score}.
-local best_i, best_id, best_score, best_text
-for i = 5, #KEYS do
-  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  if head[1] then
-    local score = tonumber(head[2])
-    if best_id == nil or score < best_score or (score == best_score and head[1] < best_id) then
-      best_i, best_id, best_score, best_text = i, head[1], score, head[2]
+local heads, scan = KEYS[5], tonumber(ARGV[4])
+local candidate = {}
+for i = 6, #KEYS do
+  candidate[KEYS[i]] = true
+end
+local queue
+local first = redis.call('ZRANGE', heads, 0, scan - 1)
+for _, q in ipairs(first) do
+  if candidate[q] then
+    queue = q
+    break
+  end
+end
+if not queue and #first == scan then
+  local best
+  for i = 6, #KEYS do
+    local s = redis.call('ZSCORE', heads, KEYS[i])
+    if s then
+      s = tonumber(s)
+      if best == nil or s < best or (s == best and KEYS[i] < queue) then
+        best, queue = s, KEYS[i]
+      end
     end
   end
 end
-if not best_id then
+if not queue then
   return false
 end
-redis.call('ZREM', KEYS[best_i], best_id)
+local popped = redis.call('ZPOPMIN', queue)
+local id, score = popped[1], popped[2]
+local after = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+if after[1] then
+  redis.call('ZADD', heads, after[2], queue)
+else
+  redis.call('ZREM', heads, queue)
+end
 local token = tostring(redis.call('HINCRBY', KEYS[4], 'claims', 1))
-redis.call('HSET', KEYS[2], best_id,
-  cjson.encode({a = ARGV[1], t = token, c = ARGV[2], q = KEYS[best_i], s = best_text}))
-redis.call('ZADD', KEYS[3], ARGV[3], best_id)
-return {best_id, redis.call('HGET', KEYS[1], best_id), token, best_text}
+redis.call('HSET', KEYS[2], id,
+  cjson.encode({a = ARGV[1], t = token, c = ARGV[2], q = queue, s = score}))
+redis.call('ZADD', KEYS[3], ARGV[3], id)
+return {id, redis.call('HGET', KEYS[1], id), token, score}

@@ -6,11 +6,18 @@
 -- and its lease expiry is the item's score in ZSET leases. An item is in exactly one
 -- place: a queue, or claims + leases, or done. Every script moves it atomically.
 
+-- The heads index (ZSET heads) holds every non-empty class queue of the store, scored
+-- by the score of the queue's first item. Whoever adds to a queue lowers its entry
+-- (ZADD LT); whoever pops from one resets it from the new head, or removes it.
+local function push(heads_key, queue, score, id)
+  redis.call('ZADD', queue, score, id)
+  redis.call('ZADD', heads_key, 'LT', score, queue)
+end
+
 -- Put a claimed item back at its place in the queue it came from (same hash tag: the
 -- queue key was one of get-work's KEYS when the claim was made).
-local function requeue(queues_key, claim, id)
-  redis.call('ZADD', claim.q, claim.s, id)
-  redis.call('SADD', queues_key, claim.q)
+local function requeue(heads_key, claim, id)
+  push(heads_key, claim.q, claim.s, id)
 end
 
 -- The claim on `id` if `associate` holds it (and, when `token` is not '', holds that

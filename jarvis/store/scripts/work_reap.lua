@@ -1,6 +1,6 @@
 -- FENCED, the store owner's tick: return lapsed claims to their queues, and forget
 -- completed ids older than the retention.
--- KEYS: 1 epoch, 2 partition stats, 3 claims, 4 leases, 5 queues, 6 work stats, 7 done
+-- KEYS: 1 epoch, 2 partition stats, 3 claims, 4 leases, 5 heads, 6 work stats, 7 done
 -- ARGV: 1 epoch, 2 now, 3 limit (per call), 4 forget done ids completed before this
 -- A lease lapses when its expiry <= now (the same test held() applies), and the claim is
 -- deleted in the same script that requeues it: each lapse returns its item exactly once.

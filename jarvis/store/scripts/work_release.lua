@@ -1,5 +1,5 @@
 -- Give a claimed item back: it returns to its queue at its old place.
--- KEYS: 1 claims, 2 leases, 3 queues, 4 work stats
+-- KEYS: 1 claims, 2 leases, 3 heads, 4 work stats
 -- ARGV: 1 item id, 2 associate id, 3 now, 4 claim token or ''
 local id = ARGV[1]
 local claim, err = held(KEYS[1], KEYS[2], id, ARGV[2], ARGV[4], ARGV[3])
