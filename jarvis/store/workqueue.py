@@ -30,38 +30,33 @@ members' clocks must agree to well within a lease (NTP); tests drive the clock.
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pydantic
 import redis
 
-from jarvis.errors import StoreError, UnknownAssociateError, ValidationError
-from jarvis.models.city import ID_PATTERN
+from jarvis.errors import StoreError, ValidationError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.workassociates import AssociateDirectory
 from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
 from jarvis.store.workrules import (
     EnqueueRules,
     WorkPolicy,
     candidate_classes,
+    check_id,
     item_class,
     start_by,
 )
-from jarvis.store.workscripts import WorkScripts, run
+from jarvis.store.workscripts import WorkScripts, guarded, run, text
 
 __all__ = ["Claim", "QueuedWork", "WorkQueue"]
 
 log = logging.getLogger(__name__)
-
-_ID = re.compile(ID_PATTERN)
-#: At most this many associates are cached per WorkQueue (then the cache starts over).
-_ASSOCIATE_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +85,8 @@ class QueuedWork(NamedTuple):
     start_by: float
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _num(value: float) -> str:
     return repr(float(value))
-
-
-def _check_id(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise ValidationError(f"invalid {what} id {value!r}")
-    return value
 
 
 def _check_epoch(epoch: object) -> str:
@@ -161,58 +146,21 @@ class WorkQueue:
         self.rules = rules or EnqueueRules()
         self.policy = policy or WorkPolicy()
         self.done_retention_s = done_retention_s
-        self.associate_cache_s = associate_cache_s
         self._global = GlobalWorkKeys(namespace)
-        self._associates: dict[str, tuple[float, Associate]] = {}
-        self._associates_lock = threading.Lock()
+        self.associates = AssociateDirectory(
+            redis, namespace, max_queues=max_queues, cache_s=associate_cache_s
+        )
         self._scripts = WorkScripts.register(redis)
 
     # -- associates -------------------------------------------------------------------
 
     def register_associate(self, associate: Associate) -> None:
         """Store (or replace) ``associate`` so get-work can find it by id."""
-        if not isinstance(associate, Associate):
-            raise ValidationError(f"not an Associate: {type(associate).__name__}")
-        widest = len(associate.roles) * (len(associate.licences) + 1) * 2
-        if widest > self.max_queues:
-            raise ValidationError(
-                f"associate {associate.id!r}: {len(associate.roles)} roles and "
-                f"{len(associate.licences)} licences span {widest} work queues, more than "
-                f"the {self.max_queues} one get-work may look at"
-            )
-        self._redis("register an associate", self.redis.hset)(
-            self._global.associates, associate.id, associate.model_dump_json()
-        )
-        self._remember(associate)
+        self.associates.register(associate)
 
     def associate(self, associate_id: str) -> Associate:
-        """The registered associate; :class:`UnknownAssociateError` if there is none.
-
-        Served from this instance's cache when read less than ``associate_cache_s`` ago.
-        """
-        _check_id(associate_id, "associate")
-        cached = self._associates.get(associate_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        raw = self._redis("read an associate", self.redis.hget)(
-            self._global.associates, associate_id
-        )
-        if raw is None:
-            raise UnknownAssociateError(f"unknown associate {associate_id!r}")
-        try:
-            associate = Associate.model_validate_json(raw)
-        except pydantic.ValidationError as exc:
-            raise StoreError(f"associate {associate_id!r}: stored record is invalid") from exc
-        self._remember(associate)
-        return associate
-
-    def _remember(self, associate: Associate) -> None:
-        if self.associate_cache_s <= 0:
-            return
-        with self._associates_lock:
-            if len(self._associates) >= _ASSOCIATE_CACHE_SIZE:
-                self._associates.clear()
-            self._associates[associate.id] = (time.monotonic() + self.associate_cache_s, associate)
+        """The registered associate; :class:`UnknownAssociateError` if there is none."""
+        return self.associates.get(associate_id)
 
     # -- enqueue ----------------------------------------------------------------------
 
@@ -282,9 +230,7 @@ class WorkQueue:
         )
         if not stores:
             return []
-        scores = self._redis("read the store ranking", self.redis.zmscore)(
-            self._global.ranking, stores
-        )
+        scores = guarded("read the store ranking", self.redis.zmscore)(self._global.ranking, stores)
         ranked = sorted(zip(stores, scores, strict=True), key=lambda p: (-(p[1] or 0.0), p[0]))
         return [store for store, _ in ranked[: self.max_store_attempts]]
 
@@ -315,7 +261,7 @@ class WorkQueue:
         )
         if not reply:
             return None
-        item_id, raw, token, score = (_text(v) for v in reply)
+        item_id, raw, token, score = (text(v) for v in reply)
         try:
             item = WorkItem.model_validate_json(raw)
         except pydantic.ValidationError as exc:
@@ -356,8 +302,8 @@ class WorkQueue:
         self, store: str, item_id: str, associate_id: str, token: int | None
     ) -> tuple[WorkKeys, list[str]]:
         keys = _work_keys(store, self.namespace)
-        _check_id(item_id, "work item")
-        _check_id(associate_id, "associate")
+        check_id(item_id, "work item")
+        check_id(associate_id, "associate")
         if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
             raise ValidationError(f"invalid claim token {token!r}")
         return keys, [
@@ -407,7 +353,7 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         now = self.clock()
         score = float(
-            _text(
+            text(
                 run(
                     self._scripts.score,
                     [keys.partition.epoch, keys.partition.stats, keys.heads],
@@ -417,9 +363,7 @@ class WorkQueue:
                 )
             )
         )
-        self._redis("write the store ranking", self.redis.zadd)(
-            self._global.ranking, {store: score}
-        )
+        guarded("write the store ranking", self.redis.zadd)(self._global.ranking, {store: score})
         return score
 
     # -- reading ----------------------------------------------------------------------
@@ -429,9 +373,7 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         if limit < 1:
             return []
-        queues = [
-            _text(q) for q in self._redis("list queues", self.redis.zrange)(keys.heads, 0, -1)
-        ]
+        queues = [text(q) for q in guarded("list queues", self.redis.zrange)(keys.heads, 0, -1)]
         pipe = self.redis.pipeline(transaction=True)
         for q in queues:
             pipe.zrange(q, 0, limit - 1, withscores=True)
@@ -439,10 +381,10 @@ class WorkQueue:
             heads = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"store {store!r}: listing the queue failed: {exc}") from exc
-        best = sorted(((float(s), _text(i)) for head in heads for i, s in head))[:limit]
+        best = sorted(((float(s), text(i)) for head in heads for i, s in head))[:limit]
         if not best:
             return []
-        raws = self._redis("read items", self.redis.hmget)(keys.items, [i for _, i in best])
+        raws = guarded("read items", self.redis.hmget)(keys.items, [i for _, i in best])
         return [
             QueuedWork(WorkItem.model_validate_json(raw), score)
             for (score, _), raw in zip(best, raws, strict=True)
@@ -459,17 +401,7 @@ class WorkQueue:
 
     def ranking(self, limit: int = 100) -> list[tuple[str, float]]:
         """The global store ranking, neediest first."""
-        rows = self._redis("read the store ranking", self.redis.zrevrange)(
+        rows = guarded("read the store ranking", self.redis.zrevrange)(
             self._global.ranking, 0, limit - 1, withscores=True
         )
-        return [(_text(store), float(score)) for store, score in rows]
-
-    @staticmethod
-    def _redis(what: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return call(*args, **kwargs)
-            except redis.RedisError as exc:
-                raise StoreError(f"could not {what}: {exc}") from exc
-
-        return wrapped
+        return [(text(store), float(score)) for store, score in rows]

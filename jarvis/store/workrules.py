@@ -26,11 +26,13 @@ Priority and aging
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from jarvis.errors import ValidationError
+from jarvis.models.city import ID_PATTERN
 from jarvis.models.work import Associate, WorkItem
 
 __all__ = [
@@ -38,9 +40,20 @@ __all__ = [
     "WorkClass",
     "WorkPolicy",
     "candidate_classes",
+    "check_id",
     "item_class",
     "start_by",
 ]
+
+
+_ID = re.compile(ID_PATTERN)
+
+
+def check_id(value: object, what: str) -> str:
+    """``value`` if it is a valid task or worker id, else ValidationError naming ``what``."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise ValidationError(f"invalid {what} id {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

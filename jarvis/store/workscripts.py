@@ -1,4 +1,5 @@
-"""The work dispenser's Lua scripts, registered once per client, and their errors.
+"""The work dispenser's Lua scripts, registered once per client, and how Redis replies
+and errors cross into Jarvis.
 
 Each script is ``scripts/work_<name>.lua``; the ones that check claims get the shared
 helpers of ``work_lib.lua`` in front, and the owner's per-tick scripts (``reap``,
@@ -10,6 +11,7 @@ here: ``NOTCLAIMED`` -> :class:`NotClaimedError`, ``FENCED`` -> :class:`FencedEr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from redis.commands.core import Script
 from jarvis.errors import FencedError, NotClaimedError, StoreError, ValidationError
 from jarvis.store.scripts import source
 
-__all__ = ["WorkScripts", "run"]
+__all__ = ["WorkScripts", "guarded", "run", "text"]
 
 #: name -> (fenced, needs work_lib.lua)
 _SCRIPTS = {
@@ -78,3 +80,20 @@ def run(
         raise StoreError(f"store {store!r}: Redis refused a work script: {message}") from exc
     except redis.RedisError as exc:
         raise StoreError(f"store {store!r}: Redis failed: {exc}") from exc
+
+
+def guarded(what: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, with redis-py's errors turned into StoreError("could not <what>")."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"could not {what}: {exc}") from exc
+
+    return wrapped
+
+
+def text(value: Any) -> str:
+    """A reply value as text, whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)
