@@ -10,6 +10,9 @@ The tree::
     ├── DispatchError            the dispatch core was given input it cannot decide on
     │   ├── DuplicateIdError     two tasks or two workers share an id
     │   └── InvalidEstimateError an estimate is NaN, infinite or negative
+    ├── WorkError                a store work request cannot be served (HTTP 4xx)
+    │   ├── UnknownAssociateError get-work for an associate that was never registered
+    │   └── NotClaimedError      the item is not claimed by this associate (or the claim lapsed)
     ├── ElectionError            ZooKeeper ownership failed (wraps kazoo errors)
     │   └── NotOwnerError        this member does not own the partition it acted for
     └── StoreError               Redis state failed (wraps redis-py errors)
@@ -29,11 +32,14 @@ __all__ = [
     "FencedError",
     "InvalidEstimateError",
     "JarvisError",
+    "NotClaimedError",
     "NotOwnerError",
     "ServerError",
     "ServerMissingError",
     "StoreError",
+    "UnknownAssociateError",
     "ValidationError",
+    "WorkError",
 ]
 
 
@@ -67,6 +73,18 @@ class DuplicateIdError(DispatchError):
 
 class InvalidEstimateError(DispatchError):
     """A time estimate is NaN, infinite or negative."""
+
+
+class WorkError(JarvisError):
+    """A store work request (get-work, complete, release, heartbeat) cannot be served."""
+
+
+class UnknownAssociateError(WorkError):
+    """Get-work was asked for an associate that was never registered."""
+
+
+class NotClaimedError(WorkError):
+    """The item is not claimed by this associate: never claimed, someone else's, or lapsed."""
 
 
 class ElectionError(JarvisError):

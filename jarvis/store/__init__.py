@@ -4,17 +4,27 @@ from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import Decision, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
+from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
+from jarvis.store.workqueue import Claim, QueuedWork, WorkQueue
+from jarvis.store.workrules import EnqueueRules, WorkPolicy
 
 __all__ = [
     "DEFAULT_NAMESPACE",
     "ApplyResult",
     "CitySnapshot",
     "CityStore",
+    "Claim",
     "CommitResult",
     "Decision",
+    "EnqueueRules",
     "GlobalKeys",
+    "GlobalWorkKeys",
     "PartitionKeys",
     "Producer",
+    "QueuedWork",
+    "WorkKeys",
+    "WorkPolicy",
+    "WorkQueue",
     "check_partition_id",
     "read_decisions",
 ]

@@ -1,0 +1,53 @@
+-- Get-work: claim the best item among the heads of the candidate class queues.
+-- KEYS: 1 items, 2 claims, 3 leases, 4 work stats, 5 heads,
+--       6.. the associate's candidate class queues (at most max_queues, by the caller)
+-- ARGV: 1 associate id, 2 now, 3 lease expiry, 4 scan bound (max_queues)
+-- Every item of a candidate queue is eligible for the associate, so only queue heads
+-- matter. Usually one read does: the heads index lists the store's non-empty queues by
+-- head score, and the first candidate in it holds the best item (ties between queues
+-- go to the smaller queue key). Only the first `scan` entries are read; past the bound
+-- (a store with more non-empty classes than that, none of the first eligible) each
+-- candidate's head score is looked up instead: at most max_queues O(log n) reads, never
+-- a walk through a queue. Returns false when nothing is eligible, else
+-- {item id, item JSON, claim token, score}.
+local heads, scan = KEYS[5], tonumber(ARGV[4])
+local candidate = {}
+for i = 6, #KEYS do
+  candidate[KEYS[i]] = true
+end
+local queue
+local first = redis.call('ZRANGE', heads, 0, scan - 1)
+for _, q in ipairs(first) do
+  if candidate[q] then
+    queue = q
+    break
+  end
+end
+if not queue and #first == scan then
+  local best
+  for i = 6, #KEYS do
+    local s = redis.call('ZSCORE', heads, KEYS[i])
+    if s then
+      s = tonumber(s)
+      if best == nil or s < best or (s == best and KEYS[i] < queue) then
+        best, queue = s, KEYS[i]
+      end
+    end
+  end
+end
+if not queue then
+  return false
+end
+local popped = redis.call('ZPOPMIN', queue)
+local id, score = popped[1], popped[2]
+local after = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+if after[1] then
+  redis.call('ZADD', heads, after[2], queue)
+else
+  redis.call('ZREM', heads, queue)
+end
+local token = tostring(redis.call('HINCRBY', KEYS[4], 'claims', 1))
+redis.call('HSET', KEYS[2], id,
+  cjson.encode({a = ARGV[1], t = token, c = ARGV[2], q = queue, s = score}))
+redis.call('ZADD', KEYS[3], ARGV[3], id)
+return {id, redis.call('HGET', KEYS[1], id), token, score}

@@ -1,0 +1,42 @@
+-- Shared by the work dispenser's scripts (prepended after the fencing prelude, if any).
+--
+-- A claim record is the value of HASH claims at the item's id, as JSON:
+--   {a = associate id, t = claim token (decimal string), c = claimed at (seconds),
+--    q = the queue key the item came from, s = its score there (text, exact)}
+-- and its lease expiry is the item's score in ZSET leases. An item is in exactly one
+-- place: a queue, or claims + leases, or done. Every script moves it atomically.
+
+-- The heads index (ZSET heads) holds every non-empty class queue of the store, scored
+-- by the score of the queue's first item. Whoever adds to a queue lowers its entry
+-- (ZADD LT); whoever pops from one resets it from the new head, or removes it.
+local function push(heads_key, queue, score, id)
+  redis.call('ZADD', queue, score, id)
+  redis.call('ZADD', heads_key, 'LT', score, queue)
+end
+
+-- Put a claimed item back at its place in the queue it came from (same hash tag: the
+-- queue key was one of get-work's KEYS when the claim was made).
+local function requeue(heads_key, claim, id)
+  push(heads_key, claim.q, claim.s, id)
+end
+
+-- The claim on `id` if `associate` holds it (and, when `token` is not '', holds that
+-- very claim) and its lease has not lapsed at `now`; else nil and the reason.
+local function held(claims_key, leases_key, id, associate, token, now)
+  local raw = redis.call('HGET', claims_key, id)
+  if not raw then
+    return nil, 'NOTCLAIMED item ' .. id .. ' is not claimed'
+  end
+  local claim = cjson.decode(raw)
+  if claim.a ~= associate then
+    return nil, 'NOTCLAIMED item ' .. id .. ' is claimed by another associate'
+  end
+  if token ~= '' and claim.t ~= token then
+    return nil, 'NOTCLAIMED item ' .. id .. ': claim ' .. token .. ' is no longer held'
+  end
+  local expires = redis.call('ZSCORE', leases_key, id)
+  if (not expires) or tonumber(expires) <= tonumber(now) then
+    return nil, 'NOTCLAIMED item ' .. id .. ': the claim lapsed'
+  end
+  return claim, nil
+end

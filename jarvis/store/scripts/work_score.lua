@@ -1,0 +1,17 @@
+-- FENCED, the store owner's tick: the store's score for the remote ranking, i.e. its
+-- prioritised open remotable load. Each queued remotable item counts 1, 2 if its
+-- start-by falls before the urgent horizon, 4 if it is already past; one ZCARD and two
+-- ZCOUNTs per non-empty queue, so the cost grows with the number of classes, not items.
+-- KEYS: 1 epoch, 2 partition stats, 3 heads
+-- ARGV: 1 epoch, 2 now, 3 end of the urgent horizon
+-- Returns the score as a decimal string.
+local refused = fence(KEYS[1], KEYS[2], ARGV[1])
+if refused then return refused end
+local load = 0
+for _, q in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if string.sub(q, -2) == '|r' then
+    load = load + redis.call('ZCARD', q) + redis.call('ZCOUNT', q, '-inf', ARGV[3])
+      + 2 * redis.call('ZCOUNT', q, '-inf', ARGV[2])
+  end
+end
+return tostring(load)

@@ -1,0 +1,407 @@
+"""The store work dispenser's Redis side: enqueue, get-work, complete, release,
+heartbeat, and the store owner's per-tick reap and score.
+
+Every request for a store is one atomic Lua script on that store's keys (one hash tag,
+one Redis Cluster slot), so the rules hold across any number of members serving
+requests at once:
+
+- get-work claims the best item the associate may take from the heads of its candidate
+  class queues (see :mod:`jarvis.store.workrules`; a per-store index of queue heads
+  usually finds it in one read, see ``work_get.lua``), removes it from its queue and
+  writes the claim and its lease in the same script: no item is ever handed out twice;
+- complete, release and heartbeat are accepted only from the claim's holder while its
+  lease holds (:class:`~jarvis.errors.NotClaimedError` otherwise);
+- a lapsed lease is turned back into a queued item by :meth:`WorkQueue.reap`, fenced
+  by the store owner's epoch, in the script that deletes the claim: exactly once.
+
+Remote work: a remote associate (or an in-store one with nothing to do at home) is
+served by the store that needs help most among those it is qualified for. Each store
+owner's tick writes the store's score (prioritised open remotable load) into one global
+sorted set; get-work reads the associate's stores' scores in one round trip and tries
+them best first, one store script per attempt, at most ``max_store_attempts`` of them.
+Stores further down are not tried for that request: the associate gets ``None`` and
+asks again, by when the ranking has moved on. Store-bound work never leaves its store:
+outside the associate's home store only remotable class queues are candidates.
+
+Times come from the injected ``clock`` (seconds) of the member serving the request, so
+members' clocks must agree to well within a lease (NTP); tests drive the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import pydantic
+import redis
+
+from jarvis.errors import StoreError, ValidationError
+from jarvis.models.work import Associate, WorkItem
+from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.workassociates import AssociateDirectory
+from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
+from jarvis.store.workrules import (
+    EnqueueRules,
+    WorkPolicy,
+    candidate_classes,
+    check_id,
+    item_class,
+    start_by,
+)
+from jarvis.store.workscripts import WorkScripts, guarded, run, text
+
+__all__ = ["Claim", "QueuedWork", "WorkQueue"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claimed work item: who holds it, since when, until when.
+
+    ``token`` numbers the claims of a store in the order they were made (it is also the
+    claim's fencing token: pass it to complete/release/heartbeat to act only on this
+    very claim, not on a later claim of the same item by the same associate).
+    ``start_by`` is the item's queue score.
+    """
+
+    item: WorkItem
+    associate: str
+    store: str
+    token: int
+    claimed_at: float
+    expires_at: float
+    start_by: float
+
+
+class QueuedWork(NamedTuple):
+    """A queued item and its queue score (start-by time; earliest leaves first)."""
+
+    item: WorkItem
+    start_by: float
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+def _check_epoch(epoch: object) -> str:
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValidationError(f"invalid epoch {epoch!r}: an integer >= 0")
+    return str(epoch)
+
+
+@lru_cache(maxsize=65536)
+def _work_keys(store: str, namespace: str) -> WorkKeys:
+    return WorkKeys(store, namespace)
+
+
+@lru_cache(maxsize=65536)
+def _candidate_queues(associate: Associate, store: str, namespace: str) -> tuple[str, ...]:
+    keys = _work_keys(store, namespace)
+    return tuple(keys.queue(c) for c in candidate_classes(associate, store))
+
+
+class WorkQueue:
+    """The work dispenser over one Redis (see the module docstring).
+
+    ``claim_ttl`` is the lease of a claim in seconds (extended by :meth:`heartbeat`);
+    ``max_queues`` bounds what one get-work script reads: the first entries of the
+    store's heads index, and then, past that, the head of each candidate class queue (an
+    associate whose roles and licences span more queues is refused with
+    ValidationError at registration);
+    ``max_store_attempts`` bounds the stores one remote get-work tries;
+    ``associate_cache_s`` is how long get-work trusts an associate record it has read
+    (so a change to an associate reaches every member within that time; 0: read each time).
+    """
+
+    def __init__(
+        self,
+        redis: redis.Redis,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        claim_ttl: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        max_queues: int = 64,
+        max_store_attempts: int = 8,
+        rules: EnqueueRules | None = None,
+        policy: WorkPolicy | None = None,
+        done_retention_s: float = 86400.0,
+        associate_cache_s: float = 5.0,
+    ) -> None:
+        if not 0 < claim_ttl < float("inf"):
+            raise ValidationError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
+        if max_queues < 1 or max_store_attempts < 1:
+            raise ValidationError("max_queues and max_store_attempts must be at least 1")
+        self.redis = redis
+        self.namespace = namespace
+        self.claim_ttl = float(claim_ttl)
+        self.clock = clock
+        self.max_queues = max_queues
+        self.max_store_attempts = max_store_attempts
+        self.rules = rules or EnqueueRules()
+        self.policy = policy or WorkPolicy()
+        self.done_retention_s = done_retention_s
+        self._global = GlobalWorkKeys(namespace)
+        self.associates = AssociateDirectory(
+            redis, namespace, max_queues=max_queues, cache_s=associate_cache_s
+        )
+        self._scripts = WorkScripts.register(redis)
+
+    # -- associates -------------------------------------------------------------------
+
+    def register_associate(self, associate: Associate) -> None:
+        """Store (or replace) ``associate`` so get-work can find it by id."""
+        self.associates.register(associate)
+
+    def associate(self, associate_id: str) -> Associate:
+        """The registered associate; :class:`UnknownAssociateError` if there is none."""
+        return self.associates.get(associate_id)
+
+    # -- enqueue ----------------------------------------------------------------------
+
+    def enqueue(self, item: WorkItem) -> bool:
+        """Queue ``item``; False if its id is already queued, claimed or recently done.
+
+        Bad input (not a WorkItem, a store id that cannot be a partition, an item the
+        enqueue rules refuse) raises ValidationError before anything is written.
+        """
+        return self.enqueue_many([item]) == 1
+
+    def enqueue_many(self, items: Iterable[WorkItem]) -> int:
+        """Queue several items in one pipeline; returns how many were new.
+
+        Every item is checked before any is written. Each item is still queued by its
+        own atomic script, so a failure part-way leaves whole items, never half of one.
+        """
+        now = self.clock()
+        calls = [self._enqueue_call(item, now) for item in items]
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            self._scripts.enqueue(keys=keys, args=args, client=pipe)
+        try:
+            added = sum(int(r) for r in pipe.execute())
+        except redis.RedisError as exc:
+            raise StoreError(f"enqueue failed: {exc}") from exc
+        log.debug("enqueued %d of %d work items", added, len(calls))
+        return added
+
+    def _enqueue_call(self, item: WorkItem, now: float) -> tuple[list[str], list[str]]:
+        if not isinstance(item, WorkItem):
+            raise ValidationError(f"not a WorkItem: {type(item).__name__}")
+        self.rules.check(item)
+        keys = _work_keys(item.store, self.namespace)
+        if item.created_at == 0.0:
+            item = item.model_copy(update={"created_at": now})
+        score = start_by(item, now, self.policy)
+        queue = keys.queue(item_class(item))
+        return (
+            [keys.items, keys.done, queue, keys.heads, keys.stats],
+            [item.id, item.model_dump_json(), _num(score)],
+        )
+
+    # -- get-work ---------------------------------------------------------------------
+
+    def get_work(self, associate_id: str) -> Claim | None:
+        """Claim the highest-priority item ``associate_id`` may take, or None.
+
+        An in-store associate is served from its home store first (bound and remotable
+        work); then, and for remote associates only, from the best-ranked stores it is
+        qualified for (remotable work only).
+        """
+        associate = self.associate(associate_id)
+        if not associate.remote:
+            claim = self._claim_in(associate.home_store, associate)
+            if claim is not None:
+                return claim
+        for store in self._ranked_stores(associate):
+            claim = self._claim_in(store, associate)
+            if claim is not None:
+                return claim
+        return None
+
+    def _ranked_stores(self, associate: Associate) -> list[str]:
+        stores = sorted(
+            s for s in associate.stores if associate.remote or s != associate.home_store
+        )
+        if not stores:
+            return []
+        scores = guarded("read the store ranking", self.redis.zmscore)(self._global.ranking, stores)
+        ranked = sorted(zip(stores, scores, strict=True), key=lambda p: (-(p[1] or 0.0), p[0]))
+        return [store for store, _ in ranked[: self.max_store_attempts]]
+
+    def _claim_in(self, store: str, associate: Associate) -> Claim | None:
+        queues = _candidate_queues(associate, store, self.namespace)
+        if not queues:
+            return None
+        if len(queues) > self.max_queues:
+            raise ValidationError(
+                f"associate {associate.id!r} may take work from {len(queues)} queues in "
+                f"store {store!r}, more than the {self.max_queues} one get-work looks at"
+            )
+        keys = _work_keys(store, self.namespace)
+        now = self.clock()
+        expires = now + self.claim_ttl
+        reply = run(
+            self._scripts.get,
+            [
+                keys.items,
+                keys.claims,
+                keys.leases,
+                keys.stats,
+                keys.heads,
+                *queues,
+            ],
+            [associate.id, _num(now), _num(expires), str(self.max_queues)],
+            store,
+        )
+        if not reply:
+            return None
+        item_id, raw, token, score = (text(v) for v in reply)
+        try:
+            item = WorkItem.model_validate_json(raw)
+        except pydantic.ValidationError as exc:
+            raise StoreError(f"store {store!r}: stored item {item_id!r} is invalid") from exc
+        return Claim(item, associate.id, store, int(token), now, expires, float(score))
+
+    # -- the holder's calls -----------------------------------------------------------
+
+    def complete(
+        self, store: str, item_id: str, associate_id: str, token: int | None = None
+    ) -> None:
+        """Mark a held item done. NotClaimedError unless this associate holds it."""
+        keys, args = self._holder_args(store, item_id, associate_id, token)
+        run(
+            self._scripts.complete,
+            [keys.items, keys.claims, keys.leases, keys.done, keys.stats],
+            args,
+            store,
+        )
+
+    def release(
+        self, store: str, item_id: str, associate_id: str, token: int | None = None
+    ) -> None:
+        """Give a held item back to its queue, at its old place. NotClaimedError if not held."""
+        keys, args = self._holder_args(store, item_id, associate_id, token)
+        run(self._scripts.release, [keys.claims, keys.leases, keys.heads, keys.stats], args, store)
+
+    def heartbeat(
+        self, store: str, item_id: str, associate_id: str, token: int | None = None
+    ) -> float:
+        """Extend a held claim's lease by ``claim_ttl`` from now; returns the new expiry."""
+        keys, args = self._holder_args(store, item_id, associate_id, token)
+        expires = float(args[2]) + self.claim_ttl
+        run(self._scripts.heartbeat, [keys.claims, keys.leases], [*args, _num(expires)], store)
+        return expires
+
+    def _holder_args(
+        self, store: str, item_id: str, associate_id: str, token: int | None
+    ) -> tuple[WorkKeys, list[str]]:
+        keys = _work_keys(store, self.namespace)
+        check_id(item_id, "work item")
+        check_id(associate_id, "associate")
+        if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
+            raise ValidationError(f"invalid claim token {token!r}")
+        return keys, [
+            item_id,
+            associate_id,
+            _num(self.clock()),
+            "" if token is None else str(token),
+        ]
+
+    # -- the store owner's tick (fenced) ---------------------------------------------
+
+    def reap(self, store: str, epoch: int, limit: int = 1000) -> int:
+        """Return up to ``limit`` lapsed claims to their queues; returns how many.
+
+        Fenced: FencedError if a newer owner of ``store`` has written. Also forgets
+        completed ids older than ``done_retention_s`` (so a resubmission is new again).
+        """
+        keys = _work_keys(store, self.namespace)
+        now = self.clock()
+        returned = run(
+            self._scripts.reap,
+            [
+                keys.partition.epoch,
+                keys.partition.stats,
+                keys.claims,
+                keys.leases,
+                keys.heads,
+                keys.stats,
+                keys.done,
+            ],
+            [_check_epoch(epoch), _num(now), str(int(limit)), _num(now - self.done_retention_s)],
+            store,
+            epoch,
+        )
+        if returned:
+            log.info("store %s: %d lapsed claims returned to their queues", store, returned)
+        return int(returned)
+
+    def refresh_score(self, store: str, epoch: int) -> float:
+        """Recompute the store's score and write it into the global ranking.
+
+        The score is computed by a fenced script; the ranking, a global key in another
+        slot, is then written outside it. A deposed owner can at worst write one stale
+        score, which the new owner's next tick overwrites: the ranking is advisory, no
+        claim depends on it.
+        """
+        keys = _work_keys(store, self.namespace)
+        now = self.clock()
+        score = float(
+            text(
+                run(
+                    self._scripts.score,
+                    [keys.partition.epoch, keys.partition.stats, keys.heads],
+                    [_check_epoch(epoch), _num(now), _num(now + self.policy.urgent_horizon_s)],
+                    store,
+                    epoch,
+                )
+            )
+        )
+        guarded("write the store ranking", self.redis.zadd)(self._global.ranking, {store: score})
+        return score
+
+    # -- reading ----------------------------------------------------------------------
+
+    def queue(self, store: str, limit: int = 100) -> list[QueuedWork]:
+        """The first ``limit`` queued items of ``store``, all classes merged, best first."""
+        keys = _work_keys(store, self.namespace)
+        if limit < 1:
+            return []
+        queues = [text(q) for q in guarded("list queues", self.redis.zrange)(keys.heads, 0, -1)]
+        pipe = self.redis.pipeline(transaction=True)
+        for q in queues:
+            pipe.zrange(q, 0, limit - 1, withscores=True)
+        try:
+            heads = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"store {store!r}: listing the queue failed: {exc}") from exc
+        best = sorted(((float(s), text(i)) for head in heads for i, s in head))[:limit]
+        if not best:
+            return []
+        raws = guarded("read items", self.redis.hmget)(keys.items, [i for _, i in best])
+        return [
+            QueuedWork(WorkItem.model_validate_json(raw), score)
+            for (score, _), raw in zip(best, raws, strict=True)
+            if raw is not None  # completed between the two reads
+        ]
+
+    def counts(self, store: str) -> dict[str, int]:
+        """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
+        lapsed and released. ``queued + claimed + done == submitted`` always holds."""
+        keys = _work_keys(store, self.namespace)
+        reply = run(self._scripts.counts, [keys.heads, keys.claims, keys.stats], [], store)
+        names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released")
+        return dict(zip(names, (int(v) for v in reply), strict=True))
+
+    def ranking(self, limit: int = 100) -> list[tuple[str, float]]:
+        """The global store ranking, neediest first."""
+        rows = guarded("read the store ranking", self.redis.zrevrange)(
+            self._global.ranking, 0, limit - 1, withscores=True
+        )
+        return [(text(store), float(score)) for store, score in rows]
