@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 
 __all__ = ["PartitionReport", "Report", "check_cluster", "check_history"]
@@ -176,13 +177,14 @@ def check_history(
 
 def _stream(client: redis.Redis, key: str) -> list[Entry]:
     entries: list[Entry] = []
-    start = "-"
+    after = "-"
     while True:
-        batch = client.xrange(key, min=start, max="+", count=10000)
+        batch = read_stream(client, key, after, 10000)
         if not batch:
             return entries
-        entries.extend(batch)
-        start = "(" + batch[-1][0]
+        for entry_id, fields in batch:
+            entries.append((entry_id, {text(k): text(v) for k, v in fields.items()}))
+        after = batch[-1][0]
 
 
 def check_cluster(

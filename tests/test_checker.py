@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from jarvis.checker import check_history
 
@@ -29,14 +30,18 @@ def _life(
     return (f"{i}-2", fields)
 
 
-def _ev(i: int, event: dict[str, object]) -> tuple[str, dict[str, str]]:
+def _ev(i: int, event: Mapping[str, object]) -> tuple[str, dict[str, str]]:
     return (f"{i}-0", {"event": json.dumps(event)})
 
 
-COURIER = {"type": "courier_online", "id": "e-c", "courier": {"id": "c1", "capacity": 1}}
+COURIER: Mapping[str, object] = {
+    "type": "courier_online",
+    "id": "e-c",
+    "courier": {"id": "c1", "capacity": 1},
+}
 
 
-def _order(n: int) -> dict[str, object]:
+def _order(n: int) -> Mapping[str, object]:
     return {"type": "order_created", "id": f"e-o{n}", "order": {"id": f"o{n}"}}
 
 

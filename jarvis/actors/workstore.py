@@ -58,9 +58,7 @@ class StoreEngine:
         last = stats.get("last_tick_at")
         return int(stats.get("tick", "0")), float(last) if last else None
 
-    def tick(
-        self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]
-    ) -> TickReport:
+    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
         if not may_commit():
             return TickReport(tick, committed=False)
         self.work.reap(self.store, epoch)  # fenced: raises FencedError when deposed

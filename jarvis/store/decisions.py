@@ -25,12 +25,20 @@ from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 __all__ = ["Decision", "read_decisions"]
 
 
+DecisionType = Literal["assignment", "tick", "delivered", "unassigned", "cancelled"]
+_HISTORY: dict[str, DecisionType] = {
+    "delivered": "delivered",
+    "unassigned": "unassigned",
+    "cancelled": "cancelled",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One out-stream entry: an assignment, or the marker that closes a tick."""
 
     id: str
-    type: Literal["assignment", "tick", "delivered", "unassigned", "cancelled"]
+    type: DecisionType
     partition: str
     epoch: int
     tick: int
@@ -64,9 +72,9 @@ class Decision:
                 )
             if kind == "tick":
                 return cls(type="tick", assignments=int(fields["assignments"]), **common)
-            if kind in ("delivered", "unassigned", "cancelled"):
+            if kind in _HISTORY:
                 return cls(
-                    type=kind,
+                    type=_HISTORY[kind],
                     task=fields["task"],
                     worker=fields.get("worker") or None,
                     reason=fields.get("reason") or None,
