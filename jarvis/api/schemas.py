@@ -15,8 +15,8 @@ __all__ = [
     "ErrorOut",
     "EventsIn",
     "EventsOut",
-    "HolderIn",
     "HeartbeatOut",
+    "HolderIn",
     "QueueOut",
     "ReadyOut",
 ]
