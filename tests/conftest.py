@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Generator, Iterator
 
+import pykka
 import pytest
 import redis
 from kazoo.client import KazooClient
@@ -18,6 +19,13 @@ from kazoo.client import KazooClient
 from jarvis.devcluster import DevCluster
 
 pytest_plugins = ["tests.faults"]
+
+
+@pytest.fixture(autouse=True)
+def _no_actor_outlives_its_test() -> Iterator[None]:
+    """Stop every pykka actor a test left running, so a failed test cannot hang the run."""
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=10)
 
 
 @pytest.fixture(scope="session")
