@@ -1,1 +1,27 @@
-"""election."""
+"""Partition ownership in ZooKeeper: membership, leases, epochs, balancing, handoff.
+
+A :class:`Member` registers itself, owns its fair share of the partitions listed in the
+:class:`PartitionRegistry`, and tells an :class:`OwnershipListener` what it acquires,
+must release, or has lost. :class:`ClusterView` is the read-only picture operators see.
+"""
+
+from jarvis.election.listener import OwnershipListener
+from jarvis.election.member import Member
+from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, PartitionRegistry
+from jarvis.election.paths import NAME, ClusterPaths, check_name
+from jarvis.election.view import ClusterView, MemberRow, OwnershipRow
+
+__all__ = [
+    "KINDS",
+    "NAME",
+    "ClusterPaths",
+    "ClusterView",
+    "Member",
+    "MemberRow",
+    "OwnershipListener",
+    "OwnershipRow",
+    "PartitionInfo",
+    "PartitionKind",
+    "PartitionRegistry",
+    "check_name",
+]

@@ -1,0 +1,70 @@
+"""What a member's worker thread is told, by kazoo's threads and by callers.
+
+Each is an immutable message put on the member's queue; the worker handles them in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kazoo.protocol.states import KazooState
+
+__all__ = [
+    "Event",
+    "Heartbeat",
+    "Release",
+    "ReleaseDone",
+    "StartDrain",
+    "StateChanged",
+    "Stop",
+    "Watched",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """kazoo's connection state changed (SUSPENDED, LOST or CONNECTED)."""
+
+    state: KazooState
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A watched node (or its children) changed."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Give this partition up (through the listener)."""
+
+    partition: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDone:
+    """The listener has stopped and flushed this partition."""
+
+    partition: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartDrain:
+    """Mark the member draining and release everything."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A heartbeat sent at ``sent_at`` (member clock) was answered (``ok``) or failed."""
+
+    sent_at: float
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop the worker."""
+
+
+Event = StateChanged | Watched | Release | ReleaseDone | StartDrain | Heartbeat | Stop

@@ -1,0 +1,216 @@
+"""A member's cached, watched copy of its cluster: members, partitions and owners.
+
+Only the member's worker thread uses a :class:`Snapshot`. Every read leaves a kazoo
+watch behind (children watches on ``members`` and ``partitions``, data watches on each
+member node, ``exists`` watches on each owner node and on the member's drain request),
+and the watch callback only queues the path for the worker, which then refreshes just
+that part. Reads are pipelined (many async requests, then one wait) and bounded by a
+timeout, so the worker never hangs on a suspended connection.
+
+kazoo forgets every watch when the connection is suspended, so after reconnecting the
+member calls :meth:`Snapshot.refresh_all`, which sets them all again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+from kazoo.protocol.states import WatchedEvent, ZnodeStat
+
+from jarvis.election.nodes import DrainRequest, MemberNode, PartitionNode, decode
+from jarvis.election.partitions import PartitionInfo
+from jarvis.election.paths import ClusterPaths
+
+__all__ = ["MemberEntry", "OwnerEntry", "Snapshot", "gather"]
+
+log = logging.getLogger(__name__)
+
+Watch = Callable[[WatchedEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEntry:
+    node: MemberNode
+    session: int  # the ephemeralOwner of the member node
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerEntry:
+    session: int  # the ephemeralOwner of the owner node
+    epoch: int  # its czxid
+    version: int
+
+
+def gather(
+    results: Sequence[Any],
+    timeout: float,
+    tolerate: tuple[type[Exception], ...] = (NoNodeError,),
+) -> list[Any]:
+    """Wait for kazoo async results; each item is a value or the tolerated exception.
+
+    Other exceptions (connection loss, ...) propagate; ``KazooTimeoutError`` is raised
+    when the whole batch is not answered within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    out: list[Any] = []
+    for result in results:
+        try:
+            out.append(result.get(timeout=max(0.0, deadline - time.monotonic())))
+        except tolerate as exc:
+            out.append(exc)
+    return out
+
+
+class Snapshot:
+    """What one member currently knows about its cluster."""
+
+    def __init__(
+        self,
+        client: KazooClient,
+        paths: ClusterPaths,
+        member_id: str,
+        watch: Watch,
+        timeout: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._client = client
+        self._paths = paths
+        self._member_id = member_id
+        self._watch = watch
+        self._timeout = timeout
+        self._clock = clock
+        self.members: dict[str, MemberEntry] = {}
+        self.partitions: dict[str, PartitionInfo] = {}
+        self.owners: dict[str, OwnerEntry | None] = {}
+        self.free_since: dict[str, float] = {}
+        #: partition -> (member that last owned it, when it was seen to go)
+        self.previous_owner: dict[str, tuple[str, float]] = {}
+        self.drain_request: DrainRequest | None = None
+
+    # --- reads ------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        self.refresh_members()
+        self.refresh_partitions(full=True)
+        self.refresh_drain_request()
+
+    def refresh_members(self) -> None:
+        names = self._client.get_children_async(self._paths.members, watch=self._watch)
+        (children,) = gather([names], self._timeout)
+        if isinstance(children, NoNodeError):
+            children = []
+        ids = sorted(children)
+        replies = gather(
+            [self._client.get_async(self._paths.member(m), watch=self._watch) for m in ids],
+            self._timeout,
+        )
+        members: dict[str, MemberEntry] = {}
+        for member_id, reply in zip(ids, replies, strict=True):
+            if isinstance(reply, NoNodeError):
+                continue
+            data, stat = reply
+            node = decode(MemberNode, data, self._paths.member(member_id))
+            members[member_id] = MemberEntry(node, stat.ephemeralOwner)
+        self.members = members
+
+    def refresh_partitions(self, full: bool = False) -> None:
+        """Re-list partitions; read the config and owner of new ones (of all if ``full``)."""
+        listing = self._client.get_children_async(self._paths.partitions, watch=self._watch)
+        (children,) = gather([listing], self._timeout)
+        ids = set() if isinstance(children, NoNodeError) else set(children)
+        for gone in set(self.partitions) - ids:
+            self._forget(gone)
+        new = sorted(ids - set(self.partitions))
+        replies = gather(
+            [self._client.get_async(self._paths.partition(p)) for p in new], self._timeout
+        )
+        for partition_id, reply in zip(new, replies, strict=True):
+            if isinstance(reply, NoNodeError):
+                continue
+            node = decode(PartitionNode, reply[0], self._paths.partition(partition_id))
+            self.partitions[partition_id] = PartitionInfo.from_node(partition_id, node)
+        self.refresh_owners(sorted(self.partitions) if full else new)
+
+    def refresh_owners(self, partition_ids: Iterable[str]) -> None:
+        ids = [p for p in partition_ids if p in self.partitions]
+        replies = gather(
+            [self._client.exists_async(self._paths.owner(p), watch=self._watch) for p in ids],
+            self._timeout,
+        )
+        for partition_id, stat in zip(ids, replies, strict=True):
+            self.set_owner(partition_id, stat if isinstance(stat, ZnodeStat) else None)
+
+    def refresh_drain_request(self) -> None:
+        path = self._paths.drain(self._member_id)
+        (stat,) = gather([self._client.exists_async(path, watch=self._watch)], self._timeout)
+        self.drain_request = None
+        if isinstance(stat, ZnodeStat):
+            (reply,) = gather([self._client.get_async(path)], self._timeout)
+            if not isinstance(reply, NoNodeError):
+                self.drain_request = decode(DrainRequest, reply[0], path)
+
+    # --- updates ----------------------------------------------------------------------
+
+    def set_owner(self, partition_id: str, stat: ZnodeStat | None) -> None:
+        """Record the owner node's stat (None: no owner), tracking who held it last."""
+        before = self.owners.get(partition_id)
+        if stat is None:
+            self.owners[partition_id] = None
+            if before is not None or partition_id not in self.free_since:
+                self.free_since[partition_id] = self._clock()
+            if before is not None:
+                holder = self.member_of_session(before.session)
+                if holder is not None:
+                    self.previous_owner[partition_id] = (holder, self._clock())
+            return
+        self.owners[partition_id] = OwnerEntry(stat.ephemeralOwner, stat.czxid, stat.version)
+        self.free_since.pop(partition_id, None)
+
+    def _forget(self, partition_id: str) -> None:
+        self.partitions.pop(partition_id, None)
+        self.owners.pop(partition_id, None)
+        self.free_since.pop(partition_id, None)
+        self.previous_owner.pop(partition_id, None)
+
+    def clear(self) -> None:
+        """Forget everything (the session is gone; the next refresh starts over)."""
+        self.members.clear()
+        self.partitions.clear()
+        self.owners.clear()
+        self.free_since.clear()
+        self.previous_owner.clear()
+        self.drain_request = None
+
+    # --- derived ----------------------------------------------------------------------
+
+    def member_of_session(self, session: int) -> str | None:
+        for member_id, entry in self.members.items():
+            if entry.session == session:
+                return member_id
+        return None
+
+    def held(self) -> dict[str, int]:
+        """Partitions owned per known member (owners of unknown sessions are left out)."""
+        by_session = {entry.session: m for m, entry in self.members.items()}
+        counts = dict.fromkeys(self.members, 0)
+        for entry in self.owners.values():
+            if entry is not None and entry.session in by_session:
+                counts[by_session[entry.session]] += 1
+        return counts
+
+    def free(self) -> list[str]:
+        return sorted(p for p in self.partitions if self.owners.get(p, None) is None)
+
+    def recent_previous_owners(self, within: float) -> dict[str, str]:
+        """Free partitions -> the member that gave each up less than ``within`` s ago."""
+        now = self._clock()
+        for partition_id, (_, at) in list(self.previous_owner.items()):
+            if now - at >= within:
+                del self.previous_owner[partition_id]
+        return {p: m for p, (m, _) in self.previous_owner.items() if self.owners.get(p) is None}

@@ -1,0 +1,154 @@
+"""A read-only view of a cluster's ownership, for the CLI and the HTTP API.
+
+Reads everything in a few pipelined rounds (no watches), so one call costs a handful of
+round trips whatever the number of partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from jarvis.election.nodes import (
+    DrainRequest,
+    MemberNode,
+    OwnerNode,
+    PartitionKind,
+    PartitionNode,
+    decode,
+    encode,
+)
+from jarvis.election.paths import ClusterPaths, check_name
+from jarvis.election.snapshot import gather
+from jarvis.errors import ElectionError, ValidationError
+
+__all__ = ["ClusterView", "MemberRow", "OwnershipRow"]
+
+_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipRow:
+    """One partition and its owner (``owner`` and the rest None when unowned)."""
+
+    partition: str
+    kind: PartitionKind
+    owner: str | None
+    zone: str | None
+    epoch: int | None
+    since: float | None  # unix seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One live member and how many partitions it owns."""
+
+    member: str
+    zone: str
+    partitions: int
+    draining: bool
+    version: str
+    host: str
+    pid: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ClusterView:
+    """What a cluster looks like in ZooKeeper right now."""
+
+    def __init__(self, client: KazooClient, cluster: str) -> None:
+        self._client = client
+        self._paths = ClusterPaths(cluster)
+
+    def _children(self, path: str) -> list[str]:
+        try:
+            return sorted(self._client.get_children(path))
+        except NoNodeError:
+            return []
+
+    def _read(self, paths: list[str]) -> list[tuple[bytes, Any] | None]:
+        replies = gather([self._client.get_async(p) for p in paths], _TIMEOUT)
+        return [None if isinstance(r, NoNodeError) else r for r in replies]
+
+    def partitions(self) -> list[OwnershipRow]:
+        """Every registered partition with its owner, sorted by partition id."""
+        try:
+            ids = self._children(self._paths.partitions)
+            nodes = self._read([self._paths.partition(p) for p in ids])
+            owners = self._read([self._paths.owner(p) for p in ids])
+        except (KazooException, KazooTimeoutError) as exc:
+            raise ElectionError(f"cannot read partitions: {exc!r}") from exc
+        rows = []
+        for partition_id, node, owner in zip(ids, nodes, owners, strict=True):
+            if node is None:
+                continue  # removed while we read
+            info = decode(PartitionNode, node[0], self._paths.partition(partition_id))
+            if owner is None:
+                rows.append(OwnershipRow(partition_id, info.kind, None, None, None, None))
+                continue
+            data, stat = owner
+            lease = decode(OwnerNode, data, self._paths.owner(partition_id))
+            rows.append(
+                OwnershipRow(
+                    partition_id, info.kind, lease.member, lease.zone, stat.czxid, lease.acquired_at
+                )
+            )
+        return rows
+
+    def members(self) -> list[MemberRow]:
+        """Every live member with its partition count, sorted by member id."""
+        try:
+            ids = self._children(self._paths.members)
+            nodes = self._read([self._paths.member(m) for m in ids])
+        except (KazooException, KazooTimeoutError) as exc:
+            raise ElectionError(f"cannot read members: {exc!r}") from exc
+        counts: dict[str, int] = {}
+        for row in self.partitions():
+            if row.owner is not None:
+                counts[row.owner] = counts.get(row.owner, 0) + 1
+        rows = []
+        for member_id, node in zip(ids, nodes, strict=True):
+            if node is None:
+                continue
+            info = decode(MemberNode, node[0], self._paths.member(member_id))
+            rows.append(
+                MemberRow(
+                    member_id,
+                    info.zone,
+                    counts.get(member_id, 0),
+                    info.draining,
+                    info.version,
+                    info.host,
+                    info.pid,
+                )
+            )
+        return rows
+
+    def request_drain(self, member_id: str, requested_at: float) -> None:
+        """Ask a live member to give all its partitions away (it keeps running).
+
+        The request names the member's current session, so it never applies to a later
+        process with the same id. Unknown members raise ValidationError.
+        """
+        check_name(member_id, "member id")
+        path = self._paths.drain(member_id)
+        try:
+            stat = self._client.exists(self._paths.member(member_id))
+            if stat is None:
+                raise ValidationError(f"no live member {member_id!r}")
+            data = encode(DrainRequest(session=stat.ephemeralOwner, requested_at=requested_at))
+            try:
+                self._client.create(path, data, makepath=True)
+            except NodeExistsError:
+                self._client.set(path, data)
+        except (KazooException, KazooTimeoutError) as exc:
+            raise ElectionError(f"cannot ask {member_id!r} to drain: {exc!r}") from exc
