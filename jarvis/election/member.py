@@ -36,12 +36,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState, WatchedEvent
 
 from jarvis import __version__
-from jarvis.election.balance import MemberSlot, MoveLimiter, assign_free, pick_releases, quotas
+from jarvis.election.balance import MoveLimiter
 from jarvis.election.events import (
     Event,
     Heartbeat,
@@ -52,8 +52,10 @@ from jarvis.election.events import (
     Stop,
     Watched,
 )
+from jarvis.election.holdings import Holdings
+from jarvis.election.leases import LeaseKeeper
 from jarvis.election.listener import OwnershipListener
-from jarvis.election.nodes import MemberNode, OwnerNode, encode
+from jarvis.election.nodes import MemberNode, encode
 from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.registration import register
 from jarvis.election.snapshot import Snapshot, gather
@@ -106,7 +108,6 @@ class Member:
         self._paths = ClusterPaths(cluster)
         if session_timeout <= 0 or settle_delay < 0:
             raise ConfigError("session_timeout must be > 0 and settle_delay >= 0")
-        self._listener = listener
         self._node = MemberNode(
             zone=zone,
             host=host or socket.gethostname(),
@@ -116,10 +117,7 @@ class Member:
         self._clock = clock
         self._session_timeout = session_timeout
         self._rebalance_interval = rebalance_interval
-        self._limiter = MoveLimiter(max_moves_per_interval, rebalance_interval, clock)
         self._settle_delay = settle_delay
-        self._orphan_grace = 2 * rebalance_interval if orphan_grace is None else orphan_grace
-        self._cooldown = 2 * rebalance_interval if handoff_cooldown is None else handoff_cooldown
         self._step_down_after = session_timeout * STEP_DOWN_FRACTION
         self._heartbeat_interval = session_timeout / 6.0
         self._op_timeout = max(0.5, session_timeout / 3.0)
@@ -143,26 +141,24 @@ class Member:
         )
         self._thread: threading.Thread | None = None
 
-        # Shared with callers' threads, under the lock.
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._owned: dict[str, int] = {}
-        self._draining = False
-        self._drain_seen = False
-
+        self._holdings = Holdings(member_id, listener, clock)
+        self._leases = LeaseKeeper(
+            self._client,
+            self._paths,
+            member_id,
+            zone,
+            self._snapshot,
+            self._holdings,
+            MoveLimiter(max_moves_per_interval, rebalance_interval, clock),
+            timeout=self._op_timeout,
+            cooldown=2 * rebalance_interval if handoff_cooldown is None else handoff_cooldown,
+            orphan_grace=2 * rebalance_interval if orphan_grace is None else orphan_grace,
+            clock=clock,
+        )
         # The worker's own state.
-        self._session = 0
-        self._acquired_at: dict[str, float] = {}
-        self._releasing: set[str] = set()
-        self._done: set[str] = set()
         self._connected = False
         self._suspended = False
         self._needs_register = False
-        self._needs_full = True
-        self._dirty_members = False
-        self._dirty_partitions = False
-        self._dirty_owners: set[str] = set()
-        self._dirty_drain = False
         self._published_draining = False
         self._last_ok = clock()
         self._heartbeat_in_flight = False
@@ -180,8 +176,7 @@ class Member:
 
     @property
     def draining(self) -> bool:
-        with self._lock:
-            return self._draining
+        return self._holdings.draining
 
     def start(self, timeout: float = 15.0) -> None:
         """Connect, register the member node, and begin acquiring and balancing."""
@@ -195,7 +190,7 @@ class Member:
         try:
             for path in (self._paths.members, self._paths.partitions, self._paths.drains):
                 self._client.ensure_path(path)
-            self._session = register(
+            self._leases.session = register(
                 self._client, self._paths, self.member_id, self._member_node(), deadline
             )
         except BaseException:
@@ -214,8 +209,7 @@ class Member:
 
     def owned(self) -> dict[str, int]:
         """Partition id -> epoch (the czxid of this member's owner node)."""
-        with self._lock:
-            return dict(self._owned)
+        return self._holdings.owned()
 
     def release(self, partition_id: str) -> None:
         """Ask to give one partition up (through ``on_release_requested``)."""
@@ -227,11 +221,9 @@ class Member:
 
     def drain(self, timeout: float) -> bool:
         """Mark draining, release every partition, and wait; True when all are released."""
-        with self._lock:
-            self._draining = True
+        self._holdings.request_drain()
         self._events.put(StartDrain())
-        with self._changed:
-            return self._changed.wait_for(lambda: self._drain_seen and not self._owned, timeout)
+        return self._holdings.wait_drained(timeout)
 
     def stop(self) -> None:
         """Stop acting (``on_lost`` for what is still owned) and close the session."""
@@ -276,11 +268,11 @@ class Member:
                 self._tick()
             except _ZK_ERRORS as exc:
                 log.info("member %s: ZooKeeper call failed, retrying: %r", self.member_id, exc)
-                self._needs_full = True
+                self._snapshot.invalidate()
                 self._retry_at = self._clock() + min(0.5, self._rebalance_interval)
             except Exception:
                 log.exception("member %s: unexpected error in the worker", self.member_id)
-                self._needs_full = True
+                self._snapshot.invalidate()
                 self._retry_at = self._clock() + self._rebalance_interval
 
     def _next_wakeup(self) -> float:
@@ -288,7 +280,7 @@ class Member:
         times = [self._next_rebalance, self._retry_at, self._acquire_after]
         if self._connected:
             times.append(self._next_heartbeat)
-        if self._owned:
+        if len(self._holdings):
             times.append(self._last_ok + self._step_down_after)
         return min((t for t in times if t > now), default=now + 1.0)
 
@@ -296,13 +288,13 @@ class Member:
         if isinstance(event, StateChanged):
             self._on_connection(event.state)
         elif isinstance(event, Watched):
-            self._on_path_changed(event.path)
+            self._snapshot.mark_stale(event.path)
         elif isinstance(event, Release):
-            self._start_release(event.partition)
+            self._holdings.begin_release(event.partition)
         elif isinstance(event, ReleaseDone):
-            self._done.add(event.partition)
+            self._holdings.done.add(event.partition)
         elif isinstance(event, StartDrain):
-            self._begin_drain("drain()")
+            self._holdings.begin_drain("drain()")
         elif isinstance(event, Heartbeat):
             self._heartbeat_in_flight = False
             if event.ok:
@@ -316,69 +308,59 @@ class Member:
         elif state == KazooState.LOST:
             self._connected = False
             self._pause()
-            for partition_id in sorted(self._owned):
-                self._lose(partition_id, "session lost")
+            self._holdings.lose_all("session lost")
             self._snapshot.clear()
-            self._releasing.clear()
-            self._done.clear()
             self._needs_register = True
-            self._needs_full = True
+            self._snapshot.invalidate()
         elif state == KazooState.CONNECTED:
             self._connected = True
             self._last_ok = max(self._last_ok, self._clock())
-            self._needs_full = True
+            self._snapshot.invalidate()
             if self._suspended:
                 self._suspended = False
-                self._call_listener("on_resumed")
+                self._holdings.call("on_resumed")
 
     def _pause(self) -> None:
         if not self._suspended:
             self._suspended = True
-            self._call_listener("on_suspended")
-
-    def _on_path_changed(self, path: str) -> None:
-        paths = self._paths
-        if path == paths.members or path.startswith(paths.members + "/"):
-            self._dirty_members = True
-        elif path == paths.partitions:
-            self._dirty_partitions = True
-        elif path == paths.drain(self.member_id):
-            self._dirty_drain = True
-        else:
-            partition_id = paths.partition_of_owner(path)
-            if partition_id is not None:
-                self._dirty_owners.add(partition_id)
+            self._holdings.call("on_suspended")
 
     def _tick(self) -> None:
         now = self._clock()
-        if self._owned and now - self._last_ok > self._step_down_after:
-            self._step_down(now - self._last_ok)
+        if len(self._holdings) and now - self._last_ok > self._step_down_after:
+            log.warning(
+                "member %s: no answer from ZooKeeper for %.1f s, stepping down",
+                self.member_id,
+                now - self._last_ok,
+            )
+            self._holdings.lose_all("stepped down (ZooKeeper silent)")
+            self._snapshot.invalidate()
         if now >= self._next_rebalance:
             self._next_rebalance = now + self._rebalance_interval
         if not self._connected:
             return
         self._heartbeat(now)
         if self._needs_register:
-            self._session = register(
+            self._leases.session = register(
                 self._client, self._paths, self.member_id, self._member_node(), None
             )
-            self._published_draining = self._draining
+            self._published_draining = self._holdings.draining
             self._needs_register = False
-            self._needs_full = True
-        if self._refresh():
+            self._snapshot.invalidate()
+        if self._snapshot.refresh():
             self._last_ok = max(self._last_ok, now)
         if self.member_id not in self._snapshot.members:
             log.warning("member %s: own member node is gone, registering again", self.member_id)
             self._needs_register = True
             return
         request = self._snapshot.drain_request
-        if request is not None and request.session == self._session:
-            self._begin_drain("a drain request")
-        self._finish_releases()
-        self._reconcile_owned()
+        if request is not None and request.session == self._leases.session:
+            self._holdings.begin_drain("a drain request")
+        self._leases.finish_releases()
+        self._leases.reconcile()
         self._publish_draining()
         if now >= self._acquire_after:
-            self._balance(now)
+            self._leases.balance(now, may_acquire=now - self._last_ok < self._step_down_after)
 
     def _heartbeat(self, now: float) -> None:
         if self._heartbeat_in_flight or now < self._next_heartbeat:
@@ -388,210 +370,19 @@ class Member:
         result = self._client.exists_async(self._paths.member(self.member_id))
         result.rawlink(lambda r: self._events.put(Heartbeat(now, bool(r.successful()))))
 
-    def _refresh(self) -> bool:
-        """Re-read what changed; True if ZooKeeper answered at least one read."""
-        snapshot = self._snapshot
-        if self._needs_full:
-            self._needs_full = False
-            self._dirty_members = self._dirty_partitions = self._dirty_drain = False
-            self._dirty_owners.clear()
-            try:
-                snapshot.refresh_all()
-            except BaseException:
-                self._needs_full = True
-                raise
-            return True
-        asked = self._dirty_members or self._dirty_partitions or bool(self._dirty_owners)
-        asked = asked or self._dirty_drain
-        if self._dirty_members:
-            self._dirty_members = False
-            snapshot.refresh_members()
-        if self._dirty_partitions:
-            self._dirty_partitions = False
-            snapshot.refresh_partitions()
-        if self._dirty_owners:
-            ids, self._dirty_owners = sorted(self._dirty_owners), set()
-            snapshot.refresh_owners(ids)
-        if self._dirty_drain:
-            self._dirty_drain = False
-            snapshot.refresh_drain_request()
-        return asked
-
-    # --- ownership --------------------------------------------------------------------
-
-    def _reconcile_owned(self) -> None:
-        snapshot = self._snapshot
-        for partition_id, epoch in sorted(self._owned.items()):
-            entry = snapshot.owners.get(partition_id)
-            if entry is None or entry.session != self._session or entry.epoch != epoch:
-                self._lose(partition_id, "owner node gone or taken")
-        for partition_id, owner in sorted(snapshot.owners.items(), key=lambda kv: kv[0]):
-            mine = owner is not None and owner.session == self._session
-            if mine and owner is not None and partition_id not in self._owned:
-                self._adopt(partition_id, owner.epoch)
-
-    def _adopt(self, partition_id: str, epoch: int) -> None:
-        info = self._snapshot.partitions.get(partition_id)
-        if info is None:
-            return
-        with self._changed:
-            self._owned[partition_id] = epoch
-            self._changed.notify_all()
-        self._acquired_at[partition_id] = self._clock()
-        log.info("member %s owns %s (epoch %d)", self.member_id, partition_id, epoch)
-        self._call_listener("on_acquired", info, epoch)
-
-    def _lose(self, partition_id: str, why: str) -> None:
-        with self._changed:
-            if self._owned.pop(partition_id, None) is None:
-                return
-            self._changed.notify_all()
-        self._acquired_at.pop(partition_id, None)
-        self._releasing.discard(partition_id)
-        self._done.discard(partition_id)
-        log.warning("member %s lost %s: %s", self.member_id, partition_id, why)
-        self._call_listener("on_lost", partition_id)
-
-    def _step_down(self, silent_for: float) -> None:
-        log.warning(
-            "member %s: no answer from ZooKeeper for %.1f s, stepping down",
-            self.member_id,
-            silent_for,
-        )
-        for partition_id in sorted(self._owned):
-            self._lose(partition_id, "stepped down (ZooKeeper silent)")
-        self._needs_full = True
-
-    def _start_release(self, partition_id: str) -> None:
-        if partition_id not in self._owned or partition_id in self._releasing:
-            return
-        self._releasing.add(partition_id)
-        log.info("member %s releasing %s", self.member_id, partition_id)
-        if self._listener is None:
-            self._done.add(partition_id)
-        else:
-            self._call_listener("on_release_requested", partition_id)
-
-    def _finish_releases(self) -> None:
-        """Delete the owner node of each partition whose listener said release_done."""
-        self._done &= self._releasing
-        ready = []
-        for partition_id in sorted(self._done):
-            entry = self._snapshot.owners.get(partition_id)
-            epoch = self._owned.get(partition_id)
-            if entry is not None and entry.session == self._session and entry.epoch == epoch:
-                ready.append((partition_id, entry.version))
-        if not ready:
-            return
-        replies = gather(
-            [self._client.delete_async(self._paths.owner(p), version=v) for p, v in ready],
-            self._op_timeout,
-            tolerate=(NoNodeError, BadVersionError),
-        )
-        for (partition_id, _), reply in zip(ready, replies, strict=True):
-            self._done.discard(partition_id)
-            if isinstance(reply, BadVersionError):
-                self._dirty_owners.add(partition_id)
-                continue
-            self._releasing.discard(partition_id)
-            self._acquired_at.pop(partition_id, None)
-            with self._changed:
-                self._owned.pop(partition_id, None)
-                self._changed.notify_all()
-            self._snapshot.set_owner(partition_id, None)
-            log.info("member %s released %s", self.member_id, partition_id)
-
-    def _begin_drain(self, why: str) -> None:
-        with self._changed:
-            if not self._draining:
-                log.info("member %s draining (%s)", self.member_id, why)
-            self._draining = True
-            self._drain_seen = True
-            self._changed.notify_all()
-
     def _publish_draining(self) -> None:
-        if self._draining and not self._published_draining:
+        if self._holdings.draining and not self._published_draining:
             path = self._paths.member(self.member_id)
             gather([self._client.set_async(path, encode(self._member_node()))], self._op_timeout)
             self._published_draining = True
 
-    # --- balance ----------------------------------------------------------------------
-
-    def _balance(self, now: float) -> None:
-        snapshot = self._snapshot
-        if self._draining:
-            for partition_id in sorted(self._owned):
-                self._start_release(partition_id)
-            return
-        slots = [
-            MemberSlot(m, entry.node.zone, entry.node.draining and m != self.member_id)
-            for m, entry in snapshot.members.items()
-        ]
-        held = snapshot.held()
-        targets = quotas(len(snapshot.partitions), slots, held)
-        keeping = {
-            p: self._acquired_at.get(p, now) for p in self._owned if p not in self._releasing
-        }
-        surplus = len(keeping) - targets.get(self.member_id, 0)
-        allowed = min(surplus, self._limiter.available())
-        if allowed > 0:
-            picks = pick_releases(keeping, allowed, self.member_id, now, self._cooldown)
-            self._limiter.take(len(picks))
-            for partition_id in picks:
-                self._start_release(partition_id)
-        free = snapshot.free()
-        if not free or now - self._last_ok >= self._step_down_after:
-            return
-        plan = assign_free(free, targets, held, snapshot.recent_previous_owners(self._cooldown))
-        # Free partitions the plan gives this member, and any left free too long by the
-        # member the plan gave them to (it may be stuck).
-        wanted = [
-            p
-            for p in free
-            if plan.get(p) == self.member_id
-            or now - snapshot.free_since.get(p, now) >= self._orphan_grace
-        ]
-        if wanted:
-            self._acquire(wanted)
-
-    def _acquire(self, partition_ids: list[str]) -> None:
-        data = encode(OwnerNode(member=self.member_id, zone=self.zone, acquired_at=time.time()))
-        replies = gather(
-            [
-                self._client.create_async(
-                    self._paths.owner(p), data, ephemeral=True, include_data=True
-                )
-                for p in partition_ids
-            ],
-            self._op_timeout,
-            tolerate=(NoNodeError, NodeExistsError),
-        )
-        for partition_id, reply in zip(partition_ids, replies, strict=True):
-            if isinstance(reply, NodeExistsError):
-                self._dirty_owners.add(partition_id)
-            elif isinstance(reply, NoNodeError):
-                self._dirty_partitions = True
-            else:
-                _, stat = reply
-                self._snapshot.set_owner(partition_id, stat)
-                self._adopt(partition_id, stat.czxid)
-
     # --- helpers ----------------------------------------------------------------------
 
     def _member_node(self) -> MemberNode:
-        return self._node.model_copy(update={"draining": self._draining})
-
-    def _call_listener(self, name: str, *args: Any) -> None:
-        if self._listener is None:
-            return
-        try:
-            getattr(self._listener, name)(*args)
-        except Exception:
-            log.exception("member %s: listener %s%r failed", self.member_id, name, args)
+        return self._node.model_copy(update={"draining": self._holdings.draining})
 
     def _shutdown(self) -> None:
-        for partition_id in sorted(self._owned):
-            self._lose(partition_id, "member stopping")
+        self._holdings.lose_all("member stopping", logging.INFO)
         if self._connected and self._snapshot.drain_request is not None:
             try:
                 self._client.delete_async(self._paths.drain(self.member_id)).get(

@@ -92,6 +92,67 @@ class Snapshot:
         #: partition -> (member that last owned it, when it was seen to go)
         self.previous_owner: dict[str, tuple[str, float]] = {}
         self.drain_request: DrainRequest | None = None
+        # What to read again on the next refresh.
+        self._stale_all = True
+        self._stale_members = False
+        self._stale_partitions = False
+        self._stale_owners: set[str] = set()
+        self._stale_drain = False
+
+    # --- staleness --------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Read everything (and set every watch) on the next refresh."""
+        self._stale_all = True
+
+    def mark_stale(self, path: str) -> None:
+        """A watch fired (or a write failed) on ``path``: read that part again."""
+        paths = self._paths
+        if path == paths.members or path.startswith(paths.members + "/"):
+            self._stale_members = True
+        elif path == paths.partitions:
+            self._stale_partitions = True
+        elif path == paths.drain(self._member_id):
+            self._stale_drain = True
+        else:
+            partition_id = paths.partition_of_owner(path)
+            if partition_id is not None:
+                self._stale_owners.add(partition_id)
+
+    def refresh(self) -> bool:
+        """Read again what is stale; True if ZooKeeper answered at least one read.
+
+        A failed read leaves the snapshot invalidated, so the next refresh reads all.
+        """
+        if self._stale_all:
+            self._stale_all = False
+            self._stale_members = self._stale_partitions = self._stale_drain = False
+            self._stale_owners.clear()
+            try:
+                self.refresh_all()
+            except BaseException:
+                self._stale_all = True
+                raise
+            return True
+        asked = self._stale_members or self._stale_partitions or self._stale_drain
+        asked = asked or bool(self._stale_owners)
+        try:
+            if self._stale_members:
+                self._stale_members = False
+                self.refresh_members()
+            if self._stale_partitions:
+                self._stale_partitions = False
+                self.refresh_partitions()
+            if self._stale_owners:
+                ids, self._stale_owners = sorted(self._stale_owners), set()
+                self.refresh_owners(ids)
+            if self._stale_drain:
+                self._stale_drain = False
+                self.refresh_drain_request()
+        except BaseException:
+            self._stale_all = True
+            raise
+        return asked
 
     # --- reads ------------------------------------------------------------------------
 
@@ -186,6 +247,7 @@ class Snapshot:
         self.free_since.clear()
         self.previous_owner.clear()
         self.drain_request = None
+        self._stale_all = True
 
     # --- derived ----------------------------------------------------------------------
 

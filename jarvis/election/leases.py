@@ -1,0 +1,176 @@
+"""Owner nodes: adopting, losing, taking and handing back partitions.
+
+A :class:`LeaseKeeper` works for one member, on its worker thread, against the member's
+:class:`~jarvis.election.snapshot.Snapshot` and
+:class:`~jarvis.election.holdings.Holdings`:
+
+- :meth:`~LeaseKeeper.reconcile`: an owned partition whose owner node vanished, or now
+  belongs to another session, is lost; an owner node of this session that the member
+  did not know about (a create whose answer was lost, or ownership kept through a
+  step-down) is adopted with its czxid as epoch.
+- :meth:`~LeaseKeeper.finish_releases`: once the listener said ``release_done``, the
+  owner node is deleted, but only if it is still this ownership's node (same session and
+  czxid, data version as guard).
+- :meth:`~LeaseKeeper.balance`: releases the surplus over this member's quota at a
+  bounded rate (everything when draining), and creates owner nodes for the free
+  partitions the plan gives this member, in one pipelined round.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from jarvis.election.balance import MemberSlot, MoveLimiter, assign_free, pick_releases, quotas
+from jarvis.election.holdings import Holdings
+from jarvis.election.nodes import OwnerNode, encode
+from jarvis.election.paths import ClusterPaths
+from jarvis.election.snapshot import Snapshot, gather
+
+__all__ = ["LeaseKeeper"]
+
+
+class LeaseKeeper:
+    """Keeps one member's owner nodes in line with its plan."""
+
+    def __init__(
+        self,
+        client: KazooClient,
+        paths: ClusterPaths,
+        member_id: str,
+        zone: str,
+        snapshot: Snapshot,
+        holdings: Holdings,
+        limiter: MoveLimiter,
+        *,
+        timeout: float,
+        cooldown: float,
+        orphan_grace: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.member_id = member_id
+        self.zone = zone
+        #: The member's current session id (set again after a new session).
+        self.session = 0
+        self._client = client
+        self._paths = paths
+        self._snapshot = snapshot
+        self._holdings = holdings
+        self._limiter = limiter
+        self._timeout = timeout
+        self._cooldown = cooldown
+        self._orphan_grace = orphan_grace
+        self._clock = clock
+
+    def reconcile(self) -> None:
+        """Lose what is no longer ours; adopt owner nodes of our session we did not know."""
+        snapshot, holdings = self._snapshot, self._holdings
+        for partition_id in holdings.ids():
+            entry = snapshot.owners.get(partition_id)
+            if entry is None or entry.session != self.session:
+                holdings.lose(partition_id, "owner node gone or taken")
+            elif entry.epoch != holdings.epoch(partition_id):
+                holdings.lose(partition_id, "owner node replaced")
+        for partition_id, owner in sorted(snapshot.owners.items(), key=lambda kv: kv[0]):
+            info = snapshot.partitions.get(partition_id)
+            if owner is None or owner.session != self.session or info is None:
+                continue
+            if partition_id not in holdings:
+                holdings.adopt(info, owner.epoch)
+
+    def finish_releases(self) -> None:
+        """Delete the owner node of each partition whose listener said release_done.
+
+        The node is deleted only if the snapshot still shows it as this ownership's
+        (our session, same czxid), with its data version as a guard.
+        """
+        holdings = self._holdings
+        holdings.done &= holdings.releasing
+        ready = []
+        for partition_id in sorted(holdings.done):
+            entry = self._snapshot.owners.get(partition_id)
+            if (
+                entry is not None
+                and entry.session == self.session
+                and entry.epoch == holdings.epoch(partition_id)
+            ):
+                ready.append((partition_id, entry.version))
+        if not ready:
+            return
+        replies = gather(
+            [self._client.delete_async(self._paths.owner(p), version=v) for p, v in ready],
+            self._timeout,
+            tolerate=(NoNodeError, BadVersionError),
+        )
+        for (partition_id, _), reply in zip(ready, replies, strict=True):
+            holdings.done.discard(partition_id)
+            if isinstance(reply, BadVersionError):
+                self._snapshot.mark_stale(self._paths.owner(partition_id))
+                continue
+            holdings.released(partition_id)
+            self._snapshot.set_owner(partition_id, None)
+
+    def balance(self, now: float, may_acquire: bool) -> None:
+        """Release a surplus (at a bounded rate) or everything when draining; then, if
+        ``may_acquire``, take the free partitions the plan gives this member."""
+        snapshot = self._snapshot
+        holdings = self._holdings
+        if holdings.draining:
+            for partition_id in holdings.ids():
+                holdings.begin_release(partition_id)
+            return
+        slots = [
+            MemberSlot(m, entry.node.zone, entry.node.draining and m != self.member_id)
+            for m, entry in snapshot.members.items()
+        ]
+        held = snapshot.held()
+        targets = quotas(len(snapshot.partitions), slots, held)
+        keeping = holdings.keeping()
+        surplus = len(keeping) - targets.get(self.member_id, 0)
+        allowed = min(surplus, self._limiter.available())
+        if allowed > 0:
+            picks = pick_releases(keeping, allowed, self.member_id, now, self._cooldown)
+            self._limiter.take(len(picks))
+            for partition_id in picks:
+                holdings.begin_release(partition_id)
+        free = snapshot.free()
+        if not free or not may_acquire:
+            return
+        plan = assign_free(free, targets, held, snapshot.recent_previous_owners(self._cooldown))
+        # Free partitions the plan gives this member, and any left free too long by the
+        # member the plan gave them to (it may be stuck).
+        wanted = [
+            p
+            for p in free
+            if plan.get(p) == self.member_id
+            or now - snapshot.free_since.get(p, now) >= self._orphan_grace
+        ]
+        if wanted:
+            self._acquire(wanted)
+
+    def _acquire(self, partition_ids: list[str]) -> None:
+        data = encode(OwnerNode(member=self.member_id, zone=self.zone, acquired_at=time.time()))
+        replies = gather(
+            [
+                self._client.create_async(
+                    self._paths.owner(p), data, ephemeral=True, include_data=True
+                )
+                for p in partition_ids
+            ],
+            self._timeout,
+            tolerate=(NoNodeError, NodeExistsError),
+        )
+        for partition_id, reply in zip(partition_ids, replies, strict=True):
+            if isinstance(reply, NodeExistsError):
+                self._snapshot.mark_stale(self._paths.owner(partition_id))
+            elif isinstance(reply, NoNodeError):
+                self._snapshot.mark_stale(self._paths.partitions)
+            else:
+                _, stat = reply
+                self._snapshot.set_owner(partition_id, stat)
+                info = self._snapshot.partitions.get(partition_id)
+                if info is not None:
+                    self._holdings.adopt(info, stat.czxid)
