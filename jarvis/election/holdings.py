@@ -40,6 +40,10 @@ class Holdings:
         self.acquired_at: dict[str, float] = {}
         self.releasing: set[str] = set()
         self.done: set[str] = set()
+        #: Releases asked for with ``release`` (handed to another member).
+        self.handing_off: set[str] = set()
+        #: Partitions handed off -> (epoch given up, when).
+        self.handoffs: dict[str, tuple[int, float]] = {}
 
     # --- any thread -------------------------------------------------------------------
 
@@ -106,8 +110,13 @@ class Holdings:
         for partition_id in self.ids():
             self.lose(partition_id, why, level)
 
-    def begin_release(self, partition_id: str) -> None:
-        if partition_id not in self._owned or partition_id in self.releasing:
+    def begin_release(self, partition_id: str, handoff: bool = False) -> None:
+        """Start releasing; ``handoff``: the partition should go to another member."""
+        if partition_id not in self._owned:
+            return
+        if handoff:
+            self.handing_off.add(partition_id)
+        if partition_id in self.releasing:
             return
         self.releasing.add(partition_id)
         log.info("member %s releasing %s", self._member_id, partition_id)
@@ -115,6 +124,14 @@ class Holdings:
             self.done.add(partition_id)
         else:
             self.call("on_release_requested", partition_id)
+
+    def recent_handoffs(self, within: float) -> dict[str, int]:
+        """Partitions handed off less than ``within`` s ago -> the epoch given up."""
+        now = self._clock()
+        for partition_id, (_, at) in list(self.handoffs.items()):
+            if now - at >= within:
+                del self.handoffs[partition_id]
+        return {p: epoch for p, (epoch, _) in self.handoffs.items()}
 
     def released(self, partition_id: str) -> None:
         """The owner node is deleted: the handoff is complete."""
@@ -129,6 +146,7 @@ class Holdings:
         self.acquired_at.pop(partition_id, None)
         self.releasing.discard(partition_id)
         self.done.discard(partition_id)
+        self.handing_off.discard(partition_id)
         return True
 
     def call(self, name: str, *args: Any) -> None:

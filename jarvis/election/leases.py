@@ -26,7 +26,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from jarvis.election.balance import MemberSlot, MoveLimiter, assign_free, pick_releases, quotas
 from jarvis.election.holdings import Holdings
-from jarvis.election.nodes import OwnerNode, encode
+from jarvis.election.nodes import MemberNode, OwnerNode, encode
 from jarvis.election.paths import ClusterPaths
 from jarvis.election.snapshot import Snapshot, gather
 
@@ -41,7 +41,7 @@ class LeaseKeeper:
         client: KazooClient,
         paths: ClusterPaths,
         member_id: str,
-        zone: str,
+        node: MemberNode,
         snapshot: Snapshot,
         holdings: Holdings,
         limiter: MoveLimiter,
@@ -52,7 +52,7 @@ class LeaseKeeper:
         clock: Callable[[], float],
     ) -> None:
         self.member_id = member_id
-        self.zone = zone
+        self._node = node
         #: The member's current session id (set again after a new session).
         self.session = 0
         self._client = client
@@ -64,6 +64,15 @@ class LeaseKeeper:
         self._cooldown = cooldown
         self._orphan_grace = orphan_grace
         self._clock = clock
+
+    def member_node(self) -> MemberNode:
+        """This member's node as it should read now (draining flag, recent handoffs)."""
+        return self._node.model_copy(
+            update={
+                "draining": self._holdings.draining,
+                "handoffs": self._holdings.recent_handoffs(self._cooldown),
+            }
+        )
 
     def reconcile(self) -> None:
         """Lose what is no longer ours; adopt owner nodes of our session we did not know."""
@@ -85,33 +94,49 @@ class LeaseKeeper:
         """Delete the owner node of each partition whose listener said release_done.
 
         The node is deleted only if the snapshot still shows it as this ownership's
-        (our session, same czxid), with its data version as a guard.
+        (our session, same czxid), with its data version as a guard. A handoff (asked for
+        with ``release``) also names the partition in this member's node, in the same
+        transaction, so every member plans it for someone else.
         """
         holdings = self._holdings
         holdings.done &= holdings.releasing
-        ready = []
+        ready: list[tuple[str, int]] = []
         for partition_id in sorted(holdings.done):
             entry = self._snapshot.owners.get(partition_id)
-            if (
-                entry is not None
-                and entry.session == self.session
-                and entry.epoch == holdings.epoch(partition_id)
-            ):
+            epoch = holdings.epoch(partition_id)
+            if entry is not None and entry.session == self.session and entry.epoch == epoch:
                 ready.append((partition_id, entry.version))
+                if partition_id in holdings.handing_off and epoch is not None:
+                    holdings.handoffs[partition_id] = (epoch, self._clock())
         if not ready:
             return
-        replies = gather(
-            [self._client.delete_async(self._paths.owner(p), version=v) for p, v in ready],
-            self._timeout,
-            tolerate=(NoNodeError, BadVersionError),
-        )
+        node = self.member_node()
+        member_path = self._paths.member(self.member_id)
+        requests = []
+        for partition_id, version in ready:
+            owner_path = self._paths.owner(partition_id)
+            if partition_id in holdings.handing_off:
+                transaction = self._client.transaction()
+                transaction.set_data(member_path, encode(node))
+                transaction.delete(owner_path, version=version)
+                requests.append(transaction.commit_async())
+            else:
+                requests.append(self._client.delete_async(owner_path, version=version))
+        replies = gather(requests, self._timeout, tolerate=(NoNodeError, BadVersionError))
         for (partition_id, _), reply in zip(ready, replies, strict=True):
             holdings.done.discard(partition_id)
+            if isinstance(reply, list):  # a transaction: the delete's result is last
+                if isinstance(reply[0], NoNodeError):  # our member node is gone
+                    holdings.handing_off.discard(partition_id)
+                    holdings.done.add(partition_id)
+                    continue
+                reply = reply[-1]
             if isinstance(reply, BadVersionError):
                 self._snapshot.mark_stale(self._paths.owner(partition_id))
                 continue
             holdings.released(partition_id)
             self._snapshot.set_owner(partition_id, None)
+        self._snapshot.set_member(self.member_id, node)
 
     def balance(self, now: float, may_acquire: bool) -> None:
         """Release a surplus (at a bounded rate) or everything when draining; then, if
@@ -139,7 +164,7 @@ class LeaseKeeper:
         free = snapshot.free()
         if not free or not may_acquire:
             return
-        plan = assign_free(free, targets, held, snapshot.recent_previous_owners(self._cooldown))
+        plan = assign_free(free, targets, held, snapshot.handed_off())
         # Free partitions the plan gives this member, and any left free too long by the
         # member the plan gave them to (it may be stuck).
         wanted = [
@@ -152,7 +177,8 @@ class LeaseKeeper:
             self._acquire(wanted)
 
     def _acquire(self, partition_ids: list[str]) -> None:
-        data = encode(OwnerNode(member=self.member_id, zone=self.zone, acquired_at=time.time()))
+        owner = OwnerNode(member=self.member_id, zone=self._node.zone, acquired_at=time.time())
+        data = encode(owner)
         replies = gather(
             [
                 self._client.create_async(

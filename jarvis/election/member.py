@@ -76,7 +76,8 @@ class Member:
     Tunables: ``session_timeout`` (s); ``rebalance_interval`` (s) and
     ``max_moves_per_interval`` bound how fast an over-quota member gives partitions
     away; ``settle_delay`` (s) lets members started together see each other before the
-    first acquisition; ``orphan_grace`` (s) after which any member takes a partition
+    first acquisition (it restarts while new members keep appearing, up to five times
+    over); ``orphan_grace`` (s) after which any member takes a partition
     that its planned taker left free; ``handoff_cooldown`` (s) during which a partition
     is not planned back to the member that released it.
     """
@@ -146,7 +147,7 @@ class Member:
             self._client,
             self._paths,
             member_id,
-            zone,
+            self._node,
             self._snapshot,
             self._holdings,
             MoveLimiter(max_moves_per_interval, rebalance_interval, clock),
@@ -165,6 +166,8 @@ class Member:
         self._next_heartbeat = 0.0
         self._next_rebalance = 0.0
         self._acquire_after = 0.0
+        self._settled_by = 0.0
+        self._seen_members: frozenset[str] = frozenset()
         self._retry_at = 0.0
 
     # --- public API (any thread) ------------------------------------------------------
@@ -191,7 +194,7 @@ class Member:
             for path in (self._paths.members, self._paths.partitions, self._paths.drains):
                 self._client.ensure_path(path)
             self._leases.session = register(
-                self._client, self._paths, self.member_id, self._member_node(), deadline
+                self._client, self._paths, self.member_id, self._leases.member_node(), deadline
             )
         except BaseException:
             self._client.stop()
@@ -201,6 +204,7 @@ class Member:
         self._connected = True
         self._last_ok = now
         self._acquire_after = now + self._settle_delay
+        self._settled_by = now + 5 * self._settle_delay
         self._thread = threading.Thread(
             target=self._run, name=f"jarvis-member-{self.member_id}", daemon=True
         )
@@ -290,7 +294,7 @@ class Member:
         elif isinstance(event, Watched):
             self._snapshot.mark_stale(event.path)
         elif isinstance(event, Release):
-            self._holdings.begin_release(event.partition)
+            self._holdings.begin_release(event.partition, handoff=True)
         elif isinstance(event, ReleaseDone):
             self._holdings.done.add(event.partition)
         elif isinstance(event, StartDrain):
@@ -342,7 +346,7 @@ class Member:
         self._heartbeat(now)
         if self._needs_register:
             self._leases.session = register(
-                self._client, self._paths, self.member_id, self._member_node(), None
+                self._client, self._paths, self.member_id, self._leases.member_node(), None
             )
             self._published_draining = self._holdings.draining
             self._needs_register = False
@@ -359,8 +363,17 @@ class Member:
         self._leases.finish_releases()
         self._leases.reconcile()
         self._publish_draining()
+        self._settle(now)
         if now >= self._acquire_after:
             self._leases.balance(now, may_acquire=now - self._last_ok < self._step_down_after)
+
+    def _settle(self, now: float) -> None:
+        """While settling, each newly seen member restarts the settle delay (up to a cap)."""
+        members = frozenset(self._snapshot.members)
+        if members != self._seen_members:
+            self._seen_members = members
+            if now < self._acquire_after:
+                self._acquire_after = min(now + self._settle_delay, self._settled_by)
 
     def _heartbeat(self, now: float) -> None:
         if self._heartbeat_in_flight or now < self._next_heartbeat:
@@ -373,13 +386,11 @@ class Member:
     def _publish_draining(self) -> None:
         if self._holdings.draining and not self._published_draining:
             path = self._paths.member(self.member_id)
-            gather([self._client.set_async(path, encode(self._member_node()))], self._op_timeout)
+            data = encode(self._leases.member_node())
+            gather([self._client.set_async(path, data)], self._op_timeout)
             self._published_draining = True
 
     # --- helpers ----------------------------------------------------------------------
-
-    def _member_node(self) -> MemberNode:
-        return self._node.model_copy(update={"draining": self._holdings.draining})
 
     def _shutdown(self) -> None:
         self._holdings.lose_all("member stopping", logging.INFO)

@@ -38,6 +38,9 @@ class MemberNode(_Node):
     pid: int
     version: str
     draining: bool = False
+    #: Partitions this member recently gave up on request (``release``) -> the epoch it
+    #: gave up; the others plan them for someone else.
+    handoffs: dict[str, int] = Field(default_factory=dict)
 
 
 class PartitionNode(_Node):

@@ -26,6 +26,8 @@ __all__ = ["KINDS", "PartitionInfo", "PartitionKind", "PartitionRegistry"]
 
 log = logging.getLogger(__name__)
 
+_REMOVE_ATTEMPTS = 20
+
 KINDS: tuple[str, ...] = get_args(PartitionKind)
 
 
@@ -86,10 +88,24 @@ class PartitionRegistry:
         """Unregister a partition (its owner, if any, loses it). Unknown ids raise
         ValidationError."""
         check_name(partition_id, "partition id")
+        path = self._paths.partition(partition_id)
         try:
-            self._client.delete(self._paths.partition(partition_id), recursive=True)
-        except NoNodeError:
-            raise ValidationError(f"no such partition {partition_id!r}") from None
+            for _ in range(_REMOVE_ATTEMPTS):
+                # The owner node and the partition go in one transaction; a member that
+                # takes the partition meanwhile makes it fail, and we try again.
+                try:
+                    children = self._client.get_children(path)
+                except NoNodeError:
+                    raise ValidationError(f"no such partition {partition_id!r}") from None
+                transaction = self._client.transaction()
+                for child in children:
+                    transaction.delete(f"{path}/{child}")
+                transaction.delete(path)
+                results = transaction.commit()
+                if not any(isinstance(r, Exception) for r in results):
+                    break
+            else:
+                raise ElectionError(f"partition {partition_id!r} kept changing; not removed")
         except KazooException as exc:
             raise ElectionError(f"cannot remove partition {partition_id!r}: {exc!r}") from exc
         log.info("partition %s removed", partition_id)

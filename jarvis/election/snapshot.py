@@ -89,8 +89,8 @@ class Snapshot:
         self.partitions: dict[str, PartitionInfo] = {}
         self.owners: dict[str, OwnerEntry | None] = {}
         self.free_since: dict[str, float] = {}
-        #: partition -> (member that last owned it, when it was seen to go)
-        self.previous_owner: dict[str, tuple[str, float]] = {}
+        #: partition -> the highest epoch seen for it
+        self.last_epoch: dict[str, int] = {}
         self.drain_request: DrainRequest | None = None
         # What to read again on the next refresh.
         self._stale_all = True
@@ -225,19 +225,22 @@ class Snapshot:
             self.owners[partition_id] = None
             if before is not None or partition_id not in self.free_since:
                 self.free_since[partition_id] = self._clock()
-            if before is not None:
-                holder = self.member_of_session(before.session)
-                if holder is not None:
-                    self.previous_owner[partition_id] = (holder, self._clock())
             return
         self.owners[partition_id] = OwnerEntry(stat.ephemeralOwner, stat.czxid, stat.version)
+        self.last_epoch[partition_id] = max(stat.czxid, self.last_epoch.get(partition_id, 0))
         self.free_since.pop(partition_id, None)
+
+    def set_member(self, member_id: str, node: MemberNode) -> None:
+        """Record a write this member made to its own node (before its watch says so)."""
+        entry = self.members.get(member_id)
+        if entry is not None:
+            self.members[member_id] = MemberEntry(node, entry.session)
 
     def _forget(self, partition_id: str) -> None:
         self.partitions.pop(partition_id, None)
         self.owners.pop(partition_id, None)
         self.free_since.pop(partition_id, None)
-        self.previous_owner.pop(partition_id, None)
+        self.last_epoch.pop(partition_id, None)
 
     def clear(self) -> None:
         """Forget everything (the session is gone; the next refresh starts over)."""
@@ -245,7 +248,7 @@ class Snapshot:
         self.partitions.clear()
         self.owners.clear()
         self.free_since.clear()
-        self.previous_owner.clear()
+        self.last_epoch.clear()
         self.drain_request = None
         self._stale_all = True
 
@@ -269,10 +272,19 @@ class Snapshot:
     def free(self) -> list[str]:
         return sorted(p for p in self.partitions if self.owners.get(p, None) is None)
 
-    def recent_previous_owners(self, within: float) -> dict[str, str]:
-        """Free partitions -> the member that gave each up less than ``within`` s ago."""
-        now = self._clock()
-        for partition_id, (_, at) in list(self.previous_owner.items()):
-            if now - at >= within:
-                del self.previous_owner[partition_id]
-        return {p: m for p, (m, _) in self.previous_owner.items() if self.owners.get(p) is None}
+    def handed_off(self) -> dict[str, str]:
+        """Free partitions -> the member that last gave each up on request.
+
+        Read from the members' ``handoffs``: of several, the one naming the highest epoch
+        is the latest; a hint older than an ownership this member saw is stale.
+        """
+        latest: dict[str, tuple[int, str]] = {}
+        for member_id, entry in self.members.items():
+            for partition_id, epoch in entry.node.handoffs.items():
+                if partition_id not in self.partitions or self.owners.get(partition_id):
+                    continue  # not a partition, or owned again
+                if epoch < self.last_epoch.get(partition_id, 0):
+                    continue
+                if epoch > latest.get(partition_id, (-1, ""))[0]:
+                    latest[partition_id] = (epoch, member_id)
+        return {p: m for p, (_, m) in latest.items()}
