@@ -43,25 +43,40 @@ class Timeline:
         return [e for e in self.entries()[since:] if e.call == "acquired"]
 
     def double_ownership(self) -> list[str]:
-        """Every moment a member acquired a partition another member still acted for,
-        and every epoch that did not grow; empty when ownership was always exclusive."""
-        holder: dict[str, str] = {}
-        last_epoch: dict[str, int] = {}
+        """Every moment two members could act for one partition, and every epoch that
+        went backwards; empty when ownership was always exclusive.
+
+        A member acts for a partition from ``acquired`` until ``released`` or ``lost``,
+        except while it is paused (between ``suspended`` and ``resumed``): a paused owner
+        commits nothing, and Redis fencing refuses it if it tries.
+        """
+        holders: dict[str, set[str]] = {}
+        paused: set[str] = set()
+        last: dict[str, tuple[int, str]] = {}
         problems = []
+
+        def acting(partition: str) -> set[str]:
+            return {m for m in holders.get(partition, set()) if m not in paused}
+
         for e in self.entries():
-            if e.partition is None:
-                continue
-            if e.call == "acquired":
-                assert e.epoch is not None
-                other = holder.get(e.partition)
-                if other is not None and other != e.member:
-                    problems.append(f"{e.member} acquired {e.partition} while {other} held it")
-                if e.epoch <= last_epoch.get(e.partition, -1) and other != e.member:
-                    problems.append(f"{e.partition}: epoch {e.epoch} after {last_epoch[e.partition]}")
-                last_epoch[e.partition] = max(e.epoch, last_epoch.get(e.partition, -1))
-                holder[e.partition] = e.member
-            elif e.call in ("released", "lost") and holder.get(e.partition) == e.member:
-                del holder[e.partition]
+            if e.call == "suspended":
+                paused.add(e.member)
+            elif e.call == "resumed":
+                paused.discard(e.member)
+                for partition, members in holders.items():
+                    if e.member in members and len(acting(partition)) > 1:
+                        problems.append(f"{e.member} resumed {partition} held by another")
+            elif e.call == "acquired" and e.partition is not None and e.epoch is not None:
+                others = acting(e.partition) - {e.member}
+                if others and e.member not in paused:
+                    problems.append(f"{e.member} acquired {e.partition} while {others} held it")
+                epoch, member = last.get(e.partition, (-1, ""))
+                if e.epoch < epoch or (e.epoch == epoch and member != e.member):
+                    problems.append(f"{e.partition}: epoch {e.epoch} after {epoch}")
+                last[e.partition] = (e.epoch, e.member)
+                holders.setdefault(e.partition, set()).add(e.member)
+            elif e.call in ("released", "lost") and e.partition is not None:
+                holders.get(e.partition, set()).discard(e.member)
         return problems
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pytest
 from kazoo.client import KazooClient
 
 from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry
 from jarvis.errors import ElectionError
-from tests.election.conftest import Spawn, add_partitions, balanced, counts
+from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.recorder import Timeline
 from tests.faults import wait_for
+
+
+def _owns(member: Member, partition_id: str) -> bool:
+    return partition_id in member.owned()
 
 
 def _start_together(spawn: Spawn, specs: list[tuple[str, str]]) -> list[Member]:
@@ -90,7 +95,8 @@ def test_a_joining_member_and_a_drain_move_only_the_partitions_they_must(
     assert len(moved) == 15
     assert sorted(e.member for e in moved) == ["a"] * 5 + ["b"] * 5 + ["c"] * 5
     rows = {r.member: r for r in view.members()}
-    assert rows["d"].draining and rows["d"].partitions == 0
+    assert rows["d"].draining
+    assert rows["d"].partitions == 0
     assert timeline.double_ownership() == []
 
 
@@ -106,9 +112,10 @@ def test_release_hands_a_partition_to_another_member_with_a_larger_epoch(
         epochs.append(owner.owned()["p000"])
         other = next(m for m in members.values() if m is not owner)
         owner.release("p000")
-        wait_for(lambda other=other: "p000" in other.owned(), 10, "the other member took it")
+        wait_for(partial(_owns, other, "p000"), 10, "the other member took it")
     epochs.append(next(m for m in members.values() if m.owned()).owned()["p000"])
-    assert epochs == sorted(epochs) and len(set(epochs)) == len(epochs)
+    assert epochs == sorted(epochs)
+    assert len(set(epochs)) == len(epochs)
     assert timeline.double_ownership() == []
 
 
