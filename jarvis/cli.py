@@ -325,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_leaf_connection_flags(parser: argparse.ArgumentParser) -> None:
     """Connection flags on a sub-subcommand, not overriding ones given before it."""
     _add_connection_flags(parser)
-    parser.set_defaults(zk=argparse.SUPPRESS, cluster=argparse.SUPPRESS)
+    for action in parser._actions:  # no default here: the parent command's one stands
+        if action.dest in ("zk", "cluster"):
+            action.default = argparse.SUPPRESS
 
 
 def _add_ownership_commands(sub: Any) -> None:

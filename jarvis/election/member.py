@@ -77,9 +77,10 @@ class Member:
     ``max_moves_per_interval`` bound how fast an over-quota member gives partitions
     away; ``settle_delay`` (s) lets members started together see each other before the
     first acquisition (it restarts while new members keep appearing, up to five times
-    over); ``orphan_grace`` (s) after which any member takes a partition
-    that its planned taker left free; ``handoff_cooldown`` (s) during which a partition
-    is not planned back to the member that released it.
+    over); ``orphan_grace`` (s, default the session timeout) after which any member
+    takes a partition that its planned taker left free (a taker that is stuck but not
+    yet expired); ``handoff_cooldown`` (s) during which a partition handed off with
+    ``release`` is not planned back to the member that released it.
     """
 
     def __init__(
@@ -153,7 +154,7 @@ class Member:
             MoveLimiter(max_moves_per_interval, rebalance_interval, clock),
             timeout=self._op_timeout,
             cooldown=2 * rebalance_interval if handoff_cooldown is None else handoff_cooldown,
-            orphan_grace=2 * rebalance_interval if orphan_grace is None else orphan_grace,
+            orphan_grace=session_timeout if orphan_grace is None else orphan_grace,
             clock=clock,
         )
         # The worker's own state.

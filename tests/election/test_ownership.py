@@ -73,6 +73,7 @@ def test_a_joining_member_and_a_drain_move_only_the_partitions_they_must(
     spawn("b", "z2")
     spawn("c", "z3")
     wait_for(lambda: balanced(view, {"a": 20, "b": 20, "c": 20}), 15, "20 partitions each")
+    wait_for(lambda: len(timeline.acquisitions()) == 60, 5, "60 acquisitions recorded")
 
     mark = len(timeline.entries())
     joiner = spawn("d", "z1")
