@@ -62,8 +62,7 @@ def _cold_start(hosts: str, n: int) -> float:
     cluster = f"cold{uuid.uuid4().hex[:8]}"
     _register(hosts, cluster, n)
     members = [
-        Member(hosts, cluster, f"m{i}", f"z{i}", session_timeout=SESSION_TIMEOUT)
-        for i in range(3)
+        Member(hosts, cluster, f"m{i}", f"z{i}", session_timeout=SESSION_TIMEOUT) for i in range(3)
     ]
     started = time.perf_counter()
     threads = [threading.Thread(target=m.start) for m in members]
@@ -125,9 +124,7 @@ def _handoffs(hosts: str, rounds: int) -> list[float]:
     members = []
     for i in range(2):
         listener = _Listener(clock)
-        member = Member(
-            hosts, cluster, f"m{i}", f"z{i}", listener, session_timeout=SESSION_TIMEOUT
-        )
+        member = Member(hosts, cluster, f"m{i}", f"z{i}", listener, session_timeout=SESSION_TIMEOUT)
         listener.member = member
         member.start()
         members.append(member)

@@ -4,6 +4,23 @@ Every command takes ``--zk`` (``JARVIS_ZK``) and ``--cluster`` (``JARVIS_CLUSTER
 commands that touch state take ``--redis`` (``JARVIS_REDIS``). Bad arguments exit with
 :data:`EXIT_USAGE` (2) and a message on standard error. Logging handlers are configured
 here and nowhere else.
+
+Ownership commands (scripts depend on them; keep them stable)::
+
+    jarvis partitions [--json] [--watch [SECONDS]] [--count N] [--redis URL] [--namespace NS]
+    jarvis partitions add ID {city,store} [--config JSON]
+    jarvis partitions remove ID
+    jarvis members [--json]
+    jarvis drain MEMBER [--timeout SECONDS | --no-wait]
+
+``partitions --json`` prints a list with one object per partition: ``partition``,
+``kind``, ``owner``, ``zone``, ``epoch`` (the owner node's czxid), ``since`` (unix
+seconds); the last four are null when unowned. With ``--redis`` each also has
+``last_tick_age`` (seconds since ``last_tick_at`` in the partition's stats hash, or
+null). ``members --json`` prints one object per live member: ``member``, ``zone``,
+``partitions`` (count), ``draining``, ``version``, ``host``, ``pid``. ``drain`` asks the
+member (through ZooKeeper) to give every partition away and waits until it holds none
+(exit 1 if it still holds some after ``--timeout``, env ``JARVIS_DRAIN_TIMEOUT``).
 """
 
 from __future__ import annotations

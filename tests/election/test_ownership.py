@@ -7,6 +7,8 @@ from functools import partial
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl, make_digest_acl
 
 from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry
 from jarvis.errors import ElectionError
@@ -141,3 +143,21 @@ def test_a_member_id_held_by_a_live_session_cannot_be_registered_twice(
     twin = Member(zk_hosts, cluster, "a", "z2", session_timeout=3.0)
     with pytest.raises(ElectionError, match="another live session"):
         twin.start(timeout=1.0)
+
+
+def test_auth_data_and_default_acl_protect_what_a_member_writes(
+    spawn: Spawn, zk: KazooClient, cluster: str, registry: PartitionRegistry
+) -> None:
+    add_partitions(registry, 1)
+    # Anyone may read (so the test can look); only "jarvis" may change anything.
+    acl = [make_digest_acl("jarvis", "secret", all=True), make_acl("world", "anyone", read=True)]
+    member = spawn(
+        "a", "z1", recorded=False, auth_data=[("digest", "jarvis:secret")], default_acl=acl
+    )
+    wait_for(lambda: "p000" in member.owned(), 10, "a owns p000")
+    paths = ClusterPaths(cluster)
+    for path in (paths.member("a"), paths.owner("p000")):
+        acls, _ = zk.get_acls(path)  # the server masks the digest from other readers
+        assert [(a.id.scheme, a.perms) for a in acls] == [(a.id.scheme, a.perms) for a in acl]
+        with pytest.raises(NoAuthError):
+            zk.set(path, b"{}")
