@@ -18,6 +18,7 @@ A :class:`LeaseKeeper` works for one member, on its worker thread, against the m
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -31,6 +32,8 @@ from jarvis.election.paths import ClusterPaths
 from jarvis.election.snapshot import Snapshot, gather
 
 __all__ = ["LeaseKeeper"]
+
+log = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
@@ -167,13 +170,20 @@ class LeaseKeeper:
         plan = assign_free(free, targets, held, snapshot.handed_off())
         # Free partitions the plan gives this member, and any left free too long by the
         # member the plan gave them to (it may be stuck).
-        wanted = [
+        mine = [p for p in free if plan.get(p) == self.member_id]
+        orphans = [
             p
             for p in free
-            if plan.get(p) == self.member_id
-            or now - snapshot.free_since.get(p, now) >= self._orphan_grace
+            if plan.get(p) != self.member_id
+            and now - snapshot.free_since.get(p, now) >= self._orphan_grace
         ]
+        if orphans:
+            log.info("member %s takes partitions left free too long: %s", self.member_id, orphans)
+        wanted = mine + orphans
         if wanted:
+            log.debug(
+                "member %s takes %s (targets %s, held %s)", self.member_id, wanted, targets, held
+            )
             self._acquire(wanted)
 
     def _acquire(self, partition_ids: list[str]) -> None:

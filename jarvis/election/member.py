@@ -21,7 +21,14 @@ steps down (``on_lost`` for every partition) once it has heard nothing from ZooK
 for two thirds of the session timeout, before the server can expire the session and give
 the partitions to someone else; a heartbeat keeps that clock fresh. After stepping down
 with the session intact, the member adopts its own owner nodes again (same epochs, since
-nobody else can have owned them meanwhile) once ZooKeeper answers.
+nobody else can have owned them meanwhile) once ZooKeeper answers. The timer assumes the
+server grants the requested ``session_timeout``: keep it within the server's bounds
+(2 to 20 times its ``tickTime``), since the server clamps it silently.
+
+A partition given up with :meth:`Member.release` is a handoff: the member names it (and
+the epoch it gave up) in its own member node, in the same transaction that deletes the
+owner node, so every member plans it for someone else and the successor takes it within
+a few round trips.
 """
 
 from __future__ import annotations
@@ -77,9 +84,10 @@ class Member:
     ``max_moves_per_interval`` bound how fast an over-quota member gives partitions
     away; ``settle_delay`` (s) lets members started together see each other before the
     first acquisition (it restarts while new members keep appearing, up to five times
-    over); ``orphan_grace`` (s) after which any member takes a partition
-    that its planned taker left free; ``handoff_cooldown`` (s) during which a partition
-    is not planned back to the member that released it.
+    over); ``orphan_grace`` (s, default the session timeout) after which any member
+    takes a partition that its planned taker left free (a taker that is stuck but not
+    yet expired); ``handoff_cooldown`` (s) during which a partition handed off with
+    ``release`` is not planned back to the member that released it.
     """
 
     def __init__(
@@ -121,7 +129,9 @@ class Member:
         self._settle_delay = settle_delay
         self._step_down_after = session_timeout * STEP_DOWN_FRACTION
         self._heartbeat_interval = session_timeout / 6.0
-        self._op_timeout = max(0.5, session_timeout / 3.0)
+        # A ZooKeeper call never holds the worker longer than this, so the step-down
+        # comes at most 2/3 + 1/6 of the session timeout after the last answer.
+        self._op_timeout = max(0.2, session_timeout / 6.0)
         try:
             self._client = KazooClient(
                 hosts=hosts,
@@ -153,7 +163,7 @@ class Member:
             MoveLimiter(max_moves_per_interval, rebalance_interval, clock),
             timeout=self._op_timeout,
             cooldown=2 * rebalance_interval if handoff_cooldown is None else handoff_cooldown,
-            orphan_grace=2 * rebalance_interval if orphan_grace is None else orphan_grace,
+            orphan_grace=session_timeout if orphan_grace is None else orphan_grace,
             clock=clock,
         )
         # The worker's own state.

@@ -94,7 +94,8 @@ class Snapshot:
         self.drain_request: DrainRequest | None = None
         # What to read again on the next refresh.
         self._stale_all = True
-        self._stale_members = False
+        self._stale_members = False  # the list of members
+        self._stale_member_ids: set[str] = set()  # one member's data
         self._stale_partitions = False
         self._stale_owners: set[str] = set()
         self._stale_drain = False
@@ -108,8 +109,10 @@ class Snapshot:
     def mark_stale(self, path: str) -> None:
         """A watch fired (or a write failed) on ``path``: read that part again."""
         paths = self._paths
-        if path == paths.members or path.startswith(paths.members + "/"):
+        if path == paths.members:
             self._stale_members = True
+        elif path.startswith(paths.members + "/"):
+            self._stale_member_ids.add(path[len(paths.members) + 1 :])
         elif path == paths.partitions:
             self._stale_partitions = True
         elif path == paths.drain(self._member_id):
@@ -128,6 +131,7 @@ class Snapshot:
             self._stale_all = False
             self._stale_members = self._stale_partitions = self._stale_drain = False
             self._stale_owners.clear()
+            self._stale_member_ids.clear()
             try:
                 self.refresh_all()
             except BaseException:
@@ -135,17 +139,19 @@ class Snapshot:
                 raise
             return True
         asked = self._stale_members or self._stale_partitions or self._stale_drain
-        asked = asked or bool(self._stale_owners)
+        asked = asked or bool(self._stale_owners or self._stale_member_ids)
         try:
             if self._stale_members:
                 self._stale_members = False
+                self._stale_member_ids.clear()
                 self.refresh_members()
             if self._stale_partitions:
                 self._stale_partitions = False
                 self.refresh_partitions()
-            if self._stale_owners:
-                ids, self._stale_owners = sorted(self._stale_owners), set()
-                self.refresh_owners(ids)
+            if self._stale_owners or self._stale_member_ids:
+                owners, self._stale_owners = sorted(self._stale_owners), set()
+                members, self._stale_member_ids = sorted(self._stale_member_ids), set()
+                self._refresh_nodes(members, owners)
             if self._stale_drain:
                 self._stale_drain = False
                 self.refresh_drain_request()
@@ -197,6 +203,22 @@ class Snapshot:
             node = decode(PartitionNode, reply[0], self._paths.partition(partition_id))
             self.partitions[partition_id] = PartitionInfo.from_node(partition_id, node)
         self.refresh_owners(sorted(self.partitions) if full else new)
+
+    def _refresh_nodes(self, member_ids: list[str], partition_ids: list[str]) -> None:
+        """Re-read some member nodes and owner nodes, in one pipelined round."""
+        owners = [p for p in partition_ids if p in self.partitions]
+        requests = [self._client.get_async(self._paths.member(m), self._watch) for m in member_ids]
+        requests += [self._client.exists_async(self._paths.owner(p), self._watch) for p in owners]
+        replies = gather(requests, self._timeout)
+        for member_id, reply in zip(member_ids, replies, strict=False):
+            if isinstance(reply, NoNodeError):
+                self.members.pop(member_id, None)
+            else:
+                data, stat = reply
+                node = decode(MemberNode, data, self._paths.member(member_id))
+                self.members[member_id] = MemberEntry(node, stat.ephemeralOwner)
+        for partition_id, stat in zip(owners, replies[len(member_ids) :], strict=True):
+            self.set_owner(partition_id, stat if isinstance(stat, ZnodeStat) else None)
 
     def refresh_owners(self, partition_ids: Iterable[str]) -> None:
         ids = [p for p in partition_ids if p in self.partitions]

@@ -1,0 +1,107 @@
+"""A listener that records what members tell it, on one shared timeline.
+
+Every call is appended, under one lock, to a :class:`Timeline` shared by all the members
+of a test, so the order across members is the order ZooKeeper decided. A release is
+acknowledged at once (``release_done``), as an actor finishing its tick would.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from jarvis.election import Member, PartitionInfo
+
+__all__ = ["Entry", "Recorder", "Timeline"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    member: str
+    call: str  # acquired, release_requested, released, lost, suspended, resumed
+    partition: str | None = None
+    epoch: int | None = None
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[Entry] = []
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries)
+
+    def of(self, member: str) -> list[Entry]:
+        return [e for e in self.entries() if e.member == member]
+
+    def acquisitions(self, since: int = 0) -> list[Entry]:
+        return [e for e in self.entries()[since:] if e.call == "acquired"]
+
+    def double_ownership(self) -> list[str]:
+        """Every moment two members could act for one partition, and every epoch that
+        went backwards; empty when ownership was always exclusive.
+
+        A member acts for a partition from ``acquired`` until ``released`` or ``lost``,
+        except while it is paused (between ``suspended`` and ``resumed``): a paused owner
+        commits nothing, and Redis fencing refuses it if it tries.
+        """
+        holders: dict[str, set[str]] = {}
+        paused: set[str] = set()
+        last: dict[str, tuple[int, str]] = {}
+        problems = []
+
+        def acting(partition: str) -> set[str]:
+            return {m for m in holders.get(partition, set()) if m not in paused}
+
+        for e in self.entries():
+            if e.call == "suspended":
+                paused.add(e.member)
+            elif e.call == "resumed":
+                paused.discard(e.member)
+                for partition, members in holders.items():
+                    if e.member in members and len(acting(partition)) > 1:
+                        problems.append(f"{e.member} resumed {partition} held by another")
+            elif e.call == "acquired" and e.partition is not None and e.epoch is not None:
+                others = acting(e.partition) - {e.member}
+                if others and e.member not in paused:
+                    problems.append(f"{e.member} acquired {e.partition} while {others} held it")
+                epoch, member = last.get(e.partition, (-1, ""))
+                if e.epoch < epoch or (e.epoch == epoch and member != e.member):
+                    problems.append(f"{e.partition}: epoch {e.epoch} after {epoch}")
+                last[e.partition] = (e.epoch, e.member)
+                holders.setdefault(e.partition, set()).add(e.member)
+            elif e.call in ("released", "lost") and e.partition is not None:
+                holders.get(e.partition, set()).discard(e.member)
+        return problems
+
+
+class Recorder:
+    """An OwnershipListener for one member; set ``member`` before starting it."""
+
+    def __init__(self, name: str, timeline: Timeline) -> None:
+        self.name = name
+        self.timeline = timeline
+        self.member: Member | None = None
+
+    def on_acquired(self, partition: PartitionInfo, epoch: int) -> None:
+        self.timeline.add(Entry(self.name, "acquired", partition.id, epoch))
+
+    def on_release_requested(self, partition_id: str) -> None:
+        self.timeline.add(Entry(self.name, "release_requested", partition_id))
+        assert self.member is not None
+        self.timeline.add(Entry(self.name, "released", partition_id))
+        self.member.release_done(partition_id)
+
+    def on_lost(self, partition_id: str) -> None:
+        self.timeline.add(Entry(self.name, "lost", partition_id))
+
+    def on_suspended(self) -> None:
+        self.timeline.add(Entry(self.name, "suspended"))
+
+    def on_resumed(self) -> None:
+        self.timeline.add(Entry(self.name, "resumed"))
