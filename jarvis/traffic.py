@@ -87,7 +87,7 @@ class CityTraffic:
 
     # --- events -----------------------------------------------------------------------
 
-    def _point(self, city: str, spread_km: float = 5.0) -> Point:
+    def _point(self, city: str, spread_km: float = 2.0) -> Point:
         lat, lon = self._centre[city]
         d = spread_km / 111.0
         return Point(lat=lat + self.random.uniform(-d, d), lon=lon + self.random.uniform(-d, d))

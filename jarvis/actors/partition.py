@@ -7,7 +7,8 @@ Life of a partition actor:
 3. each :class:`~jarvis.actors.messages.Tick` runs one decision round, then schedules the
    next one (fixed rate: a slow tick delays the next, never stacks them);
 4. :class:`~jarvis.actors.messages.Release` arrives between two ticks (the mailbox is
-   serial): the actor stops ticking, tells the member the partition is free and stops.
+   serial): the actor runs one last tick, stops ticking, tells the member the
+   partition is free and stops.
 
 A failing tick is logged and counted and the partition keeps ticking. A fenced commit
 means another member owns the partition now: the actor stops acting for it at once.
@@ -111,7 +112,7 @@ class PartitionActor(pykka.ThreadingActor):
     def _may_commit(self) -> bool:
         return not self.lost.is_set() and self.gate()
 
-    def _tick(self, due: float) -> None:
+    def _tick(self, due: float, reschedule: bool = True) -> None:
         if self.lost.is_set():
             return
         if self._loaded:
@@ -153,10 +154,16 @@ class PartitionActor(pykka.ThreadingActor):
             )
         metrics.TICK_SECONDS.labels(kind).observe(time.perf_counter() - started)
         # Fixed rate: the next tick is one interval after this one was due, or now if late.
-        self._schedule(max(due + self.interval, self.monotonic()))
+        if reschedule and not self.lost.is_set():
+            self._schedule(max(due + self.interval, self.monotonic()))
 
     def _release(self) -> None:
         self.scheduler.cancel(self._key)
+        # A last decision round right at the handoff: the successor's first tick follows
+        # within the handoff latency, so the partition's gap between two decisions stays
+        # within one tick interval however the release falls between two ticks.
+        if not self.lost.is_set():
+            self._tick(self.monotonic(), reschedule=False)
         self.lost.set()  # no more ticks from this actor, whatever is still queued
         self._log.info("partition %s: released after tick %s", self.partition, self.tick_no)
         self.on_released(self.partition, self.epoch)

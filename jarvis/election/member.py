@@ -378,7 +378,18 @@ class Member:
             self._leases.balance(now, may_acquire=now - self._last_ok < self._step_down_after)
 
     def _settle(self, now: float) -> None:
-        """While settling, each newly seen member restarts the settle delay (up to a cap)."""
+        """While settling, each newly seen member restarts the settle delay (up to a cap).
+
+        Settling is for a cold start (members started together must see each other
+        before taking anything). A member joining a running cluster, where partitions
+        already have owners, does not settle: what is handed to it is taken at once, so
+        a rolling restart does not leave released partitions waiting for the newcomer.
+        """
+        if now < self._acquire_after:
+            snapshot = self._snapshot
+            if len(snapshot.free()) < len(snapshot.partitions):
+                self._acquire_after = now
+                return
         members = frozenset(self._snapshot.members)
         if members != self._seen_members:
             self._seen_members = members
