@@ -1,0 +1,82 @@
+"""A real multi-process cluster per test: servers, three `jarvis run` members, traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+
+import pytest
+import redis
+
+from jarvis.checker import Report, check_cluster
+from jarvis.cluster import LocalCluster
+from jarvis.election import ClusterView, PartitionRegistry
+from jarvis.traffic import CityTraffic
+
+CITIES = [f"city-{i}" for i in range(6)]
+MEMBERS = [("m1", "a"), ("m2", "b"), ("m3", "c")]
+TICK = 0.5
+SESSION_TIMEOUT = 4.0
+
+
+class Scenario:
+    """The cluster under test, its traffic, and the checks every scenario ends with."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.traffic = CityTraffic(cluster.redis_url, CITIES, namespace=cluster.namespace)
+        self.redis = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+
+    def start(self) -> None:
+        registry = PartitionRegistry(self.cluster.admin, self.cluster.cluster)
+        for city in CITIES:
+            registry.add(city, "city")
+        for name, zone in MEMBERS:
+            self.cluster.start_member(name, zone)
+        self.traffic.start()
+
+    def owners(self) -> dict[str, str | None]:
+        rows = ClusterView(self.cluster.admin, self.cluster.cluster).partitions()
+        return {row.partition: row.owner for row in rows}
+
+    def all_owned(self) -> bool:
+        owners = self.owners()
+        return len(owners) == len(CITIES) and all(owners.values())
+
+    def finish(self, drain_seconds: float = 4.0) -> Report:
+        """Stop new orders, let the rest be delivered, stop traffic, check the history."""
+        from tests.faults import wait_for
+
+        self.traffic.quiet()
+        wait_for(
+            lambda: check_cluster(self.redis, CITIES, self.cluster.namespace).unresolved == 0,
+            drain_seconds + 20,
+            "every accepted order was assigned or cancelled",
+        )
+        self.traffic.stop()
+        return check_cluster(self.redis, CITIES, self.cluster.namespace)
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    with LocalCluster(cluster="t", tick=TICK, session_timeout=SESSION_TIMEOUT) as cluster:
+        s = Scenario(cluster)
+        try:
+            yield s
+        finally:
+            s.traffic.stop()
+            s.redis.close()
+            request.node.cluster_logs = list(cluster.logs())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "teardown":
+        for name, tail in getattr(item, "cluster_logs", []):
+            if report.failed or getattr(item, "_cluster_failed", False):
+                report.sections.append((f"{name} log (tail)", tail or "(empty)"))
+    elif report.failed:
+        item._cluster_failed = True  # type: ignore[attr-defined]
