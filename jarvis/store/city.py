@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, TypeVar
 
 import redis
 from pydantic import ValidationError as PydanticValidationError
@@ -103,6 +104,19 @@ def _encode(event: Event) -> list[str]:
     raise ValidationError(f"event type {event.type!r} does not apply to a city")
 
 
+_Model = TypeVar("_Model", Order, Courier)
+
+
+def _parse(
+    raw: Any, model: type[_Model], cache: dict[Any, _Model], seen: dict[Any, _Model]
+) -> _Model:
+    parsed = cache.get(raw)
+    if parsed is None:
+        parsed = model.model_validate_json(raw)
+    seen[raw] = parsed
+    return parsed
+
+
 class CityStore:
     """The Redis state of one city partition. Mutations are fenced by ``epoch``."""
 
@@ -127,6 +141,8 @@ class CityStore:
         self.out_maxlen = out_maxlen
         self._apply = redis.register_script(_script_text("city_apply"))
         self._commit = redis.register_script(_script_text("city_commit"))
+        self._orders_cache: dict[Any, Order] = {}
+        self._couriers_cache: dict[Any, Courier] = {}
 
     def __repr__(self) -> str:
         return f"CityStore({self.partition!r}, namespace={self.namespace!r})"
@@ -204,11 +220,17 @@ class CityStore:
                 cursor, open_ids, orders, online, couriers, positions, loads = pipe.execute()
         except redis.RedisError as exc:
             raise self._fail("snapshot", exc) from exc
+        # Records are immutable JSON: each distinct text is validated once and reused by
+        # later snapshots (the cache keeps only what this snapshot saw, so it stays small).
+        seen_orders: dict[Any, Order] = {}
+        seen_couriers: dict[Any, Courier] = {}
         try:
-            open_orders = tuple(Order.model_validate_json(orders[oid]) for oid in open_ids)
+            open_orders = tuple(
+                _parse(orders[oid], Order, self._orders_cache, seen_orders) for oid in open_ids
+            )
             free = []
             for cid in sorted(online):
-                courier = Courier.model_validate_json(couriers[cid])
+                courier = _parse(couriers[cid], Courier, self._couriers_cache, seen_couriers)
                 slots = courier.capacity - int(loads.get(cid, 0))
                 if slots > 0:
                     position = Point.model_validate_json(positions[cid])
@@ -217,6 +239,7 @@ class CityStore:
                     )
         except (KeyError, ValueError, PydanticValidationError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
+        self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
         return CitySnapshot(open_orders, tuple(free), text(cursor or ""))
 
     # -- decisions out -------------------------------------------------------------------

@@ -11,12 +11,6 @@ local function held_list(hash, courier)
   return held
 end
 
-local function held_add(hash, courier, order)
-  local held = held_list(hash, courier)
-  held[#held + 1] = order
-  redis.call('HSET', hash, courier, table.concat(held, ' '))
-end
-
 local function held_remove(hash, courier, order)
   local kept = {}
   for _, held in ipairs(held_list(hash, courier)) do

@@ -1,0 +1,84 @@
+"""A whole city tick against the dispatch core alone, on the same state.
+
+``city_tick``: ``CityEngine.tick`` (read new events, snapshot from Redis, decide, one
+fenced commit that also publishes every decision to the out stream) for a city with
+2,000 open orders and 1,000 couriers, beside ``decide_city`` on the very same orders
+and couriers (already in memory). Each round starts from the same Redis state: the
+state is written once, dumped, and restored before each measured tick.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import redis
+
+from bench.bench_ingest import _couriers, _orders
+from jarvis.actors.city import CityEngine
+from jarvis.devcluster import DevCluster
+from jarvis.models import decide_city
+from jarvis.store.city import CityStore
+from jarvis.store.producer import Producer
+
+CITY = "bench-city"
+NAMESPACE = "bench"
+
+
+def _restore(client: redis.Redis, dumped: dict[str, bytes]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for key in client.scan_iter(match=f"{NAMESPACE}:*", count=1000):
+        pipe.delete(key)
+    for key, value in dumped.items():
+        pipe.restore(key, 0, value, replace=True)
+    pipe.execute()
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    n_orders, n_couriers = (500, 250) if quick else (2000, 1000)
+    rounds = 3 if quick else 5
+    rng = np.random.default_rng(5)
+    rows: list[dict[str, Any]] = []
+    with DevCluster() as servers:
+        client = redis.Redis.from_url(servers.redis.url)
+        store = CityStore(client, CITY, NAMESPACE)
+        Producer(client, NAMESPACE).submit_many(
+            _couriers(CITY, n_couriers, rng) + _orders(CITY, n_orders, rng)
+        )
+        store.apply_events(1, max_events=n_orders + n_couriers)
+        dumped = {
+            key: client.dump(key)
+            for key in client.scan_iter(match=f"{NAMESPACE}:*", count=1000)
+        }
+        snapshot = store.snapshot()
+        now = 2000.0
+        engine = CityEngine(store)
+        tick_s, core_s = [], []
+        assigned = 0
+        for i in range(rounds):
+            _restore(client, dumped)  # type: ignore[arg-type]
+            started = time.perf_counter()
+            report = engine.tick(1 + i, i + 1, now, lambda: True)
+            tick_s.append(time.perf_counter() - started)
+            assigned = report.assigned
+            started = time.perf_counter()
+            decide_city(snapshot.orders, snapshot.couriers, now)
+            core_s.append(time.perf_counter() - started)
+        client.close()
+    tick = statistics.median(tick_s)
+    core = statistics.median(core_s)
+    rows.append(
+        {
+            "benchmark": "city_tick_vs_core",
+            "orders": n_orders,
+            "couriers": n_couriers,
+            "assigned": assigned,
+            "tick_ms": tick * 1000,
+            "core_ms": core * 1000,
+            "ratio": tick / core,
+            "target_ratio": 1.5,
+        }
+    )
+    return rows
