@@ -49,8 +49,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         )
         store.apply_events(1, max_events=n_orders + n_couriers)
         dumped = {
-            key: client.dump(key)
-            for key in client.scan_iter(match=f"{NAMESPACE}:*", count=1000)
+            key: client.dump(key) for key in client.scan_iter(match=f"{NAMESPACE}:*", count=1000)
         }
         snapshot = store.snapshot()
         now = 2000.0

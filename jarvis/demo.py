@@ -38,9 +38,16 @@ MEMBERS = [("m1", "a"), ("m2", "b"), ("m3", "c")]
 class LiveView:
     """Ownership per member and zone, ticks per second, assignments, queue depth."""
 
-    def __init__(self, cluster: LocalCluster, client: redis.Redis, stores: StoreTraffic) -> None:
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        client: redis.Redis,
+        traffic: CityTraffic,
+        stores: StoreTraffic,
+    ) -> None:
         self.cluster = cluster
         self.client = client
+        self.traffic = traffic
         self.stores = stores
         self.started = time.monotonic()
         self._last: tuple[float, int] | None = None
@@ -59,8 +66,12 @@ class LiveView:
         if self._last is not None and now > self._last[0]:
             rate = (ticks - self._last[1]) / (now - self._last[0])
         self._last = (now, ticks)
-        out.write(f"\n[{now - self.started:5.1f} s] ticks/s {rate:5.1f}   ")
-        out.write(f"store work queued {self.stores.queued()}\n")
+        out.write(
+            f"\n[{now - self.started:5.1f} s] ticks/s {rate:5.1f}  "
+            f"orders {self.traffic.stats.orders}  assigned {self.traffic.stats.assignments_seen}  "
+            f"delivered {self.traffic.stats.delivered}  "
+            f"store work queued {self.stores.queued()} done {self.stores.stats.completed}\n"
+        )
         for owner, parts in sorted(by_member.items()):
             out.write(f"  {owner:<14} {len(parts):>2}: {' '.join(sorted(parts))}\n")
         out.flush()
@@ -101,7 +112,7 @@ def run_demo(
         quiet_at = started + duration * 0.8
         restarted = False
         next_view = 0.0
-        live = LiveView(cluster, client, stores)
+        live = LiveView(cluster, client, traffic, stores)
 
         def waited(until: float, step: Callable[[], None] | None = None) -> bool:
             nonlocal next_view
