@@ -180,7 +180,7 @@ class CityTraffic:
             now = time.monotonic()
             try:
                 self.step(now - last, new_orders=not self._quiet.is_set())
-            except (redis.RedisError, OSError) as exc:
+            except (JarvisError, redis.RedisError, OSError) as exc:
                 # Redis restarts are one of the faults under test: keep going.
                 self._errors += 1
                 log.warning("traffic: %s (will retry)", exc)
