@@ -162,10 +162,17 @@ class CityTraffic:
     # --- the loop ---------------------------------------------------------------------
 
     def step(self, dt: float, new_orders: bool = True) -> None:
-        events = self._new_orders(dt) if new_orders else []
-        events.extend(self._follow())
-        if events:
+        due = self._follow()
+        events = (self._new_orders(dt) if new_orders else []) + due
+        if not events:
+            return
+        try:
             self.producer.submit_many(events)
+        except (JarvisError, redis.RedisError, OSError):
+            # Not acknowledged: send the pick-ups and deliveries again next step (event
+            # ids make a repeat harmless); new orders that were not accepted are dropped.
+            self._pending.extend((0.0, e) for e in due)
+            raise
 
     def start(self, interval: float = 0.1) -> None:
         self.couriers_online()
