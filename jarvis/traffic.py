@@ -156,7 +156,6 @@ class CityTraffic:
                     self._pending.append((now + self.delivery_seconds, moved))
         due = [e for when, e in self._pending if when <= now]
         self._pending = [(when, e) for when, e in self._pending if when > now]
-        self.stats.delivered += sum(isinstance(e, OrderDelivered) for e in due)
         return due
 
     # --- the loop ---------------------------------------------------------------------
@@ -173,6 +172,7 @@ class CityTraffic:
             # ids make a repeat harmless); new orders that were not accepted are dropped.
             self._pending.extend((0.0, e) for e in due)
             raise
+        self.stats.delivered += sum(isinstance(e, OrderDelivered) for e in due)
 
     def start(self, interval: float = 0.1) -> None:
         self.couriers_online()
