@@ -16,15 +16,25 @@ from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry
 from jarvis.errors import ElectionError
 from tests.faults import wait_for
 
-FAST = {"session_timeout": 3.0, "rebalance_interval": 0.2, "settle_delay": 0.1}
+
+def _member(zk_hosts: str, cluster: str, auth: ZkAuth) -> Member:
+    return Member(
+        zk_hosts,
+        cluster,
+        "m1",
+        "z1",
+        auth_data=auth.auth_data,
+        default_acl=auth.acl,
+        session_timeout=3.0,
+        rebalance_interval=0.2,
+        settle_delay=0.1,
+    )
 
 
 @pytest.fixture
 def member(zk_hosts: str, cluster: str, auth: ZkAuth, admin: KazooClient) -> Iterator[Member]:
     PartitionRegistry(admin, cluster).add("oslo", "city")
-    m = Member(
-        zk_hosts, cluster, "m1", "z1", auth_data=auth.auth_data, default_acl=auth.acl, **FAST
-    )
+    m = _member(zk_hosts, cluster, auth)
     m.start()
     yield m
     m.stop()
@@ -96,9 +106,7 @@ def test_world_read_lets_anyone_read_ownership_but_change_nothing(
     finally:
         operator.stop()
         operator.close()
-    m = Member(
-        zk_hosts, cluster, "m1", "z1", auth_data=auth.auth_data, default_acl=auth.acl, **FAST
-    )
+    m = _member(zk_hosts, cluster, auth)
     m.start()
     try:
         wait_for(lambda: m.owned().get("oslo"), 10, "m1 owns oslo")
