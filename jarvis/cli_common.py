@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jarvis.config import Settings, env_name, load_settings
 
@@ -69,7 +69,12 @@ def env(name: str, default: str | None = None) -> str | None:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but usage errors exit with :data:`EXIT_USAGE` and one clear line."""
+    """argparse, but usage errors exit with :data:`EXIT_USAGE` and one clear line, and no
+    abbreviated flags (``--zk-auth`` must not quietly mean ``--zk-auth-file``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)

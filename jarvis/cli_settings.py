@@ -18,7 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jarvis.cli_common import EXIT_FAILURE, EXIT_OK, env, on_signals
-from jarvis.config import SECRETS, Settings, env_name, explain_settings, unknown_env
+from jarvis.config import (
+    SECRETS,
+    Settings,
+    env_name,
+    explain_settings,
+    settings_markdown,
+    unknown_env,
+)
 from jarvis.logs import configure_logging
 
 __all__ = ["add_settings_commands", "secret_values"]
@@ -108,6 +115,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_config_doc(args: argparse.Namespace) -> int:
+    print(settings_markdown(), end="")
+    return EXIT_OK
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "-"
@@ -132,3 +144,5 @@ def add_settings_commands(sub: Any) -> None:
     _add_setting_flags(check)
     check.add_argument("--json", action="store_true", help="print settings and sources as JSON")
     check.set_defaults(handler=_cmd_config_check)
+    doc = actions.add_parser("doc", help="print the reference table of every setting (Markdown)")
+    doc.set_defaults(handler=_cmd_config_doc)

@@ -46,11 +46,14 @@ __all__ = [
     "explain_settings",
     "load_settings",
     "mask_url",
+    "settings_markdown",
     "unknown_env",
 ]
 
 ENV_PREFIX = "JARVIS_"
 MASK = "***"
+#: Bearer tokens shorter than this are refused (guessable).
+MIN_TOKEN_LENGTH = 16
 
 #: Settings whose values are secrets (masked by :meth:`Settings.redacted`).
 SECRETS = frozenset({"zk_auth", "redis_password", "http_tokens"})
@@ -219,6 +222,23 @@ class Settings(BaseModel):
             raise ValueError("expected HOST:PORT with a port from 1 to 65535")
         return value
 
+    @field_validator("zk")
+    @classmethod
+    def _zk_hosts(cls, value: str) -> str:
+        hosts, _, chroot = value.partition("/")
+        for host in hosts.split(","):
+            name, sep, port = host.strip().rpartition(":")
+            if not host.strip() or (sep and (not name or not port.isdigit())):
+                raise ValueError("expected host:port[,host:port...][/chroot]")
+        return value
+
+    @field_validator("http_tokens")
+    @classmethod
+    def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(t.get_secret_value()) < MIN_TOKEN_LENGTH for t in value):
+            raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
     @field_validator("redis")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -268,6 +288,9 @@ class Settings(BaseModel):
     def _token_file(cls, value: Path | None) -> Path | None:
         if value is not None:
             _read_secret(value)
+            tokens = _tokens(value.read_text(encoding="utf-8"))
+            if any(len(t) < MIN_TOKEN_LENGTH for t in tokens):
+                raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
         return value
 
     @model_validator(mode="after")
@@ -337,6 +360,23 @@ class Settings(BaseModel):
                 values[name] = MASK
         values["redis"] = mask_url(self.redis)
         return values
+
+
+def settings_markdown() -> str:
+    """The reference table of every setting (docs/configuration.md embeds it)."""
+    lines = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "host-pid"
+        elif field.default is None or field.default == ():
+            default = "unset"
+        elif isinstance(field.default, bool):
+            default = "true" if field.default else "false"
+        else:
+            default = str(field.default)
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | `{env_name(name)}` | `{default}` | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 def _read_file_setting(name: str, path: Path) -> str:
