@@ -225,7 +225,7 @@ class Settings(BaseModel):
     @field_validator("zk")
     @classmethod
     def _zk_hosts(cls, value: str) -> str:
-        hosts, _, chroot = value.partition("/")
+        hosts = value.partition("/")[0]
         for host in hosts.split(","):
             name, sep, port = host.strip().rpartition(":")
             if not host.strip() or (sep and (not name or not port.isdigit())):
