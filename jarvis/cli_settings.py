@@ -23,12 +23,11 @@ from jarvis.config import (
     Settings,
     env_name,
     explain_settings,
-    settings_markdown,
     unknown_env,
 )
 from jarvis.logs import configure_logging
 
-__all__ = ["add_settings_commands", "secret_values"]
+__all__ = ["add_settings_commands", "secret_values", "settings_markdown"]
 
 #: Global flags (``jarvis --log-level ... run``), also accepted after ``run``.
 _GLOBAL = ("log_level", "log_format")
@@ -113,6 +112,23 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         print(f"{name.ljust(width)} = {text.ljust(value_width)}  ({sources[name]})")
     print("configuration is valid")
     return EXIT_OK
+
+
+def settings_markdown() -> str:
+    """The reference table of every setting (docs/configuration.md embeds it)."""
+    lines = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "host-pid"
+        elif field.default is None or field.default == ():
+            default = "unset"
+        elif isinstance(field.default, bool):
+            default = "true" if field.default else "false"
+        else:
+            default = str(field.default)
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | `{env_name(name)}` | `{default}` | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_config_doc(args: argparse.Namespace) -> int:

@@ -30,12 +30,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from jarvis.errors import ConfigError
+from jarvis.secrets import MASK, check_digest, mask_url, read_secret, split_tokens
 
 __all__ = [
     "ENV_PREFIX",
@@ -46,12 +47,10 @@ __all__ = [
     "explain_settings",
     "load_settings",
     "mask_url",
-    "settings_markdown",
     "unknown_env",
 ]
 
 ENV_PREFIX = "JARVIS_"
-MASK = "***"
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
 
@@ -68,44 +67,6 @@ def env_name(setting: str) -> str:
 
 def _default_member() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``: safe to log."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
-
-
-def _read_secret(path: Path) -> str:
-    """The first line of a secret file, stripped. Raises ValueError without the content."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text") from None
-    value = text.strip()
-    if not value:
-        raise ValueError(f"{path} is empty")
-    return value
-
-
-def _check_digest(value: str) -> None:
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("expected user:password (neither part empty)")
-
-
-def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.replace("\n", ",").split(",") if t.strip())
 
 
 class Settings(BaseModel):
@@ -234,7 +195,7 @@ class Settings(BaseModel):
 
     @field_validator("http_tokens")
     @classmethod
-    def _long_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    def _longsplit_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         if any(len(t.get_secret_value()) < MIN_TOKEN_LENGTH for t in value):
             raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
         return value
@@ -254,21 +215,21 @@ class Settings(BaseModel):
     @classmethod
     def _digest(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            _check_digest(value.get_secret_value())
+            check_digest(value.get_secret_value())
         return value
 
     @field_validator("zk_auth_file")
     @classmethod
     def _digest_file(cls, value: Path | None) -> Path | None:
         if value is not None:
-            _check_digest(_read_secret(value))
+            check_digest(read_secret(value))
         return value
 
     @field_validator("redis_password_file")
     @classmethod
     def _readable(cls, value: Path | None) -> Path | None:
         if value is not None:
-            _read_secret(value)
+            read_secret(value)
         return value
 
     @field_validator("redis_tls_ca_file", "redis_tls_cert_file", "redis_tls_key_file", "rules")
@@ -280,15 +241,15 @@ class Settings(BaseModel):
 
     @field_validator("http_tokens", mode="before")
     @classmethod
-    def _split_tokens(cls, value: Any) -> Any:
-        return _tokens(value) if isinstance(value, str) else value
+    def _splitsplit_tokens(cls, value: Any) -> Any:
+        return split_tokens(value) if isinstance(value, str) else value
 
     @field_validator("http_tokens_file")
     @classmethod
     def _token_file(cls, value: Path | None) -> Path | None:
         if value is not None:
-            _read_secret(value)
-            tokens = _tokens(value.read_text(encoding="utf-8"))
+            read_secret(value)
+            tokens = split_tokens(value.read_text(encoding="utf-8"))
             if any(len(t) < MIN_TOKEN_LENGTH for t in tokens):
                 raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
         return value
@@ -347,7 +308,7 @@ class Settings(BaseModel):
         tokens = [t.get_secret_value() for t in self.http_tokens]
         if self.http_tokens_file is not None:
             text = self.http_tokens_file.read_text(encoding="utf-8")
-            tokens.extend(_tokens(text))
+            tokens.extend(split_tokens(text))
         return tuple(tokens)
 
     def redacted(self) -> dict[str, Any]:
@@ -362,26 +323,9 @@ class Settings(BaseModel):
         return values
 
 
-def settings_markdown() -> str:
-    """The reference table of every setting (docs/configuration.md embeds it)."""
-    lines = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
-            default = "host-pid"
-        elif field.default is None or field.default == ():
-            default = "unset"
-        elif isinstance(field.default, bool):
-            default = "true" if field.default else "false"
-        else:
-            default = str(field.default)
-        meaning = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{name}` | `{env_name(name)}` | `{default}` | {meaning} |")
-    return "\n".join(lines) + "\n"
-
-
 def _read_file_setting(name: str, path: Path) -> str:
     try:
-        return _read_secret(path)
+        return read_secret(path)
     except ValueError as exc:
         raise ConfigError(f"setting {name!r} ({env_name(name)}): {exc}") from None
 
