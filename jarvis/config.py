@@ -1,16 +1,25 @@
 """Settings of a Jarvis member: defaults < TOML file < ``JARVIS_*`` environment < flags.
 
 Every setting has a default, an environment variable (``JARVIS_`` + its name in upper
-case) and one line of documentation (its ``description``). :func:`load_settings` merges
-the sources and validates the result; an invalid value raises
-:class:`~jarvis.errors.ConfigError` naming the setting and where it came from.
+case) and one line of documentation (its ``description``; docs/configuration.md is
+generated from them). :func:`load_settings` merges the sources and validates the result;
+an invalid value raises :class:`~jarvis.errors.ConfigError` naming the setting and where
+it came from, never echoing the value (it may be a secret).
 
 The file is TOML with the same names, at top level::
 
     zk = "zk1:2181,zk2:2181,zk3:2181"
-    redis = "redis://jarvis:secret@redis:6379/0"
+    zk_auth_file = "/run/secrets/jarvis-zk"        # one line: user:password
+    redis = "rediss://redis:6379/0"
+    redis_username = "jarvis"
+    redis_password_file = "/run/secrets/jarvis-redis"
     zone = "eu-west-1a"
     tick = 1.0
+
+Secrets (``zk_auth``, ``redis_password``, ``http_tokens``, and a password inside the
+``redis`` URL) can also come from files (the ``*_file`` settings), read when Jarvis
+connects, so a rotated secret file is picked up by the next connection. They are never
+logged: :meth:`Settings.redacted` masks them, and :func:`mask_url` masks a URL's password.
 """
 
 from __future__ import annotations
@@ -21,15 +30,39 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from jarvis.errors import ConfigError
+from jarvis.secrets import MASK, check_digest, mask_url, read_secret, split_tokens
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "MASK",
+    "SECRETS",
+    "Settings",
+    "env_name",
+    "explain_settings",
+    "load_settings",
+    "mask_url",
+    "unknown_env",
+]
 
 ENV_PREFIX = "JARVIS_"
+#: Bearer tokens shorter than this are refused (guessable).
+MIN_TOKEN_LENGTH = 16
+
+#: Settings whose values are secrets (masked by :meth:`Settings.redacted`).
+SECRETS = frozenset({"zk_auth", "redis_password", "http_tokens"})
+#: ``JARVIS_*`` variables the CLI reads that are not settings.
+CLI_VARIABLES = frozenset({"JARVIS_CONFIG", "JARVIS_DEMO_DURATION"})
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: ``zk_auth`` -> ``JARVIS_ZK_AUTH``."""
+    return ENV_PREFIX + setting.upper()
 
 
 def _default_member() -> str:
@@ -41,8 +74,46 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # --- where ------------------------------------------------------------------
     zk: str = Field("127.0.0.1:2181", description="ZooKeeper hosts, host:port[,host:port...]")
-    redis: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)")
+    zk_auth: SecretStr | None = Field(
+        None,
+        description="ZooKeeper digest credentials user:password; Jarvis's nodes then "
+        "carry ACLs that only this user may change (secret)",
+    )
+    zk_auth_file: Path | None = Field(
+        None, description="file whose first line is zk_auth (instead of zk_auth)"
+    )
+    zk_world_read: bool = Field(
+        False,
+        description="with zk_auth: clients without credentials may read (never change) "
+        "Jarvis's nodes; off: they can read nothing",
+    )
+    redis: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL (redis://, rediss:// for TLS, or unix://); may carry user:password",
+    )
+    redis_username: str | None = Field(
+        None, min_length=1, description="Redis ACL user (overrides the URL's)"
+    )
+    redis_password: SecretStr | None = Field(
+        None, description="Redis password (overrides the URL's) (secret)"
+    )
+    redis_password_file: Path | None = Field(
+        None, description="file whose first line is the Redis password"
+    )
+    redis_tls_ca_file: Path | None = Field(
+        None, description="CA bundle that signed Redis's certificate (rediss:// only)"
+    )
+    redis_tls_cert_file: Path | None = Field(
+        None, description="client certificate for Redis mutual TLS (rediss:// only)"
+    )
+    redis_tls_key_file: Path | None = Field(
+        None, description="private key of redis_tls_cert_file (rediss:// only)"
+    )
+    redis_tls_verify: bool = Field(
+        True, description="verify Redis's certificate and host name (rediss:// only)"
+    )
     cluster: str = Field(
         "default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="cluster name in ZooKeeper"
     )
@@ -57,6 +128,7 @@ class Settings(BaseModel):
         pattern=r"^[A-Za-z0-9_.@-]{1,128}$",
         description="member id (default: host-pid)",
     )
+    # --- timing -----------------------------------------------------------------
     tick: float = Field(1.0, gt=0.0, le=60.0, description="seconds between two ticks")
     session_timeout: float = Field(
         10.0, ge=1.0, le=120.0, description="ZooKeeper session timeout, seconds"
@@ -70,13 +142,36 @@ class Settings(BaseModel):
     rebalance_interval: float = Field(
         1.0, gt=0.0, le=60.0, description="seconds between two rebalancing passes"
     )
+    claim_ttl: float = Field(60.0, gt=0.0, le=86400.0, description="work claim lease, seconds")
+    rules: Path | None = Field(None, description="TOML rules file (eligibility)")
+    # --- HTTP -------------------------------------------------------------------
     http: str | None = Field(
         None, description="HOST:PORT the HTTP interface listens on (unset: no HTTP)"
     )
-    rules: Path | None = Field(None, description="TOML rules file (eligibility)")
-    claim_ttl: float = Field(60.0, gt=0.0, le=86400.0, description="work claim lease, seconds")
+    http_tokens: tuple[SecretStr, ...] = Field(
+        (),
+        description="bearer tokens accepted by endpoints that change state, comma-separated "
+        "(empty: those endpoints need no token) (secret)",
+    )
+    http_tokens_file: Path | None = Field(
+        None, description="file of bearer tokens, one per line (added to http_tokens)"
+    )
+    http_read_open: bool = Field(
+        True,
+        description="read-only endpoints need no token (off: they need one too); "
+        "/healthz and /readyz never do",
+    )
+    http_max_body: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="largest request body, bytes"
+    )
+    http_max_batch: int = Field(
+        1000, ge=1, le=100_000, description="most events in one submitted batch"
+    )
+    # --- logs -------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
-    log_format: Literal["text", "json"] = Field("text", description="log line format")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log line format: text, or json (one object per line)"
+    )
 
     @field_validator("http")
     @classmethod
@@ -88,21 +183,167 @@ class Settings(BaseModel):
             raise ValueError("expected HOST:PORT with a port from 1 to 65535")
         return value
 
+    @field_validator("zk")
+    @classmethod
+    def _zk_hosts(cls, value: str) -> str:
+        hosts = value.partition("/")[0]
+        for host in hosts.split(","):
+            name, sep, port = host.strip().rpartition(":")
+            if not host.strip() or (sep and (not name or not port.isdigit())):
+                raise ValueError("expected host:port[,host:port...][/chroot]")
+        return value
+
+    @field_validator("http_tokens")
+    @classmethod
+    def _longsplit_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(t.get_secret_value()) < MIN_TOKEN_LENGTH for t in value):
+            raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
     @field_validator("redis")
     @classmethod
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        try:
+            urlsplit(value).port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("the URL's port is not a number from 0 to 65535") from None
         return value
+
+    @field_validator("zk_auth")
+    @classmethod
+    def _digest(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_digest(value.get_secret_value())
+        return value
+
+    @field_validator("zk_auth_file")
+    @classmethod
+    def _digest_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            check_digest(read_secret(value))
+        return value
+
+    @field_validator("redis_password_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_secret(value)
+        return value
+
+    @field_validator("redis_tls_ca_file", "redis_tls_cert_file", "redis_tls_key_file", "rules")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("http_tokens", mode="before")
+    @classmethod
+    def _splitsplit_tokens(cls, value: Any) -> Any:
+        return split_tokens(value) if isinstance(value, str) else value
+
+    @field_validator("http_tokens_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_secret(value)
+            tokens = split_tokens(value.read_text(encoding="utf-8"))
+            if any(len(t) < MIN_TOKEN_LENGTH for t in tokens):
+                raise ValueError(f"every token needs at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        for secret, file in (
+            ("zk_auth", "zk_auth_file"),
+            ("redis_password", "redis_password_file"),
+        ):
+            if getattr(self, secret) is not None and getattr(self, file) is not None:
+                raise ValueError(
+                    f"settings {secret!r} ({env_name(secret)}) and {file!r} ({env_name(file)}) "
+                    "are both set: use one"
+                )
+        if self.zk_world_read and not self.has_zk_auth:
+            raise ValueError(
+                "setting 'zk_world_read' (JARVIS_ZK_WORLD_READ) needs 'zk_auth' or 'zk_auth_file'"
+            )
+        if not self.redis.startswith("rediss://"):
+            for name in ("redis_tls_ca_file", "redis_tls_cert_file", "redis_tls_key_file"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"setting {name!r} ({env_name(name)}) needs a rediss:// URL in 'redis'"
+                    )
+        if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
+            raise ValueError(
+                "settings 'redis_tls_cert_file' and 'redis_tls_key_file' go together: set both"
+            )
+        return self
+
+    # --- resolved secrets (read files now, so a rotated secret is picked up) -----------
+
+    @property
+    def has_zk_auth(self) -> bool:
+        return self.zk_auth is not None or self.zk_auth_file is not None
+
+    def zk_credentials(self) -> str | None:
+        """``user:password`` for ZooKeeper digest auth, or None."""
+        if self.zk_auth is not None:
+            return self.zk_auth.get_secret_value()
+        if self.zk_auth_file is not None:
+            return _read_file_setting("zk_auth_file", self.zk_auth_file)
+        return None
+
+    def redis_password_value(self) -> str | None:
+        """The Redis password from ``redis_password(_file)``, or None (the URL's stands)."""
+        if self.redis_password is not None:
+            return self.redis_password.get_secret_value()
+        if self.redis_password_file is not None:
+            return _read_file_setting("redis_password_file", self.redis_password_file)
+        return None
+
+    def http_token_values(self) -> tuple[str, ...]:
+        """Every accepted bearer token (``http_tokens`` and ``http_tokens_file``)."""
+        tokens = [t.get_secret_value() for t in self.http_tokens]
+        if self.http_tokens_file is not None:
+            text = self.http_tokens_file.read_text(encoding="utf-8")
+            tokens.extend(split_tokens(text))
+        return tuple(tokens)
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting as JSON-able values, secrets masked: safe to print or log."""
+        values = self.model_dump(mode="json")
+        for name in SECRETS:
+            if isinstance(values[name], list):
+                values[name] = [MASK] * len(values[name])
+            elif values[name] is not None:
+                values[name] = MASK
+        values["redis"] = mask_url(self.redis)
+        return values
+
+
+def _read_file_setting(name: str, path: Path) -> str:
+    try:
+        return read_secret(path)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r} ({env_name(name)}): {exc}") from None
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in Settings.model_fields:
-        key = ENV_PREFIX + name.upper()
+        key = env_name(name)
         if key in environ:
             values[name] = environ[key]
     return values
+
+
+def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``JARVIS_*`` variables that are neither settings nor CLI variables (typos?)."""
+    environ = os.environ if environ is None else environ
+    known = {env_name(n) for n in Settings.model_fields} | CLI_VARIABLES
+    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -125,8 +366,17 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Merge defaults, ``file``, ``environ`` (``JARVIS_*``) and ``overrides`` (flags)."""
+    return explain_settings(file, environ, overrides)[0]
+
+
+def explain_settings(
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """:func:`load_settings`, and where each setting came from (``"default"`` if unset)."""
     environ = os.environ if environ is None else environ
-    sources: dict[str, str] = {}
+    sources: dict[str, str] = dict.fromkeys(Settings.model_fields, "default")
     merged: dict[str, Any] = {}
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if file is not None:
@@ -138,12 +388,20 @@ def load_settings(
             merged[name] = value
             sources[name] = origin
     try:
-        return Settings.model_validate(merged)
+        return Settings.model_validate(merged), sources
     except PydanticValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = ".".join(str(p) for p in error["loc"]) or "?"
-            origin = sources.get(name, "default")
-            var = ENV_PREFIX + name.upper()
-            problems.append(f"setting {name!r} ({var}, from {origin}): {error['msg']}")
-        raise ConfigError("; ".join(problems)) from exc
+        # ``from None``: pydantic's own message echoes input values, secrets included.
+        raise ConfigError(_describe(exc, sources)) from None
+
+
+def _describe(exc: PydanticValidationError, sources: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        name = str(error["loc"][0]) if error["loc"] else None
+        if name is None:  # a rule across settings: the message names them
+            problems.append(message)
+            continue
+        origin = sources.get(name, "default")
+        problems.append(f"setting {name!r} ({env_name(name)}, from {origin}): {message}")
+    return "; ".join(problems)

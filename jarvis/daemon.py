@@ -15,10 +15,12 @@ from typing import Any
 
 import redis
 
+from jarvis import metrics
 from jarvis.actors import EngineFactory, Gate, MemberSupervisor, SupervisorListener
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
-from jarvis.config import Settings
+from jarvis.config import Settings, mask_url
+from jarvis.connections import redis_client, zk_auth
 from jarvis.election import Member
 from jarvis.errors import ConfigError, ServerError
 from jarvis.models.rules import Rules, load_rules
@@ -35,7 +37,7 @@ class Daemon:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.rules: Rules | None = load_rules(settings.rules) if settings.rules else None
-        self.redis = redis.Redis.from_url(settings.redis, decode_responses=True)
+        self.redis = redis_client(settings)
         self.gate = Gate()
         self.stopped = threading.Event()
         self.member: Member | None = None
@@ -59,7 +61,7 @@ class Daemon:
         try:
             self.redis.ping()
         except redis.RedisError as exc:
-            raise ServerError(f"Redis at {self.settings.redis}: {exc}") from exc
+            raise ServerError(f"Redis at {mask_url(self.settings.redis)}: {exc}") from exc
         holder: list[Member] = []
 
         def release_done(partition: str) -> None:
@@ -71,6 +73,7 @@ class Daemon:
             interval=self.settings.tick,
             gate=self.gate,
         )
+        auth = zk_auth(self.settings)
         member = Member(
             self.settings.zk,
             self.settings.cluster,
@@ -80,17 +83,22 @@ class Daemon:
             session_timeout=self.settings.session_timeout,
             max_moves_per_interval=self.settings.max_moves_per_interval,
             rebalance_interval=self.settings.rebalance_interval,
+            on_connection=metrics.count_connection_state,
+            auth_data=auth.auth_data if auth else None,
+            default_acl=auth.acl if auth else None,
         )
         holder.append(member)
         self.member = member
         member.start()
         log.info(
-            "member %s (zone %s) running: zk=%s cluster=%s tick=%ss",
+            "member %s (zone %s) running: zk=%s cluster=%s zk_acl=%s tick=%ss",
             self.settings.member,
             self.settings.zone,
             self.settings.zk,
             self.settings.cluster,
+            "digest" if auth else "open",
             self.settings.tick,
+            extra={"member": self.settings.member},
         )
 
     def stop(self, graceful: bool = True) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "TICKS",
     "TICK_ERRORS",
     "TICK_SECONDS",
+    "count_connection_state",
 ]
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -47,7 +48,9 @@ HANDOFF_GAP_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
 )
 CONNECTION_STATES = Counter(
-    "jarvis_zookeeper_connection_states_total", "ZooKeeper connection state changes", ["state"]
+    "jarvis_zookeeper_connection_states_total",
+    "ZooKeeper connection events: suspended, lost, connected, stepped_down",
+    ["state"],
 )
 FENCED_COMMITS = Counter(
     "jarvis_fenced_commits_total", "Writes refused because a newer epoch exists", ["kind"]
@@ -56,3 +59,8 @@ DEAD_LETTERS = Counter("jarvis_dead_letters_total", "Events sent to a dead-lette
 GET_WORK_SECONDS = Histogram(
     "jarvis_get_work_seconds", "Latency of get-work", ["path"], buckets=_FAST
 )
+
+
+def count_connection_state(state: str) -> None:
+    """Count one ZooKeeper connection event (the member's ``on_connection`` hook)."""
+    CONNECTION_STATES.labels(state).inc()

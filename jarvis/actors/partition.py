@@ -18,6 +18,7 @@ apply events but commit nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -67,9 +68,14 @@ class PartitionActor(pykka.ThreadingActor):
         self.tick_no = 0
         self._loaded = False
         self._stopped_reported = False
-        self._log = logging.LoggerAdapter(
-            log, {"partition": partition, "epoch": epoch, "kind": engine.kind}
-        )
+        # Log context (jarvis.logs shows it); "tick" is updated as ticks run.
+        self._context: dict[str, Any] = {
+            "partition": partition,
+            "epoch": epoch,
+            "kind": engine.kind,
+            "tick": None,
+        }
+        self._log = logging.LoggerAdapter(log, self._context)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -85,6 +91,8 @@ class PartitionActor(pykka.ThreadingActor):
 
     def _finished(self) -> None:
         self.lost.set()
+        with contextlib.suppress(KeyError):  # no stale gauge for a partition not run here
+            metrics.TASKS_OPEN.remove(self.partition)
         self.scheduler.cancel(self._key)
         if not self._stopped_reported:
             self._stopped_reported = True
@@ -126,6 +134,7 @@ class PartitionActor(pykka.ThreadingActor):
                 self._loaded = True
                 if last_tick_at is not None:
                     metrics.HANDOFF_GAP_SECONDS.observe(max(0.0, self.clock() - last_tick_at))
+            self._context["tick"] = self.tick_no
             report = self.engine.tick(self.epoch, self.tick_no, self.clock(), self._may_commit)
         except FencedError as exc:
             metrics.FENCED_COMMITS.labels(kind).inc()

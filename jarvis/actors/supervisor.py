@@ -174,9 +174,7 @@ class SupervisorListener:
         self.supervisor.tell(Lost(partition_id))
 
     def on_suspended(self) -> None:
-        self.gate.close()
-        metrics.CONNECTION_STATES.labels("suspended").inc()
+        self.gate.close()  # (the member counts connection events: count_connection_state)
 
     def on_resumed(self) -> None:
         self.gate.open()
-        metrics.CONNECTION_STATES.labels("resumed").inc()

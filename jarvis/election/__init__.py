@@ -3,12 +3,16 @@
 A :class:`Member` registers itself, owns its fair share of the partitions listed in the
 :class:`PartitionRegistry`, and tells an :class:`OwnershipListener` what it acquires,
 must release, or has lost. :class:`ClusterView` is the read-only picture operators see.
+:class:`ZkAuth` holds the digest credentials whose ACL protects every node Jarvis
+creates; :func:`connect` opens an authenticated client for the registry, the view and the
+CLI.
 """
 
 from jarvis.election.listener import OwnershipListener
 from jarvis.election.member import Member
 from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, PartitionRegistry
 from jarvis.election.paths import NAME, ClusterPaths, check_name
+from jarvis.election.security import ZkAuth, connect
 from jarvis.election.view import ClusterView, MemberRow, OwnershipRow
 
 __all__ = [
@@ -23,5 +27,7 @@ __all__ = [
     "PartitionInfo",
     "PartitionKind",
     "PartitionRegistry",
+    "ZkAuth",
     "check_name",
+    "connect",
 ]

@@ -97,13 +97,20 @@ class Holdings:
             self._owned[info.id] = epoch
             self._changed.notify_all()
         self.acquired_at[info.id] = self._clock()
-        log.info("member %s owns %s (epoch %d)", self._member_id, info.id, epoch)
+        log.info(
+            "member %s owns %s (epoch %d)",
+            self._member_id,
+            info.id,
+            epoch,
+            extra={"member": self._member_id, "partition": info.id, "epoch": epoch},
+        )
         self.call("on_acquired", info, epoch)
 
     def lose(self, partition_id: str, why: str, level: int = logging.WARNING) -> None:
+        context = self._context(partition_id)
         if not self._forget(partition_id):
             return
-        log.log(level, "member %s lost %s: %s", self._member_id, partition_id, why)
+        log.log(level, "member %s lost %s: %s", self._member_id, partition_id, why, extra=context)
         self.call("on_lost", partition_id)
 
     def lose_all(self, why: str, level: int = logging.WARNING) -> None:
@@ -119,7 +126,12 @@ class Holdings:
         if partition_id in self.releasing:
             return
         self.releasing.add(partition_id)
-        log.info("member %s releasing %s", self._member_id, partition_id)
+        log.info(
+            "member %s releasing %s",
+            self._member_id,
+            partition_id,
+            extra=self._context(partition_id),
+        )
         if self._listener is None:
             self.done.add(partition_id)
         else:
@@ -135,8 +147,17 @@ class Holdings:
 
     def released(self, partition_id: str) -> None:
         """The owner node is deleted: the handoff is complete."""
+        context = self._context(partition_id)
         if self._forget(partition_id):
-            log.info("member %s released %s", self._member_id, partition_id)
+            log.info("member %s released %s", self._member_id, partition_id, extra=context)
+
+    def _context(self, partition_id: str) -> dict[str, Any]:
+        """Log context of a partition this member holds (see jarvis.logs)."""
+        return {
+            "member": self._member_id,
+            "partition": partition_id,
+            "epoch": self._owned.get(partition_id),
+        }
 
     def _forget(self, partition_id: str) -> bool:
         with self._changed:

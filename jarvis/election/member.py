@@ -88,6 +88,11 @@ class Member:
     takes a partition that its planned taker left free (a taker that is stuck but not
     yet expired); ``handoff_cooldown`` (s) during which a partition handed off with
     ``release`` is not planned back to the member that released it.
+
+    ``on_connection`` (optional, for metrics) is called on the worker thread with
+    ``"suspended"``, ``"lost"``, ``"connected"`` or ``"stepped_down"``; it must return
+    at once. ``auth_data`` and ``default_acl`` go to kazoo (see
+    :class:`~jarvis.election.ZkAuth`): every node the member creates carries the ACL.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class Member:
         handoff_cooldown: float | None = None,
         host: str | None = None,
         pid: int | None = None,
+        on_connection: Callable[[str], None] | None = None,
     ) -> None:
         self.member_id = check_name(member_id, "member id")
         self.zone = check_name(zone, "zone")
@@ -124,6 +130,7 @@ class Member:
             version=version,
         )
         self._clock = clock
+        self._on_connection_change = on_connection
         self._session_timeout = session_timeout
         self._rebalance_interval = rebalance_interval
         self._settle_delay = settle_delay
@@ -316,6 +323,7 @@ class Member:
 
     def _on_connection(self, state: KazooState) -> None:
         log.info("member %s: connection %s", self.member_id, state)
+        self._report_connection(str(state).lower())
         if state == KazooState.SUSPENDED:
             self._connected = False
             self._pause()
@@ -347,6 +355,7 @@ class Member:
                 self.member_id,
                 now - self._last_ok,
             )
+            self._report_connection("stepped_down")
             self._holdings.lose_all("stepped down (ZooKeeper silent)")
             self._snapshot.invalidate()
         if now >= self._next_rebalance:
@@ -412,6 +421,14 @@ class Member:
             self._published_draining = True
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _report_connection(self, state: str) -> None:
+        if self._on_connection_change is None:
+            return
+        try:
+            self._on_connection_change(state)
+        except Exception:
+            log.exception("member %s: on_connection(%r) failed", self.member_id, state)
 
     def _shutdown(self) -> None:
         self._holdings.lose_all("member stopping", logging.INFO)

@@ -18,7 +18,9 @@ def test_election_exports_exactly_its_public_surface() -> None:
         "PartitionInfo",
         "PartitionKind",
         "PartitionRegistry",
+        "ZkAuth",
         "check_name",
+        "connect",
     }
     for name in jarvis.election.__all__:
         assert getattr(jarvis.election, name) is not None

@@ -1,0 +1,61 @@
+"""Clients built from :class:`~jarvis.config.Settings`, with their credentials and TLS.
+
+The daemon and the CLI connect through these two functions, so both honour the same
+settings: ZooKeeper digest credentials and ACLs (``zk_auth``, ``zk_auth_file``,
+``zk_world_read``), and the Redis ACL user, password and TLS options (``redis_*``).
+Secrets are read here, at connect time, and never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from jarvis.config import Settings
+from jarvis.election import ZkAuth
+
+__all__ = ["redis_client", "zk_auth"]
+
+
+def zk_auth(settings: Settings) -> ZkAuth | None:
+    """The ZooKeeper credentials and ACL of ``settings``, or None (no auth, open ACL)."""
+    credentials = settings.zk_credentials()
+    if credentials is None:
+        return None
+    return ZkAuth.parse(credentials, world_read=settings.zk_world_read)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def redis_client(settings: Settings, *, decode_responses: bool = True) -> redis.Redis:
+    """A Redis client for ``settings.redis`` with the configured user, password and TLS.
+
+    ``redis_username`` and ``redis_password`` (or its file) replace the URL's user and
+    password. With a ``rediss://`` URL the certificate is verified against
+    ``redis_tls_ca_file`` (or the system's CAs) unless ``redis_tls_verify`` is off, and
+    ``redis_tls_cert_file``/``redis_tls_key_file`` present a client certificate.
+    """
+    url = settings.redis
+    options: dict[str, Any] = {}
+    password = settings.redis_password_value()
+    if settings.redis_username is not None or password is not None:
+        parsed = urlsplit(url)
+        options["username"] = settings.redis_username or parsed.username
+        options["password"] = password if password is not None else parsed.password
+        url = _without_userinfo(url)  # from_url lets the URL's credentials win
+    if url.startswith("rediss://"):
+        verify = settings.redis_tls_verify
+        options["ssl_cert_reqs"] = "required" if verify else "none"
+        options["ssl_check_hostname"] = verify
+        if settings.redis_tls_ca_file is not None:
+            options["ssl_ca_certs"] = str(settings.redis_tls_ca_file)
+        if settings.redis_tls_cert_file is not None:
+            options["ssl_certfile"] = str(settings.redis_tls_cert_file)
+        if settings.redis_tls_key_file is not None:
+            options["ssl_keyfile"] = str(settings.redis_tls_key_file)
+    return redis.Redis.from_url(url, decode_responses=decode_responses, **options)

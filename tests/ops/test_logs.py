@@ -1,0 +1,177 @@
+"""Structured logs: JSON or text, with member, partition, epoch and tick on the lines that
+concern them, and no secret ever written."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from kazoo.client import KazooClient
+
+from jarvis.actors import PartitionActor, Scheduler, TickReport
+from jarvis.actors.city import CityEngine
+from jarvis.election import PartitionRegistry
+from jarvis.logs import configure_logging
+from jarvis.store.city import CityStore
+from tests.faults import wait_for
+from tests.ops.conftest import CREDENTIALS
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """Logging configured as the CLI does, into a buffer; restored afterwards."""
+    root = logging.getLogger()
+    level = root.level
+    buffer = io.StringIO()
+    yield buffer
+    for handler in list(root.handlers):
+        if handler.__class__.__name__ == "_JarvisHandler":
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+
+
+class FailingEngine:
+    kind = "city"
+
+    def __init__(self, inner: CityEngine) -> None:
+        self.inner = inner
+
+    def load(self) -> tuple[int, float | None]:
+        return self.inner.load()
+
+    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
+        raise RuntimeError("simulated failure inside a tick")
+
+
+def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
+    stream: io.StringIO, rds: redis.Redis, namespace: str
+) -> None:
+    configure_logging("INFO", "json", member="m1", stream=stream)
+    scheduler = Scheduler()
+    stopped = threading.Event()
+    ref = PartitionActor.start(
+        "oslo",
+        100,
+        FailingEngine(CityEngine(CityStore(rds, "oslo", namespace))),
+        interval=0.05,
+        scheduler=scheduler,
+        gate=lambda: True,
+        on_released=lambda p, e: None,
+        on_stopped=lambda p, e: stopped.set(),
+    )
+
+    def two_failures() -> list[dict[str, object]]:
+        failures = [line for line in _lines(stream) if "failed" in str(line["msg"])]
+        return failures[:2] if len(failures) >= 2 else []
+
+    try:
+        failures = wait_for(two_failures, 10, "two failed ticks were logged")
+    finally:
+        ref.stop()
+        scheduler.stop()
+    first, second = failures
+    assert first["level"] == "ERROR"
+    assert first["logger"] == "jarvis.actors.partition"
+    assert (first["member"], first["partition"], first["kind"], first["epoch"]) == (
+        "m1",
+        "oslo",
+        "city",
+        100,
+    )
+    assert isinstance(first["tick"], int)
+    assert second["tick"] == first["tick"] + 1
+    assert "RuntimeError: simulated failure" in str(first["exc"])
+    assert f"tick {first['tick']} failed" in str(first["msg"])
+
+
+def test_text_lines_carry_the_context_in_brackets_before_any_traceback(
+    stream: io.StringIO,
+) -> None:
+    configure_logging("INFO", "text", member="m1", stream=stream)
+    log = logging.getLogger("jarvis.test")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("tick failed", extra={"partition": "oslo", "epoch": 7, "tick": 3})
+    log.info("no partition here")
+    first, *traceback, last = stream.getvalue().splitlines()
+    assert first.endswith("ERROR jarvis.test tick failed [member=m1 partition=oslo epoch=7 tick=3]")
+    assert traceback[-1] == "ValueError: boom"
+    assert last.endswith("INFO jarvis.test no partition here [member=m1]")
+
+
+def test_secrets_and_url_passwords_are_scrubbed_from_every_line(stream: io.StringIO) -> None:
+    configure_logging("INFO", "json", secrets=["zk-secret-value"], stream=stream)
+    log = logging.getLogger("jarvis.test")
+    log.info("Redis at %s failed", "rediss://jarvis:redis-secret-value@redis:6379/0")
+    log.warning("auth %s refused", "jarvis:zk-secret-value")
+    text = stream.getvalue()
+    assert "secret-value" not in text
+    messages = [line["msg"] for line in _lines(stream)]
+    assert messages == [
+        "Redis at rediss://jarvis:***@redis:6379/0 failed",
+        "auth jarvis:*** refused",
+    ]
+
+
+def test_jarvis_run_writes_json_lines_with_member_and_partition_context(
+    zk_hosts: str, redis_url: str, namespace: str, cluster: str, admin: KazooClient
+) -> None:
+    PartitionRegistry(admin, cluster).add("e2e-city", "city")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("JARVIS_")}
+    environ |= {
+        "JARVIS_ZK": zk_hosts,
+        "JARVIS_ZK_AUTH": CREDENTIALS,
+        "JARVIS_REDIS": redis_url,
+        "JARVIS_NAMESPACE": namespace,
+        "JARVIS_CLUSTER": cluster,
+        "JARVIS_MEMBER": "m-e2e",
+        "JARVIS_SESSION_TIMEOUT": "4",
+        "JARVIS_TICK": "0.2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jarvis", "--log-format", "json", "run"],
+        cwd=ROOT,
+        env=environ,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        wait_for(
+            lambda: any("acting as owner" in line for line in lines),
+            20,
+            "the member started acting for e2e-city",
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        reader.join(10)
+        process.stderr.close()
+    assert code == 0, "".join(lines)
+    documents = [json.loads(line) for line in lines]  # every line is JSON
+    assert all(d["member"] == "m-e2e" for d in documents)
+    acting = [d for d in documents if "acting as owner" in str(d["msg"])]
+    assert acting[0]["partition"] == "e2e-city"
+    assert isinstance(acting[0]["epoch"], int)
+    assert CREDENTIALS.partition(":")[2] not in "".join(lines)
