@@ -57,12 +57,16 @@ class HolderIn(_Body):
 
 
 class ClaimOut(_Body):
+    """A claim: ``token`` numbers the store's claims in order (pass it back to act on
+    this very claim); ``start_by`` is the item's queue score (earliest leaves first)."""
+
     item: WorkItem
     associate: str
     store: str
     token: int
     claimed_at: float
     expires_at: float
+    start_by: float
 
 
 class HeartbeatOut(_Body):

@@ -89,6 +89,7 @@ def work_router(context: ApiContext) -> APIRouter:
             token=claim.token,
             claimed_at=claim.claimed_at,
             expires_at=claim.expires_at,
+            start_by=claim.start_by,
         )
 
     @router.post("/stores/{store}/work/{item_id}/complete")

@@ -65,7 +65,8 @@ def test_items_of_one_class_still_leave_in_queue_order(wq: WorkQueue) -> None:
 
     assert [c.item.id for c in claims] == ["long"]
     polled = batch.poll(ticket)
-    assert polled is not None and polled.item.id == "long"
+    assert polled is not None
+    assert polled.item.id == "long"
     assert [q.item.id for q in wq.queue(STORE)] == ["short"]
 
 
@@ -90,7 +91,8 @@ def test_a_claim_made_before_giving_up_is_returned_by_give_up(wq: WorkQueue) -> 
     ticket = batch.wait(wq.associate("p"), NOW + 10)
     assert len(batch.assign(STORE, epoch=1, now=NOW)) == 1
     claim = batch.give_up(ticket)
-    assert claim is not None and (claim.item.id, claim.associate) == ("w1", "p")
+    assert claim is not None
+    assert (claim.item.id, claim.associate) == ("w1", "p")
     assert batch.poll(ticket) is None  # handed over once
 
 
