@@ -43,9 +43,9 @@ async def get_work(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Claim | None:
     """Claim work for ``associate_id``, waiting up to ``wait`` seconds for some."""
-    associate = await run_in_threadpool(work.associate, associate_id)  # 404 before waiting
     if wait <= 0:
-        return await run_in_threadpool(work.get_work, associate_id)
+        return await run_in_threadpool(work.get_work, associate_id)  # one thread hop
+    associate = await run_in_threadpool(work.associate, associate_id)  # 404 before waiting
     deadline = monotonic() + wait
     if (
         batch is not None
