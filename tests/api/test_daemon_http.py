@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -14,14 +15,14 @@ from jarvis.config import Settings
 from jarvis.daemon import Daemon
 from jarvis.devcluster import free_port
 from jarvis.election import PartitionRegistry
+from jarvis.errors import ServerError
 from tests.faults import wait_for
 
 STORE = "s1"
 
 
-@pytest.fixture
-def daemon(zk_hosts: str, redis_url: str, namespace: str) -> Iterator[Daemon]:
-    settings = Settings(
+def _settings(zk_hosts: str, redis_url: str, namespace: str, listen: str) -> Settings:
+    return Settings(
         zk=zk_hosts,
         redis=redis_url,
         namespace=namespace,
@@ -31,9 +32,13 @@ def daemon(zk_hosts: str, redis_url: str, namespace: str) -> Iterator[Daemon]:
         tick=0.2,
         session_timeout=4.0,
         drain_timeout=10.0,
-        http=f"127.0.0.1:{free_port()}",
+        http=listen,
     )
-    d = Daemon(settings)
+
+
+@pytest.fixture
+def daemon(zk_hosts: str, redis_url: str, namespace: str) -> Iterator[Daemon]:
+    d = Daemon(_settings(zk_hosts, redis_url, namespace, f"127.0.0.1:{free_port()}"))
     yield d
     if not d.stopped.is_set():
         d.stop(graceful=False)
@@ -97,3 +102,18 @@ def test_waiting_associates_of_a_batch_store_are_served_by_its_tick(
     # Both claims were made by the owner's tick, none first come, first served.
     assert rds.hget(f"{namespace}:{{{STORE}}}:work:stats", "batch_claims") == "2"
     assert rds.zcard(f"{namespace}:{{{STORE}}}:work:waiting") == 0
+
+
+def test_a_taken_http_port_fails_the_start_before_joining(
+    zk_hosts: str, redis_url: str, namespace: str, zk: KazooClient
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        d = Daemon(_settings(zk_hosts, redis_url, namespace, f"127.0.0.1:{port}"))
+        with pytest.raises(ServerError, match="HTTP interface did not start"):
+            d.start()
+    assert d.member is None  # it never joined ZooKeeper, so it took no partition
+    assert zk.exists("/jarvis/t/members") is None
+    d.stop(graceful=False)
