@@ -6,22 +6,22 @@ items:
 
 - ``zpopmin``: a bare ``ZPOPMIN`` on one sorted set of that size, the floor;
 - ``api``: :meth:`jarvis.store.WorkQueue.get_work` through the Python API, one store,
-  associates who may take every class (so each call peeks 12 class queues).
+  associates who may take every class (so each call peeks 12 class queues);
+- ``http``: the same, over HTTP: ``POST /v1/associates/{id}/get-work`` served by one
+  member's HTTP interface (the FastAPI app under uvicorn, one process, as ``jarvis run
+  --http`` serves it), each client with a keep-alive ``httpx`` connection.
 
 Redis runs at a higher CPU priority than the clients (niceness -10, when the system
 allows; ``JARVIS_BENCH_REDIS_NICE`` to change), as if it had a machine of its own: on a
 small box, 64 busy client processes otherwise starve the single-threaded server of CPU,
 and the figure would measure the scheduler rather than the service. Both targets get
-the same treatment.
+the same treatment, and so does the HTTP target's server process (it is the service).
 
 Each target is measured three times per concurrency (once with ``--quick``), the
 targets alternating; a row has the median p50/p99 latency and throughput of its
 rounds, every round's p99, the duplicates of all rounds (items handed out twice: must
 be 0) and, for non-floor targets, ``p99_vs_floor`` (median p99 over the floor's median
 p99; target: at most 3).
-
-To add the HTTP figure later, add a :class:`Target` to ``TARGETS`` whose ``getter``
-calls the HTTP endpoint; ``prepare`` can reuse :class:`ApiTarget`'s.
 
     python -m bench bench_getwork [--quick]
 """
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -38,10 +40,11 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import numpy as np
 import redis
 
-from jarvis.devcluster import RedisServer
+from jarvis.devcluster import RedisServer, free_port
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.workqueue import WorkQueue
 
@@ -132,7 +135,85 @@ class ApiTarget:
         return get
 
 
-TARGETS: tuple[Target, ...] = (FloorTarget(), ApiTarget())
+#: The HTTP server process of each HttpTarget (by port), in the parent only.
+_SERVERS: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class HttpTarget:
+    """get-work over HTTP, from one member's HTTP interface in a process of its own."""
+
+    name = "http"
+
+    def __init__(self) -> None:
+        self.port = 0
+
+    def prepare(self, url: str, namespace: str, n_items: int, clients: int) -> None:
+        ApiTarget().prepare(url, namespace, n_items, clients)
+        self.close()
+        self.port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_getwork", url, namespace, str(self.port)],
+            stdin=subprocess.DEVNULL,
+        )
+        _SERVERS[self.port] = proc
+        _favour(proc.pid)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the benchmark's HTTP server did not start")
+            time.sleep(0.05)
+
+    def getter(self, url: str, namespace: str, index: int) -> Getter:
+        http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+        http.get("/healthz")  # connect now: connecting is not part of get-work
+        path = f"/v1/associates/a{index}/get-work"
+
+        def get() -> str | None:
+            response = http.post(path)
+            if response.status_code == 204:
+                return None
+            response.raise_for_status()
+            return str(response.json()["item"]["id"])
+
+        return get
+
+    def close(self) -> None:
+        proc = _SERVERS.pop(self.port, None)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+
+
+def _serve(url: str, namespace: str, port: int) -> None:
+    """The HTTP target's server: the member's app over ``namespace``, until terminated."""
+    import uvicorn
+
+    from jarvis.api import ApiContext, create_app
+    from jarvis.api.schemas import ReadyOut
+    from jarvis.store.producer import Producer
+    from jarvis.store.workbatch import WorkBatch
+
+    client = redis.Redis.from_url(url, decode_responses=True)
+    work = WorkQueue(client, namespace, claim_ttl=600.0)
+    context = ApiContext(
+        work=work,
+        producer=Producer(client, namespace),
+        readiness=lambda: ReadyOut(ready=True, zookeeper=True, redis=True, draining=False),
+        partitions=list,
+        members=list,
+        batch=WorkBatch(work),
+    )
+    uvicorn.run(
+        create_app(context), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+
+
+TARGETS: tuple[Target, ...] = (FloorTarget(), ApiTarget(), HttpTarget())
 
 
 def _favour(pid: int | None) -> int:
@@ -241,5 +322,12 @@ def run(
             for row in rows:
                 row["redis_nice"] = favoured
         finally:
+            for target in TARGETS:
+                if isinstance(target, HttpTarget):
+                    target.close()
             server.stop()
     return rows
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

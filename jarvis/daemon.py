@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -25,6 +25,11 @@ from jarvis.election import Member
 from jarvis.errors import ConfigError, ServerError
 from jarvis.models.rules import Rules, load_rules
 from jarvis.store.city import CityStore
+
+if TYPE_CHECKING:
+    from jarvis.api import HttpServer
+    from jarvis.api.schemas import ReadyOut
+    from jarvis.election import ClusterView
 
 __all__ = ["Daemon"]
 
@@ -42,6 +47,7 @@ class Daemon:
         self.stopped = threading.Event()
         self.member: Member | None = None
         self.supervisor: Any = None
+        self.http: HttpServer | None = None  # when settings.http is set
 
     def engine_factory(self) -> EngineFactory:
         settings, client, rules = self.settings, self.redis, self.rules
@@ -52,7 +58,7 @@ class Daemon:
             if kind == "store":
                 from jarvis.actors.workstore import StoreEngine
 
-                return StoreEngine.build(client, partition, settings, rules)
+                return StoreEngine.build(client, partition, settings, rules, config)
             raise ConfigError(f"partition {partition!r}: unknown kind {kind!r}")
 
         return build
@@ -62,6 +68,7 @@ class Daemon:
             self.redis.ping()
         except redis.RedisError as exc:
             raise ServerError(f"Redis at {mask_url(self.settings.redis)}: {exc}") from exc
+        self._start_http()
         holder: list[Member] = []
 
         def release_done(partition: str) -> None:
@@ -112,6 +119,65 @@ class Daemon:
             self.member.stop()
         if self.supervisor is not None:
             self.supervisor.stop(block=True, timeout=15)
+        self._stop_http()
         self.redis.close()
         self.stopped.set()
         return drained
+
+    # --- the HTTP interface (settings.http) -------------------------------------------
+
+    def _start_http(self) -> None:
+        """Serve the HTTP interface on ``settings.http``; nothing when it is unset.
+
+        Started before the member joins ZooKeeper (a port already taken fails the start
+        before any partition is taken); ``/readyz`` says 503 until the member is
+        connected, and again while it drains.
+        """
+        if self.settings.http is None:
+            return
+        from jarvis.api import ApiContext, HttpServer, create_app
+        from jarvis.store.producer import Producer
+        from jarvis.store.workbatch import WorkBatch
+        from jarvis.store.workqueue import WorkQueue
+
+        namespace = self.settings.namespace
+        work = WorkQueue(self.redis, namespace, claim_ttl=self.settings.claim_ttl)
+        context = ApiContext(
+            work=work,
+            producer=Producer(self.redis, namespace),
+            readiness=self._readiness,
+            partitions=lambda: [row.as_dict() for row in self._view().partitions()],
+            members=lambda: [row.as_dict() for row in self._view().members()],
+            batch=WorkBatch(work),
+        )
+        self.http = HttpServer(create_app(context), self.settings.http)
+        self.http.start()
+
+    def _stop_http(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+
+    def _readiness(self) -> ReadyOut:
+        from jarvis.api.schemas import ReadyOut
+
+        member = self.member
+        zookeeper = member is not None and bool(member.client.connected)
+        try:
+            reachable = bool(self.redis.ping())
+        except redis.RedisError:
+            reachable = False
+        draining = member is not None and member.draining
+        return ReadyOut(
+            ready=zookeeper and reachable and not draining,
+            zookeeper=zookeeper,
+            redis=reachable,
+            draining=draining,
+        )
+
+    def _view(self) -> ClusterView:
+        from jarvis.election import ClusterView
+
+        if self.member is None:
+            raise ServerError("not connected to ZooKeeper yet")
+        return ClusterView(self.member.client, self.settings.cluster)

@@ -8,25 +8,31 @@ tick does what must happen once per store:
    ``work_completed`` completes); an event that cannot be applied goes to the
    dead-letter stream with its reason. Enqueue is idempotent by item id, so an event
    replayed after a takeover is harmless;
-3. refreshes the store's score in the global ranking remote associates are served by;
-4. records the tick in the out stream (fenced), so gaps between ticks can be checked.
+3. in batch mode (partition config ``{"batch": true}``), renews the store's batch-mode
+   mark and hands work to the associates waiting for it with the solver (see
+   :mod:`jarvis.store.workbatch`); first come, first served is the default;
+4. refreshes the store's score in the global ranking remote associates are served by;
+5. records the tick in the out stream (fenced), so gaps between ticks can be checked.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import redis
 
 from jarvis.actors.engine import TickReport
 from jarvis.config import Settings
 from jarvis.errors import JarvisError, StoreError
+from jarvis.models.config import StoreConfig
 from jarvis.models.events import WorkCompleted, WorkSubmitted, parse_event
 from jarvis.models.rules import Rules
 from jarvis.store.city import CityStore
 from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import PartitionKeys
+from jarvis.store.workbatch import WorkBatch
 from jarvis.store.workqueue import WorkQueue
 
 __all__ = ["StoreEngine"]
@@ -35,23 +41,57 @@ log = logging.getLogger(__name__)
 
 #: The most incoming events one tick applies.
 MAX_EVENTS_PER_TICK = 2000
+#: The batch-mode mark outlives this many ticks (so a store whose owner is gone falls
+#: back to first come, first served soon after).
+BATCH_MARK_TICKS = 3
 
 
 class StoreEngine:
+    """``batch``: decide for waiting associates with the solver each tick (None: no
+    batch mode); ``interval`` is the tick interval, which the batch-mode mark outlives."""
+
     kind = "store"
 
-    def __init__(self, store: str, work: WorkQueue, ticks: CityStore) -> None:
+    def __init__(
+        self,
+        store: str,
+        work: WorkQueue,
+        ticks: CityStore,
+        *,
+        batch: WorkBatch | None = None,
+        interval: float = 1.0,
+        config: StoreConfig | None = None,
+        rules: Rules | None = None,
+    ) -> None:
         self.store = store
         self.work = work
         self.ticks = ticks  # its fenced tick marker is shared with cities
         self.keys = PartitionKeys(store, work.namespace)
+        self.batch = batch
+        self.interval = interval
+        self.config = config or StoreConfig()
+        self.rules = rules
 
     @classmethod
     def build(
-        cls, client: redis.Redis, store: str, settings: Settings, rules: Rules | None
+        cls,
+        client: redis.Redis,
+        store: str,
+        settings: Settings,
+        rules: Rules | None,
+        config: Mapping[str, Any] | None = None,
     ) -> StoreEngine:
+        """The engine of ``store``; ``config`` is its partition config (``batch``: bool)."""
         work = WorkQueue(client, settings.namespace, claim_ttl=settings.claim_ttl)
-        return cls(store, work, CityStore(client, store, settings.namespace))
+        batch = WorkBatch(work) if (config or {}).get("batch") is True else None
+        return cls(
+            store,
+            work,
+            CityStore(client, store, settings.namespace),
+            batch=batch,
+            interval=settings.tick,
+            rules=rules,
+        )
 
     def load(self) -> tuple[int, float | None]:
         stats = self.ticks.stats()
@@ -63,6 +103,10 @@ class StoreEngine:
             return TickReport(tick, committed=False)
         self.work.reap(self.store, epoch)  # fenced: raises FencedError when deposed
         applied, dead = self._apply_events()
+        assigned = 0
+        if self.batch is not None:
+            self.batch.set_mode(self.store, True, BATCH_MARK_TICKS * self.interval + 1.0)
+            assigned = len(self.batch.assign(self.store, epoch, now, self.config, self.rules))
         self.work.refresh_score(self.store, epoch)
         self.ticks.record_tick(epoch, tick, now)
         counts = self.work.counts(self.store)
@@ -71,6 +115,7 @@ class StoreEngine:
             applied=applied,
             dead_lettered=dead,
             open_tasks=counts.get("queued", 0),
+            assigned=assigned,
         )
 
     def _apply_events(self) -> tuple[int, int]:

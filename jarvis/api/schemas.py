@@ -10,6 +10,8 @@ from jarvis.models.city import ID_PATTERN
 from jarvis.models.work import WorkItem
 
 __all__ = [
+    "MAX_EVENTS_PER_REQUEST",
+    "MAX_WAIT_S",
     "ClaimOut",
     "EnqueueOut",
     "ErrorOut",
@@ -17,12 +19,18 @@ __all__ = [
     "EventsOut",
     "HeartbeatOut",
     "HolderIn",
+    "MemberOut",
+    "PartitionOut",
     "QueueOut",
+    "QueuedOut",
     "ReadyOut",
+    "StatusOut",
 ]
 
 #: The most events one ``POST /v1/events`` may carry.
 MAX_EVENTS_PER_REQUEST = 1000
+#: The longest a get-work request may wait for work (``?wait=``), seconds.
+MAX_WAIT_S = 10.0
 
 
 class _Body(BaseModel):
@@ -49,22 +57,62 @@ class HolderIn(_Body):
 
 
 class ClaimOut(_Body):
+    """A claim: ``token`` numbers the store's claims in order (pass it back to act on
+    this very claim); ``start_by`` is the item's queue score (earliest leaves first)."""
+
     item: WorkItem
     associate: str
     store: str
     token: int
     claimed_at: float
     expires_at: float
+    start_by: float
 
 
 class HeartbeatOut(_Body):
     expires_at: float
 
 
+class StatusOut(_Body):
+    """What became of a claimed item: ``done``, or ``queued`` again."""
+
+    item: str
+    status: str
+
+
+class QueuedOut(_Body):
+    item: WorkItem
+    start_by: float
+
+
 class QueueOut(_Body):
+    """A store's first queued items, next first, and its counts (queued, claimed, done,
+    submitted, remotable, lapsed, released)."""
+
     store: str
     counts: dict[str, int]
-    items: list[dict[str, Any]]
+    items: list[QueuedOut]
+
+
+class PartitionOut(_Body):
+    """A partition and its owner (owner, zone, epoch and since are null when unowned)."""
+
+    partition: str
+    kind: str
+    owner: str | None
+    zone: str | None
+    epoch: int | None
+    since: float | None
+
+
+class MemberOut(_Body):
+    member: str
+    zone: str
+    partitions: int
+    draining: bool
+    version: str
+    host: str
+    pid: int
 
 
 class EventsIn(_Body):

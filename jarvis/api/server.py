@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 
@@ -17,7 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class HttpServer:
-    """uvicorn in a thread (it installs no signal handlers off the main thread)."""
+    """uvicorn in a thread (it installs no signal handlers off the main thread).
+
+    The listening socket is bound by :meth:`start` in the caller's thread, so an address
+    already in use is a ServerError there, not an exit of the server thread.
+    """
 
     def __init__(self, app: FastAPI, listen: str) -> None:
         host, _, port = listen.rpartition(":")
@@ -27,9 +32,34 @@ class HttpServer:
             app, host=host, port=int(port), log_level="warning", access_log=False, lifespan="off"
         )
         self.server = uvicorn.Server(self.config)
-        self._thread = threading.Thread(target=self.server.run, name="jarvis-http", daemon=True)
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    def _bind(self) -> socket.socket:
+        host, port = self.config.host, self.config.port
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )[0]
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            raise ServerError(f"HTTP interface on {host}:{port}: {exc}") from exc
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            raise ServerError(f"HTTP interface did not start on {host}:{port}: {exc}") from exc
+        return sock
 
     def start(self, timeout: float = 10.0) -> None:
+        self._socket = self._bind()
+        self._thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self._socket]},
+            name="jarvis-http",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
@@ -42,4 +72,8 @@ class HttpServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self._thread.join(10)
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

@@ -4,6 +4,7 @@ from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import Decision, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
+from jarvis.store.workbatch import Ticket, WorkBatch
 from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
 from jarvis.store.workqueue import Claim, QueuedWork, WorkQueue
 from jarvis.store.workrules import EnqueueRules, WorkPolicy
@@ -22,6 +23,8 @@ __all__ = [
     "PartitionKeys",
     "Producer",
     "QueuedWork",
+    "Ticket",
+    "WorkBatch",
     "WorkKeys",
     "WorkPolicy",
     "WorkQueue",

@@ -1,0 +1,121 @@
+"""The store work endpoints: submit, register associates, get work, and a claim's
+complete, release and heartbeat; a store's queue."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from jarvis import metrics
+from jarvis.api import waiting
+from jarvis.api.errors import ERROR_RESPONSES, error_response
+from jarvis.api.schemas import (
+    MAX_WAIT_S,
+    ClaimOut,
+    EnqueueOut,
+    HeartbeatOut,
+    HolderIn,
+    QueuedOut,
+    QueueOut,
+    StatusOut,
+)
+from jarvis.errors import ValidationError
+from jarvis.models.work import Associate, WorkItem
+from jarvis.store.keys import check_partition_id
+
+if TYPE_CHECKING:
+    from jarvis.api.app import ApiContext
+
+__all__ = ["work_router"]
+
+
+def _store(store: str) -> str:
+    return check_partition_id(store)
+
+
+def work_router(context: ApiContext) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["work"], responses=ERROR_RESPONSES)
+
+    @router.post("/work", status_code=201, response_model=EnqueueOut)
+    def submit_work(item: WorkItem) -> EnqueueOut | JSONResponse:
+        """Queue a work item in its store (409 if its id is queued, claimed or recently done)."""
+        if not context.work.enqueue(item):
+            return error_response(
+                409,
+                f"work item {item.id!r} is already queued, claimed or recently done",
+                {"item": item.id},
+            )
+        return EnqueueOut(item=item.id, queued=True)
+
+    @router.put("/associates/{associate_id}")
+    def register_associate(associate_id: str, associate: Associate) -> Associate:
+        """Register (or update) an associate so they can ask for work."""
+        if associate.id != associate_id:
+            raise ValidationError(
+                f"associate id in path ({associate_id!r}) and body ({associate.id!r}) differ"
+            )
+        context.work.register_associate(associate)
+        return associate
+
+    @router.post(
+        "/associates/{associate_id}/get-work",
+        response_model=ClaimOut,
+        responses={204: {"description": "no work this associate may take (within the wait)"}},
+    )
+    async def get_work(
+        associate_id: str,
+        wait: float = Query(
+            0.0,
+            ge=0.0,
+            le=MAX_WAIT_S,
+            description="seconds to wait for work when there is none now (long poll); in a "
+            "store in batch mode, the owner's next tick assigns the waiting associates",
+        ),
+    ) -> ClaimOut | Response:
+        """Claim the highest-priority item this associate may take (204 if none)."""
+        started = time.perf_counter()
+        claim = await waiting.get_work(context.work, context.batch, associate_id, wait)
+        if wait == 0:
+            metrics.GET_WORK_SECONDS.labels("http").observe(time.perf_counter() - started)
+        if claim is None:
+            return Response(status_code=204)
+        return ClaimOut(
+            item=claim.item,
+            associate=claim.associate,
+            store=claim.store,
+            token=claim.token,
+            claimed_at=claim.claimed_at,
+            expires_at=claim.expires_at,
+            start_by=claim.start_by,
+        )
+
+    @router.post("/stores/{store}/work/{item_id}/complete")
+    def complete(store: str, item_id: str, holder: HolderIn) -> StatusOut:
+        """Mark a claimed item done (409 unless this associate holds the claim)."""
+        context.work.complete(_store(store), item_id, holder.associate, holder.token)
+        return StatusOut(item=item_id, status="done")
+
+    @router.post("/stores/{store}/work/{item_id}/release")
+    def release(store: str, item_id: str, holder: HolderIn) -> StatusOut:
+        """Give a claimed item back to its queue, at its old place."""
+        context.work.release(_store(store), item_id, holder.associate, holder.token)
+        return StatusOut(item=item_id, status="queued")
+
+    @router.post("/stores/{store}/work/{item_id}/heartbeat")
+    def heartbeat(store: str, item_id: str, holder: HolderIn) -> HeartbeatOut:
+        """Extend a claim's lease."""
+        expires = context.work.heartbeat(_store(store), item_id, holder.associate, holder.token)
+        return HeartbeatOut(expires_at=expires)
+
+    @router.get("/stores/{store}/queue")
+    def queue(store: str, limit: int = Query(100, ge=1, le=1000)) -> QueueOut:
+        """A store's queued items, next first, with its counts."""
+        store = _store(store)
+        queued = context.work.queue(store, limit)
+        items = [QueuedOut(item=q.item, start_by=q.start_by) for q in queued]
+        return QueueOut(store=store, counts=context.work.counts(store), items=items)
+
+    return router
