@@ -136,6 +136,7 @@ class Daemon:
         if self.settings.http is None:
             return
         from jarvis.api import ApiContext, HttpServer, create_app
+        from jarvis.api.security import HttpPolicy
         from jarvis.store.producer import Producer
         from jarvis.store.workbatch import WorkBatch
         from jarvis.store.workqueue import WorkQueue
@@ -149,6 +150,12 @@ class Daemon:
             partitions=lambda: [row.as_dict() for row in self._view().partitions()],
             members=lambda: [row.as_dict() for row in self._view().members()],
             batch=WorkBatch(work),
+            policy=HttpPolicy(
+                tokens=self.settings.http_token_values(),
+                read_open=self.settings.http_read_open,
+                max_body=self.settings.http_max_body,
+            ),
+            max_batch=self.settings.http_max_batch,
         )
         self.http = HttpServer(create_app(context), self.settings.http)
         self.http.start()

@@ -5,6 +5,7 @@ The tree::
     JarvisError
     ├── ConfigError              a setting, rules file or flag is invalid (names the setting)
     ├── ValidationError          an input (event, request, CLI argument) is malformed
+    │   └── PayloadTooLargeError a request carries more than its limit (HTTP 413)
     ├── ServerError              a ZooKeeper or Redis server could not be started or reached
     │   └── ServerMissingError   a server binary is not installed (run `make setup`)
     ├── DispatchError            the dispatch core was given input it cannot decide on
@@ -34,6 +35,7 @@ __all__ = [
     "JarvisError",
     "NotClaimedError",
     "NotOwnerError",
+    "PayloadTooLargeError",
     "ServerError",
     "ServerMissingError",
     "StoreError",
@@ -53,6 +55,10 @@ class ConfigError(JarvisError):
 
 class ValidationError(JarvisError):
     """An input from outside (event, request body, CLI argument) is malformed."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """A request carries more than its limit (bytes of body, events in a batch)."""
 
 
 class ServerError(JarvisError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -19,9 +19,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jarvis import __version__
 from jarvis.api.errors import ERROR_RESPONSES, install_error_handlers
-from jarvis.api.schemas import EventsIn, EventsOut, MemberOut, PartitionOut, ReadyOut
+from jarvis.api.schemas import (
+    MAX_EVENTS_PER_REQUEST,
+    EventsIn,
+    EventsOut,
+    MemberOut,
+    PartitionOut,
+    ReadyOut,
+)
+from jarvis.api.security import HttpGuard, HttpPolicy
 from jarvis.api.work import work_router
-from jarvis.errors import ValidationError
+from jarvis.errors import PayloadTooLargeError, ValidationError
 from jarvis.models.events import validate_event
 from jarvis.store.producer import Producer
 from jarvis.store.workbatch import WorkBatch
@@ -53,15 +61,19 @@ class ApiContext:
     partitions: Rows
     members: Rows
     batch: WorkBatch | None = None
+    policy: HttpPolicy = field(default_factory=HttpPolicy)
+    max_batch: int = MAX_EVENTS_PER_REQUEST
 
 
 def create_app(context: ApiContext) -> FastAPI:
     app = FastAPI(
         title="Jarvis",
         version=__version__,
-        description="Dispatching engine: store work dispenser, events, ownership views.",
+        description="Dispatching engine: store work dispenser, events, ownership views. "
+        "Endpoints that change state need `Authorization: Bearer <token>`.",
     )
     install_error_handlers(app)
+    app.add_middleware(HttpGuard, policy=context.policy)
 
     # --- health ----------------------------------------------------------------------
 
@@ -90,6 +102,10 @@ def create_app(context: ApiContext) -> FastAPI:
     @app.post("/v1/events", tags=["events"], status_code=202, responses=ERROR_RESPONSES)
     def submit_events(body: EventsIn) -> EventsOut:
         """Submit city or store events; all are validated before any is written."""
+        if len(body.events) > context.max_batch:
+            raise PayloadTooLargeError(
+                f"{len(body.events)} events in one request; at most {context.max_batch}"
+            )
         problems, events = [], []
         for i, raw in enumerate(body.events):
             try:

@@ -8,6 +8,8 @@ bad id, bad event, refused by a rule   400
 unknown associate, unknown route       404
 item not claimed by you / lapsed       409
 duplicate work item                    409
+body or batch over its limit           413
+no bearer token / a wrong one          401 / 403
 Redis or ZooKeeper unreachable         503
 =====================================  ======
 
@@ -31,6 +33,7 @@ from jarvis.errors import (
     ElectionError,
     JarvisError,
     NotClaimedError,
+    PayloadTooLargeError,
     ServerError,
     StoreError,
     UnknownAssociateError,
@@ -42,6 +45,7 @@ __all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers", "statu
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[JarvisError], int]] = [
+    (PayloadTooLargeError, 413),
     (UnknownAssociateError, 404),
     (NotClaimedError, 409),
     (ValidationError, 400),

@@ -14,7 +14,7 @@ from kazoo.client import KazooClient
 from jarvis.config import Settings
 from jarvis.daemon import Daemon
 from jarvis.devcluster import free_port
-from jarvis.election import PartitionRegistry
+from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.errors import ServerError
 from tests.faults import wait_for
 
@@ -117,3 +117,25 @@ def test_a_taken_http_port_fails_the_start_before_joining(
     assert d.member is None  # it never joined ZooKeeper, so it took no partition
     assert zk.exists("/jarvis/t/members") is None
     d.stop(graceful=False)
+
+
+def test_readyz_turns_unready_when_a_drain_starts_before_ownership_is_released(
+    daemon: Daemon, zk: KazooClient, rds: redis.Redis
+) -> None:
+    PartitionRegistry(zk, "t").add("paris", "city")
+    daemon.start()
+    view = ClusterView(zk, "t")
+    wait_for(lambda: view.partitions()[0].owner == "m1", 15, "m1 owns paris")
+    with httpx.Client(base_url=_base(daemon), timeout=10) as http:
+        assert http.get("/readyz").status_code == 200
+        # Hold Redis writes for a while: the partition's tick (its commit) cannot finish,
+        # so its release, which waits for the tick boundary, cannot happen yet.
+        rds.client_pause(2000, all=False)
+        stopper = threading.Thread(target=daemon.stop, kwargs={"graceful": True})
+        stopper.start()
+        wait_for(lambda: http.get("/readyz").status_code == 503, 5, "readyz says 503")
+        assert http.get("/readyz").json()["draining"] is True
+        still_owner = view.partitions()[0].owner
+        stopper.join(30)
+    assert still_owner == "m1", "readiness turned only after ownership was released"
+    assert view.partitions()[0].owner is None
