@@ -49,7 +49,55 @@ class TrafficStats:
     delivered: int = 0
 
 
-class CityTraffic:
+class _Generator:
+    """A background loop calling ``step(dt, new)`` every ``interval`` until stopped.
+
+    ``new`` is false once :meth:`quiet` was called: no new work, but what is under way
+    goes on. A step that fails on Redis (restarts are among the faults under test) is
+    logged and the loop goes on.
+    """
+
+    name = "jarvis-traffic"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._quiet = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self, dt: float, new: bool = True) -> None:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Runs once in :meth:`start`, before the loop."""
+
+    def start(self, interval: float = 0.1) -> None:
+        self._prepare()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name=self.name, daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            try:
+                self.step(now - last, new=not self._quiet.is_set())
+            except (JarvisError, redis.RedisError, OSError) as exc:
+                log.warning("%s: %s (will retry)", self.name, exc)
+            last = now
+
+    def quiet(self) -> None:
+        """Stop creating new work; keep serving what is under way."""
+        self._quiet.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+class CityTraffic(_Generator):
     """Orders and couriers for ``cities``; assignments are picked up and delivered."""
 
     def __init__(
@@ -74,16 +122,13 @@ class CityTraffic:
         self.random = random.Random(seed)
         self.clock = clock
         self.stats = TrafficStats()
-        self._stop = threading.Event()
-        self._quiet = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._cursor = {city: "-" for city in self.cities}
         self._centre = {
             city: (48.0 + self.random.uniform(-5, 5), 2.0 + self.random.uniform(-5, 5))
             for city in self.cities
         }
         self._pending: list[tuple[float, Event]] = []  # (when, event) to send later
-        self._errors = 0
 
     # --- events -----------------------------------------------------------------------
 
@@ -160,9 +205,11 @@ class CityTraffic:
 
     # --- the loop ---------------------------------------------------------------------
 
-    def step(self, dt: float, new_orders: bool = True) -> None:
+    name = "jarvis-city-traffic"
+
+    def step(self, dt: float, new: bool = True) -> None:
         due = self._follow()
-        events = (self._new_orders(dt) if new_orders else []) + due
+        events = (self._new_orders(dt) if new else []) + due
         if not events:
             return
         try:
@@ -174,33 +221,11 @@ class CityTraffic:
             raise
         self.stats.delivered += sum(isinstance(e, OrderDelivered) for e in due)
 
-    def start(self, interval: float = 0.1) -> None:
+    def _prepare(self) -> None:
         self.couriers_online()
-        self._thread = threading.Thread(
-            target=self._run, args=(interval,), name="jarvis-traffic", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(interval):
-            now = time.monotonic()
-            try:
-                self.step(now - last, new_orders=not self._quiet.is_set())
-            except (JarvisError, redis.RedisError, OSError) as exc:
-                # Redis restarts are one of the faults under test: keep going.
-                self._errors += 1
-                log.warning("traffic: %s (will retry)", exc)
-            last = now
-
-    def quiet(self) -> None:
-        """Stop creating orders; keep delivering what gets assigned."""
-        self._quiet.set()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        super().stop()
         self.client.close()
 
 
@@ -211,7 +236,7 @@ class StoreTrafficStats:
     completed: int = 0
 
 
-class StoreTraffic:
+class StoreTraffic(_Generator):
     """Work items for ``stores``; associates (some remote) get work and complete it."""
 
     def __init__(
@@ -248,9 +273,7 @@ class StoreTraffic:
             )
         )
         self._held: list[tuple[float, Claim]] = []
-        self._stop = threading.Event()
-        self._quiet = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def queued(self) -> int:
         try:
@@ -258,9 +281,11 @@ class StoreTraffic:
         except JarvisError:
             return -1
 
-    def step(self, dt: float, new_items: bool = True) -> None:
+    name = "jarvis-store-traffic"
+
+    def step(self, dt: float, new: bool = True) -> None:
         now = time.time()
-        if new_items:
+        if new:
             for store in self.stores:
                 expected = self.items_per_second * dt
                 n = int(expected) + (1 if self.random.random() < expected % 1 else 0)
@@ -293,29 +318,10 @@ class StoreTraffic:
                 still.append((until, claim))
         self._held = still
 
-    def start(self, interval: float = 0.1) -> None:
+    def _prepare(self) -> None:
         for associate in self.associates:
             self.work.register_associate(associate)
-        self._thread = threading.Thread(
-            target=self._run, args=(interval,), name="jarvis-store-traffic", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(interval):
-            now = time.monotonic()
-            try:
-                self.step(now - last, new_items=not self._quiet.is_set())
-            except (JarvisError, redis.RedisError, OSError) as exc:
-                log.warning("store traffic: %s (will retry)", exc)
-            last = now
-
-    def quiet(self) -> None:
-        self._quiet.set()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        super().stop()
         self.client.close()
