@@ -48,9 +48,15 @@ def _cluster(cities: list[str], members: list[tuple[str, str]]) -> tuple[LocalCl
         cluster.start_member(name, zone)
     view = ClusterView(cluster.admin, cluster.cluster)
     _wait(lambda: all(r.owner for r in view.partitions()), 60, "every city owned")
+    _wait(lambda: _balanced(view, len(members)), 120, "ownership balanced")
     traffic = CityTraffic(cluster.redis_url, cities, couriers_per_city=2, orders_per_second=0.3)
     traffic.start(interval=0.25)
     return cluster, traffic
+
+
+def _balanced(view: ClusterView, members: int) -> bool:
+    counts = [m.partitions for m in view.members()]
+    return len(counts) == members and max(counts) - min(counts) <= 1
 
 
 def _gaps(cluster: LocalCluster, traffic: CityTraffic, cities: list[str]) -> np.ndarray:
