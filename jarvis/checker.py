@@ -79,10 +79,14 @@ class Report:
         return max((p.largest_gap for p in self.partitions.values()), default=0.0)
 
     @property
+    def safe(self) -> bool:
+        """No double assignment, no courier over capacity, no stale commit."""
+        return not (self.double_assignments or self.over_capacity or self.stale_commits)
+
+    @property
     def ok(self) -> bool:
-        return not (
-            self.double_assignments or self.over_capacity or self.stale_commits or self.unresolved
-        )
+        """Safe, and every accepted order resolved."""
+        return self.safe and not self.unresolved
 
     def summary(self) -> dict[str, float | int | bool]:
         return {

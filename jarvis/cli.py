@@ -77,8 +77,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     on_signals(stop.set)
-    report = run_demo(duration=args.duration, stop=stop)
-    return EXIT_OK if report.ok else EXIT_FAILURE
+    result = run_demo(duration=args.duration, stop=stop)
+    return EXIT_OK if result.ok else EXIT_FAILURE
 
 
 # --- the engine: submit, decisions --------------------------------------------------
