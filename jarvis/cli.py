@@ -75,6 +75,10 @@ log = logging.getLogger(__name__)
 def _cmd_demo(args: argparse.Namespace) -> int:
     from jarvis.demo import run_demo
 
+    if logging.getLogger().level > logging.DEBUG:
+        # The live view is the demo's output; the harness's own chatter would bury it.
+        for name in ("kazoo", "jarvis.devcluster", "jarvis.cluster", "jarvis.election"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     stop = threading.Event()
     on_signals(stop.set)
     result = run_demo(duration=args.duration, stop=stop)
