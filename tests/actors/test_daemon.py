@@ -104,3 +104,21 @@ def test_bad_events_are_dead_lettered_and_the_partition_keeps_ticking(
     assert "ghost" in reasons[2]
     ticked = int(store.stats()["tick"])
     wait_for(lambda: int(store.stats()["tick"]) >= ticked + 3, 10, "more ticks after them")
+
+
+def test_a_member_that_cannot_reach_redis_never_joins_and_takes_nothing(
+    zk_hosts: str, zk: KazooClient, namespace: str
+) -> None:
+    from jarvis.devcluster import free_port
+    from jarvis.election import ClusterView
+    from jarvis.errors import ServerError
+
+    PartitionRegistry(zk, "t").add(CITY, "city")
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    d = Daemon(_settings(zk_hosts, dead_redis, namespace, "m-unready"))
+    with pytest.raises(ServerError, match="Redis"):
+        d.start()
+    view = ClusterView(zk, "t")
+    assert view.members() == []
+    assert [row.owner for row in view.partitions()] == [None]
+    d.stop(graceful=False)
