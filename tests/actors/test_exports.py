@@ -1,0 +1,22 @@
+"""The public surface of ``jarvis.actors``, pinned."""
+
+from __future__ import annotations
+
+import jarvis.actors
+
+SURFACE = {
+    "EngineFactory",
+    "Gate",
+    "MemberSupervisor",
+    "PartitionActor",
+    "PartitionEngine",
+    "Scheduler",
+    "SupervisorListener",
+    "TickReport",
+}
+
+
+def test_the_actors_package_exports_exactly_its_surface() -> None:
+    assert set(jarvis.actors.__all__) == SURFACE
+    for name in SURFACE:
+        assert getattr(jarvis.actors, name) is not None, name
