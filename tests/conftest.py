@@ -8,6 +8,7 @@ message that says to run ``make setup``; nothing here ever skips.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Generator, Iterator
 
@@ -19,6 +20,18 @@ from kazoo.client import KazooClient
 from jarvis.devcluster import DevCluster
 
 pytest_plugins = ["tests.faults"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_is_left_as_found() -> Iterator[None]:
+    """A test that runs the CLI in-process configures logging; undo it afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
