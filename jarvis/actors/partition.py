@@ -123,18 +123,10 @@ class PartitionActor(pykka.ThreadingActor):
     def _tick(self, due: float, reschedule: bool = True) -> None:
         if self.lost.is_set():
             return
-        if self._loaded:
-            self.tick_no += 1
         kind = self.engine.kind
         started = time.perf_counter()
         try:
-            if not self._loaded:
-                last_tick, last_tick_at = self.engine.load()
-                self.tick_no = last_tick + 1
-                self._loaded = True
-                if last_tick_at is not None:
-                    metrics.HANDOFF_GAP_SECONDS.observe(max(0.0, self.clock() - last_tick_at))
-            self._context["tick"] = self.tick_no
+            self._context["tick"] = self._next_tick_number()
             report = self.engine.tick(self.epoch, self.tick_no, self.clock(), self._may_commit)
         except FencedError as exc:
             metrics.FENCED_COMMITS.labels(kind).inc()
@@ -165,6 +157,18 @@ class PartitionActor(pykka.ThreadingActor):
         # Fixed rate: the next tick is one interval after this one was due, or now if late.
         if reschedule and not self.lost.is_set():
             self._schedule(max(due + self.interval, self.monotonic()))
+
+    def _next_tick_number(self) -> int:
+        """The next tick number; the first call loads the engine and continues the
+        partition's numbering from the previous owner's last tick."""
+        if not self._loaded:
+            last_tick, last_tick_at = self.engine.load()
+            self.tick_no = last_tick
+            self._loaded = True
+            if last_tick_at is not None:
+                metrics.HANDOFF_GAP_SECONDS.observe(max(0.0, self.clock() - last_tick_at))
+        self.tick_no += 1
+        return self.tick_no
 
     def _release(self) -> None:
         self.scheduler.cancel(self._key)
