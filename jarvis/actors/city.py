@@ -28,9 +28,7 @@ class CityEngine:
         self.rules = rules
 
     def load(self) -> tuple[int, float | None]:
-        stats = self.store.stats()
-        last = stats.get("last_tick_at")
-        return int(stats.get("tick", "0")), float(last) if last else None
+        return self.store.last_tick()
 
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
         applied = self.store.apply_events(epoch)

@@ -94,9 +94,7 @@ class StoreEngine:
         )
 
     def load(self) -> tuple[int, float | None]:
-        stats = self.ticks.stats()
-        last = stats.get("last_tick_at")
-        return int(stats.get("tick", "0")), float(last) if last else None
+        return self.ticks.last_tick()
 
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
         if not may_commit():

@@ -283,6 +283,12 @@ class CityStore:
 
     # -- inspection ----------------------------------------------------------------------
 
+    def last_tick(self) -> tuple[int, float | None]:
+        """The last recorded tick number (0 if none) and when it ran (None if never)."""
+        stats = self.stats()
+        last = stats.get("last_tick_at")
+        return int(stats.get("tick", "0")), float(last) if last else None
+
     def stats(self) -> dict[str, str]:
         """Counters and the last tick: applied, duplicates, dead_letters, fenced, ..."""
         try:
