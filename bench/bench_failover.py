@@ -79,19 +79,41 @@ def _ticks(cluster: LocalCluster, city: str) -> list[float]:
     return ats
 
 
-def _rolling(cities: list[str]) -> dict[str, Any]:
-    cluster, traffic = _cluster(cities, [("m1", "a"), ("m2", "b"), ("m3", "c")])
+def _restart_gaps(
+    name: str, cities: list[str], members: list[tuple[str, str]], restart: Any
+) -> dict[str, Any]:
+    """Per-city largest decision gap, in ticks, through ``restart(cluster)``."""
+    cluster, traffic = _cluster(cities, members)
     try:
         time.sleep(3 * TICK)
-        cluster.rolling_restart()
+        restart(cluster)
         time.sleep(3 * TICK)
         gaps = _gaps(cluster, traffic, cities) / TICK
     finally:
         traffic.stop()
         cluster.stop()
-    return {"benchmark": "rolling_restart", "cities": len(cities), "members": 3,
+    return {"benchmark": name, "cities": len(cities), "members": len(members),
             "largest_gap_ticks": float(gaps.max()), "p99_gap_ticks": float(np.percentile(gaps, 99)),
             "tick_s": TICK}  # fmt: skip
+
+
+def _rolling(cities: list[str]) -> dict[str, Any]:
+    return _restart_gaps(
+        "rolling_restart", cities, [("m1", "a"), ("m2", "b"), ("m3", "c")],
+        lambda cluster: cluster.rolling_restart(),
+    )  # fmt: skip
+
+
+def _single(cities: list[str]) -> dict[str, Any]:
+    """The before picture: the only member stopped and started again."""
+
+    def restart(cluster: LocalCluster) -> None:
+        cluster.stop_member("solo")
+        cluster.start_member("solo", "a")
+        view = ClusterView(cluster.admin, cluster.cluster)
+        _wait(lambda: all(r.owner for r in view.partitions()), 60, "every city owned again")
+
+    return _restart_gaps("single_instance_restart", cities, [("solo", "a")], restart)
 
 
 def _kill(cities: list[str]) -> dict[str, Any]:
@@ -118,24 +140,6 @@ def _kill(cities: list[str]) -> dict[str, Any]:
             "largest_gap_session_timeouts": float(arr.max()),
             "p99_gap_session_timeouts": float(np.percentile(arr, 99)),
             "session_timeout_s": SESSION_TIMEOUT}  # fmt: skip
-
-
-def _single(cities: list[str]) -> dict[str, Any]:
-    cluster, traffic = _cluster(cities, [("solo", "a")])
-    try:
-        time.sleep(3 * TICK)
-        cluster.stop_member("solo")
-        cluster.start_member("solo", "a")
-        view = ClusterView(cluster.admin, cluster.cluster)
-        _wait(lambda: all(r.owner for r in view.partitions()), 60, "every city owned again")
-        time.sleep(3 * TICK)
-        gaps = _gaps(cluster, traffic, cities) / TICK
-    finally:
-        traffic.stop()
-        cluster.stop()
-    return {"benchmark": "single_instance_restart", "cities": len(cities), "members": 1,
-            "largest_gap_ticks": float(gaps.max()), "p99_gap_ticks": float(np.percentile(gaps, 99)),
-            "tick_s": TICK}  # fmt: skip
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
