@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from kazoo.client import KazooClient
 
-from jarvis.devcluster import DevCluster
 from jarvis.election import Member, PartitionInfo, PartitionRegistry
+from jarvis.testing.servers import DevCluster
 
 #: The dev ZooKeeper's tickTime (200 ms) grants sessions of at most 4 s.
 SESSION_TIMEOUT = 4.0

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import redis
 
-from jarvis.checker import check_cluster
-from jarvis.cluster import LocalCluster
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.store.decisions import read_decisions
-from jarvis.traffic import CityTraffic
+from jarvis.testing.checker import check_cluster
+from jarvis.testing.cluster import LocalCluster
+from jarvis.testing.traffic import CityTraffic
 
 TICK = 1.0
 SESSION_TIMEOUT = 4.0

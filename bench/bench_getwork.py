@@ -44,9 +44,9 @@ import httpx
 import numpy as np
 import redis
 
-from jarvis.devcluster import RedisServer, free_port
 from jarvis.models.work import Associate, WorkItem
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.queue import WorkQueue
+from jarvis.testing.servers import RedisServer, free_port
 
 CONCURRENCY = (1, 16, 64)
 ROLES = ("picker", "stocker", "cashier")
@@ -196,7 +196,7 @@ def _serve(url: str, namespace: str, port: int) -> None:
     from jarvis.api import ApiContext, create_app
     from jarvis.api.schemas import ReadyOut
     from jarvis.store.producer import Producer
-    from jarvis.store.workbatch import WorkBatch
+    from jarvis.store.work.batch import WorkBatch
 
     client = redis.Redis.from_url(url, decode_responses=True)
     work = WorkQueue(client, namespace, claim_ttl=600.0)

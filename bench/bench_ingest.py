@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import redis
 
-from jarvis.devcluster import DevCluster
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import CourierMoved, CourierOnline, Event, OrderCreated
 from jarvis.models.geo import Point
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
+from jarvis.testing.servers import DevCluster
 
 CHUNK = 1000
 EPOCH = 1

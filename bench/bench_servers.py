@@ -9,7 +9,7 @@ import numpy as np
 import redis
 from kazoo.client import KazooClient
 
-from jarvis.devcluster import DevCluster
+from jarvis.testing.servers import DevCluster
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:

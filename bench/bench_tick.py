@@ -18,10 +18,10 @@ import redis
 
 from bench.bench_ingest import _couriers, _orders
 from jarvis.actors.city import CityEngine
-from jarvis.devcluster import DevCluster
 from jarvis.models import decide_city
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
+from jarvis.testing.servers import DevCluster
 
 CITY = "bench-city"
 NAMESPACE = "bench"

@@ -56,7 +56,7 @@ class Daemon:
             if kind == "city":
                 return CityEngine(CityStore(client, partition, settings.namespace), rules=rules)
             if kind == "store":
-                from jarvis.actors.workstore import StoreEngine
+                from jarvis.actors.store import StoreEngine
 
                 return StoreEngine.build(client, partition, settings, rules, config)
             raise ConfigError(f"partition {partition!r}: unknown kind {kind!r}")
@@ -138,8 +138,8 @@ class Daemon:
         from jarvis.api import ApiContext, HttpServer, create_app
         from jarvis.api.security import HttpPolicy
         from jarvis.store.producer import Producer
-        from jarvis.store.workbatch import WorkBatch
-        from jarvis.store.workqueue import WorkQueue
+        from jarvis.store.work.batch import WorkBatch
+        from jarvis.store.work.queue import WorkQueue
 
         namespace = self.settings.namespace
         work = WorkQueue(self.redis, namespace, claim_ttl=self.settings.claim_ttl)

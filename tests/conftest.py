@@ -17,7 +17,7 @@ import pytest
 import redis
 from kazoo.client import KazooClient
 
-from jarvis.devcluster import DevCluster
+from jarvis.testing.servers import DevCluster
 
 pytest_plugins = ["tests.faults"]
 

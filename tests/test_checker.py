@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from jarvis.checker import check_history
+from jarvis.testing.checker import check_history
 
 
 def _a(i: int, task: str, worker: str, epoch: int = 5, tick: int = 1) -> tuple[str, dict[str, str]]:

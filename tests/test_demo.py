@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from jarvis.demo import run_demo
+from jarvis.cli.demo import run_demo
 
 
 def test_a_short_demo_dispatches_through_a_rolling_restart_and_passes_the_checker() -> None:

@@ -9,7 +9,7 @@ import redis
 from kazoo.client import KazooClient
 from kazoo.protocol.states import WatchedEvent
 
-from jarvis.devcluster import DevCluster, RedisServer, ZooKeeperEnsemble
+from jarvis.testing.servers import DevCluster, RedisServer, ZooKeeperEnsemble
 from tests.faults import wait_for
 
 

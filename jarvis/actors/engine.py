@@ -1,7 +1,7 @@
 """What a partition actor runs each tick, per kind of partition.
 
 Two engines really exist: :class:`~jarvis.actors.city.CityEngine` (couriers to orders)
-and :class:`~jarvis.actors.workstore.StoreEngine` (store work queues). The actor knows
+and :class:`~jarvis.actors.store.StoreEngine` (store work queues). The actor knows
 only this protocol.
 """
 

@@ -32,8 +32,8 @@ from jarvis.api.work import work_router
 from jarvis.errors import PayloadTooLargeError, ValidationError
 from jarvis.models.events import validate_event
 from jarvis.store.producer import Producer
-from jarvis.store.workbatch import WorkBatch
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.queue import WorkQueue
 
 __all__ = ["ApiContext", "create_app"]
 

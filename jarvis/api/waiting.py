@@ -4,7 +4,7 @@ Without a wait, get-work is one attempt (first come, first served). With one:
 
 - an in-store associate whose home store is in batch mode joins the store's waiting set
   and is served by the owner's next tick, with the solver
-  (:mod:`jarvis.store.workbatch`); when the wait ends unserved, one first-come attempt
+  (:mod:`jarvis.store.work.batch`); when the wait ends unserved, one first-come attempt
   follows (the other stores it may help, or its own store whose owner is gone);
 - everyone else retries first come, first served until something is claimed or the
   wait is over.
@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from jarvis.store.workbatch import WorkBatch
-from jarvis.store.workqueue import Claim, WorkQueue
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.queue import Claim, WorkQueue
 
 __all__ = ["get_work"]
 

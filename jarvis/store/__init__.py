@@ -4,10 +4,17 @@ from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import Decision, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
-from jarvis.store.workbatch import Ticket, WorkBatch
-from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
-from jarvis.store.workqueue import Claim, QueuedWork, WorkQueue
-from jarvis.store.workrules import EnqueueRules, WorkPolicy
+from jarvis.store.work import (
+    Claim,
+    EnqueueRules,
+    GlobalWorkKeys,
+    QueuedWork,
+    Ticket,
+    WorkBatch,
+    WorkKeys,
+    WorkPolicy,
+    WorkQueue,
+)
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -109,9 +109,9 @@ def test_bad_events_are_dead_lettered_and_the_partition_keeps_ticking(
 def test_a_member_that_cannot_reach_redis_never_joins_and_takes_nothing(
     zk_hosts: str, zk: KazooClient, namespace: str
 ) -> None:
-    from jarvis.devcluster import free_port
     from jarvis.election import ClusterView
     from jarvis.errors import ServerError
+    from jarvis.testing.servers import free_port
 
     PartitionRegistry(zk, "t").add(CITY, "city")
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"

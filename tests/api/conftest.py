@@ -12,11 +12,11 @@ from kazoo.client import KazooClient
 
 from jarvis.api import ApiContext, HttpServer, create_app
 from jarvis.api.schemas import ReadyOut
-from jarvis.devcluster import free_port
 from jarvis.election import ClusterView
 from jarvis.store.producer import Producer
-from jarvis.store.workbatch import WorkBatch
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.queue import WorkQueue
+from jarvis.testing.servers import free_port
 
 CLUSTER = "t"
 

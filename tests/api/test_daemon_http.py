@@ -13,9 +13,9 @@ from kazoo.client import KazooClient
 
 from jarvis.config import Settings
 from jarvis.daemon import Daemon
-from jarvis.devcluster import free_port
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.errors import ServerError
+from jarvis.testing.servers import free_port
 from tests.faults import wait_for
 
 STORE = "s1"

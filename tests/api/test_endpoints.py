@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 from jarvis.api.schemas import MAX_EVENTS_PER_REQUEST
 from jarvis.election import PartitionRegistry
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.queue import WorkQueue
 from tests.api.conftest import CLUSTER
 
 STORE = "s1"

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from jarvis.cluster import LocalCluster
-from jarvis.devcluster import free_port
 from jarvis.election import PartitionRegistry
 from jarvis.models.work import WorkItem, may_take
-from jarvis.store.workrules import item_class
+from jarvis.store.work.rules import item_class
+from jarvis.testing.cluster import LocalCluster
+from jarvis.testing.servers import free_port
 from tests.faults import wait_for
 from tests.store.test_work_concurrency import STORES, _associates, _items
 

@@ -10,7 +10,7 @@ import pytest
 
 from jarvis.api import ApiContext, HttpServer, create_app
 from jarvis.api.security import HttpPolicy
-from jarvis.devcluster import free_port
+from jarvis.testing.servers import free_port
 
 TOKEN = "s3cret-token-of-the-tests"
 ITEM = {"id": "w1", "store": "s1", "role": "pick"}

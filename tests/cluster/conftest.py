@@ -7,10 +7,10 @@ from collections.abc import Generator, Iterator
 import pytest
 import redis
 
-from jarvis.checker import Report, check_cluster
-from jarvis.cluster import LocalCluster
 from jarvis.election import ClusterView, PartitionRegistry
-from jarvis.traffic import CityTraffic
+from jarvis.testing.checker import Report, check_cluster
+from jarvis.testing.cluster import LocalCluster
+from jarvis.testing.traffic import CityTraffic
 
 CITIES = [f"city-{i}" for i in range(6)]
 MEMBERS = [("m1", "a"), ("m2", "b"), ("m3", "c")]

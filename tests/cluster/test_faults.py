@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from jarvis.checker import Report
-from jarvis.cluster import LocalCluster
 from jarvis.election import ClusterView
 from jarvis.store.decisions import read_decisions
+from jarvis.testing.checker import Report
+from jarvis.testing.cluster import LocalCluster
 from tests.cluster.conftest import CITIES, SESSION_TIMEOUT, TICK, Scenario
 from tests.faults import wait_for
 

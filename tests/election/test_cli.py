@@ -13,7 +13,7 @@ import pytest
 import redis
 from kazoo.client import KazooClient
 
-from jarvis.cli import EXIT_OK, EXIT_USAGE, main
+from jarvis.cli.main import EXIT_OK, EXIT_USAGE, main
 from jarvis.election import ClusterPaths, ClusterView, PartitionRegistry
 from jarvis.store.keys import PartitionKeys
 from tests.election.conftest import Spawn, add_partitions, balanced

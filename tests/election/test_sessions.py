@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kazoo.client import KazooClient
 
-from jarvis.devcluster import DevCluster
 from jarvis.election import ClusterPaths, ClusterView, PartitionRegistry
+from jarvis.testing.servers import DevCluster
 from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.recorder import Timeline
 from tests.faults import expire_session, wait_for

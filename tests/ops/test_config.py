@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jarvis.cli import EXIT_OK, EXIT_USAGE, main
+from jarvis.cli.main import EXIT_OK, EXIT_USAGE, main
 from jarvis.config import SECRETS, Settings, env_name
 
 #: One invalid value per setting (files named here do not exist).

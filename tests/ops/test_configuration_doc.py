@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jarvis.cli_settings import settings_markdown
+from jarvis.cli.settings import settings_markdown
 from jarvis.config import Settings, env_name
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"

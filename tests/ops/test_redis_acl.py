@@ -18,16 +18,16 @@ from prometheus_client import REGISTRY
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from jarvis.cli import EXIT_FAILURE, main
+from jarvis.cli.main import EXIT_FAILURE, main
 from jarvis.config import Settings
 from jarvis.connections import redis_client
 from jarvis.daemon import Daemon
-from jarvis.devcluster import RedisServer
 from jarvis.election import PartitionRegistry
 from jarvis.models import Associate, WorkItem
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.queue import WorkQueue
+from jarvis.testing.servers import RedisServer
 from tests.faults import wait_for
 from tests.ops.conftest import CREDENTIALS
 from tests.store.builders import courier, event, order

@@ -14,7 +14,7 @@ import redis
 
 from jarvis.config import Settings
 from jarvis.connections import redis_client
-from jarvis.devcluster import RedisServer, free_port
+from jarvis.testing.servers import RedisServer, free_port
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
-from jarvis.cli import EXIT_FAILURE, EXIT_OK, main
+from jarvis.cli.main import EXIT_FAILURE, EXIT_OK, main
 from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry, ZkAuth, connect
 from jarvis.errors import ElectionError
 from tests.faults import wait_for

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import redis
 
-from jarvis.devcluster import free_port
 from jarvis.errors import StoreError, ValidationError
 from jarvis.models.events import parse_event
 from jarvis.store.fencing import stream_entries
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
+from jarvis.testing.servers import free_port
 from tests.store.builders import dump, event, order
 
 

@@ -8,8 +8,8 @@ import redis
 
 from jarvis.errors import FencedError
 from jarvis.models.work import Associate, WorkItem
-from jarvis.store.workbatch import WorkBatch
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.queue import WorkQueue
 
 STORE = "s1"
 NOW = 1_700_000_000.0

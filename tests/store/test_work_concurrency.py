@@ -12,8 +12,8 @@ import redis
 
 from jarvis.errors import NotClaimedError
 from jarvis.models.work import Associate, WorkItem, may_take
-from jarvis.store.workqueue import Claim, WorkQueue
-from jarvis.store.workrules import item_class
+from jarvis.store.work.queue import Claim, WorkQueue
+from jarvis.store.work.rules import item_class
 from tests.faults import wait_for
 
 STORES = ("s1", "s2", "s3", "s4")

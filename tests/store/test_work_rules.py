@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jarvis.errors import ValidationError
 from jarvis.models.work import Associate, WorkItem, may_take
-from jarvis.store.workrules import (
+from jarvis.store.work.rules import (
     EnqueueRules,
     WorkPolicy,
     candidate_classes,

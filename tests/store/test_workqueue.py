@@ -17,8 +17,8 @@ from jarvis.errors import (
     ValidationError,
 )
 from jarvis.models.work import Associate, WorkItem
-from jarvis.store.workqueue import WorkQueue
-from jarvis.store.workrules import EnqueueRules
+from jarvis.store.work.queue import WorkQueue
+from jarvis.store.work.rules import EnqueueRules
 
 
 class Clock:

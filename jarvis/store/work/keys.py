@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys
-from jarvis.store.workrules import WorkClass
+from jarvis.store.work.rules import WorkClass
 
 __all__ = ["GlobalWorkKeys", "WorkKeys"]
 

@@ -28,13 +28,13 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
-from jarvis.devcluster import (
+from jarvis.errors import ServerError
+from jarvis.testing.servers import (
     RedisServer,
     ZooKeeperEnsemble,
     ZooKeeperServer,
     die_with_parent,
 )
-from jarvis.errors import ServerError
 
 __all__ = ["LocalCluster", "MemberProcess"]
 

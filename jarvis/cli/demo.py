@@ -18,11 +18,11 @@ from typing import TextIO
 
 import redis
 
-from jarvis.checker import Report, check_cluster
-from jarvis.cluster import LocalCluster
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.store.keys import PartitionKeys
-from jarvis.traffic import CityTraffic, StoreTraffic
+from jarvis.testing.checker import Report, check_cluster
+from jarvis.testing.cluster import LocalCluster
+from jarvis.testing.traffic import CityTraffic, StoreTraffic
 
 __all__ = ["DemoResult", "run_demo"]
 

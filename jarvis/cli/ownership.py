@@ -1,6 +1,6 @@
 """`jarvis partitions`, `jarvis members`, `jarvis drain`: ownership as ZooKeeper has it.
 
-The contract of these commands (scripts depend on it) is in :mod:`jarvis.cli`. They
+The contract of these commands (scripts depend on it) is in :mod:`jarvis.cli.main`. They
 connect with the configured ZooKeeper credentials (``JARVIS_ZK_AUTH``,
 ``JARVIS_ZK_AUTH_FILE`` or ``--zk-auth-file``): with ACLs on, a client without them
 sees nothing.
@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jarvis.cli_common import (
+from jarvis.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     ArgumentParser,

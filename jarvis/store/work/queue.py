@@ -6,7 +6,7 @@ one Redis Cluster slot), so the rules hold across any number of members serving
 requests at once:
 
 - get-work claims the best item the associate may take from the heads of its candidate
-  class queues (see :mod:`jarvis.store.workrules`; a per-store index of queue heads
+  class queues (see :mod:`jarvis.store.work.rules`; a per-store index of queue heads
   usually finds it in one read, see ``work_get.lua``), removes it from its queue and
   writes the claim and its lease in the same script: no item is ever handed out twice;
 - complete, release and heartbeat are accepted only from the claim's holder while its
@@ -42,9 +42,9 @@ import redis
 from jarvis.errors import StoreError, ValidationError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
-from jarvis.store.workassociates import AssociateDirectory
-from jarvis.store.workkeys import GlobalWorkKeys, WorkKeys
-from jarvis.store.workrules import (
+from jarvis.store.work.associates import AssociateDirectory
+from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
+from jarvis.store.work.rules import (
     EnqueueRules,
     WorkPolicy,
     candidate_classes,
@@ -52,7 +52,7 @@ from jarvis.store.workrules import (
     item_class,
     start_by,
 )
-from jarvis.store.workscripts import WorkScripts, guarded, run, text
+from jarvis.store.work.scripts import WorkScripts, guarded, run, text
 
 __all__ = ["Claim", "QueuedWork", "WorkQueue"]
 

@@ -34,7 +34,7 @@ from jarvis.models.work import Associate, WorkItem
 from jarvis.store.decisions import read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.producer import Producer
-from jarvis.store.workqueue import Claim, WorkQueue
+from jarvis.store.work.queue import Claim, WorkQueue
 
 __all__ = ["CityTraffic", "StoreTraffic", "StoreTrafficStats", "TrafficStats"]
 

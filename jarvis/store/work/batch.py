@@ -2,7 +2,7 @@
 solver, instead of first come, first served.
 
 A store is in batch mode while its owner says so (partition config ``{"batch": true}``,
-see :class:`jarvis.actors.workstore.StoreEngine`): each tick the owner sets the store's
+see :class:`jarvis.actors.store.StoreEngine`): each tick the owner sets the store's
 mode key with a short expiry, so when the owner is gone and nobody ticks, the store
 falls back to first-come-first-served by itself.
 
@@ -28,7 +28,7 @@ dequeue rules that tell items of one class apart (a minimum priority), a swap th
 refuse is not made: that class keeps the solver's own picks.
 
 Remote associates, and requests that do not wait, are always served first come, first
-served (:class:`~jarvis.store.workqueue.WorkQueue`), from any store.
+served (:class:`~jarvis.store.work.queue.WorkQueue`), from any store.
 
 Keys, under the store's hash tag::
 
@@ -58,10 +58,10 @@ from jarvis.models.solver import decide_store
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.scripts import source
-from jarvis.store.workkeys import WorkKeys
-from jarvis.store.workqueue import Claim, WorkQueue
-from jarvis.store.workrules import candidate_classes
-from jarvis.store.workscripts import guarded, run, text
+from jarvis.store.work.keys import WorkKeys
+from jarvis.store.work.queue import Claim, WorkQueue
+from jarvis.store.work.rules import candidate_classes
+from jarvis.store.work.scripts import guarded, run, text
 
 __all__ = ["Ticket", "WorkBatch"]
 

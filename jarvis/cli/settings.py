@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jarvis.cli_common import EXIT_FAILURE, EXIT_OK, env, on_signals
+from jarvis.cli.common import EXIT_FAILURE, EXIT_OK, env, on_signals
 from jarvis.config import (
     SECRETS,
     Settings,

@@ -13,8 +13,8 @@ Member commands::
     jarvis run [--config FILE] [--SETTING VALUE ...]
     jarvis config check [--config FILE] [--SETTING VALUE ...] [--json]
 
-The commands live in :mod:`jarvis.cli_settings` (run, config) and
-:mod:`jarvis.cli_ownership` (partitions, members, drain).
+The commands live in :mod:`jarvis.cli.settings` (run, config) and
+:mod:`jarvis.cli.ownership` (partitions, members, drain).
 
 Ownership commands (scripts depend on them; keep them stable)::
 
@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jarvis import __version__
-from jarvis.cli_common import (
+from jarvis.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -58,8 +58,8 @@ from jarvis.cli_common import (
     on_signals,
     redis_for,
 )
-from jarvis.cli_ownership import add_ownership_commands
-from jarvis.cli_settings import add_settings_commands
+from jarvis.cli.ownership import add_ownership_commands
+from jarvis.cli.settings import add_settings_commands
 from jarvis.config import load_settings, mask_url
 from jarvis.errors import ConfigError, JarvisError, ServerError, ValidationError
 from jarvis.logs import configure_logging
@@ -73,11 +73,16 @@ log = logging.getLogger(__name__)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jarvis.demo import run_demo
+    from jarvis.cli.demo import run_demo
 
     if logging.getLogger().level > logging.DEBUG:
         # The live view is the demo's output; the harness's own chatter would bury it.
-        for name in ("kazoo", "jarvis.devcluster", "jarvis.cluster", "jarvis.election"):
+        for name in (
+            "kazoo",
+            "jarvis.testing.servers",
+            "jarvis.testing.cluster",
+            "jarvis.election",
+        ):
             logging.getLogger(name).setLevel(logging.WARNING)
     stop = threading.Event()
     on_signals(stop.set)

@@ -10,7 +10,7 @@ tick does what must happen once per store:
    replayed after a takeover is harmless;
 3. in batch mode (partition config ``{"batch": true}``), renews the store's batch-mode
    mark and hands work to the associates waiting for it with the solver (see
-   :mod:`jarvis.store.workbatch`); first come, first served is the default;
+   :mod:`jarvis.store.work.batch`); first come, first served is the default;
 4. refreshes the store's score in the global ranking remote associates are served by;
 5. records the tick in the out stream (fenced), so gaps between ticks can be checked.
 """
@@ -32,8 +32,8 @@ from jarvis.models.rules import Rules
 from jarvis.store.city import CityStore
 from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import PartitionKeys
-from jarvis.store.workbatch import WorkBatch
-from jarvis.store.workqueue import WorkQueue
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.queue import WorkQueue
 
 __all__ = ["StoreEngine"]
 

@@ -17,9 +17,9 @@ import redis
 from jarvis.errors import StoreError, UnknownAssociateError, ValidationError
 from jarvis.models.work import Associate
 from jarvis.store.keys import DEFAULT_NAMESPACE
-from jarvis.store.workkeys import GlobalWorkKeys
-from jarvis.store.workrules import check_id
-from jarvis.store.workscripts import guarded
+from jarvis.store.work.keys import GlobalWorkKeys
+from jarvis.store.work.rules import check_id
+from jarvis.store.work.scripts import guarded
 
 __all__ = ["AssociateDirectory"]
 
