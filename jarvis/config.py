@@ -32,8 +32,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from jarvis.errors import ConfigError
 from jarvis.secrets import MASK, check_digest, mask_url, read_secret, split_tokens
@@ -389,12 +396,12 @@ def explain_settings(
             sources[name] = origin
     try:
         return Settings.model_validate(merged), sources
-    except PydanticValidationError as exc:
+    except ValidationError as exc:
         # ``from None``: pydantic's own message echoes input values, secrets included.
         raise ConfigError(_describe(exc, sources)) from None
 
 
-def _describe(exc: PydanticValidationError, sources: Mapping[str, str]) -> str:
+def _describe(exc: ValidationError, sources: Mapping[str, str]) -> str:
     problems = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")

@@ -4,7 +4,7 @@ The tree::
 
     JarvisError
     ├── ConfigError              a setting, rules file or flag is invalid (names the setting)
-    ├── ValidationError          an input (event, request, CLI argument) is malformed
+    ├── BadInputError            an input (event, request, CLI argument) is malformed
     │   └── PayloadTooLargeError a request carries more than its limit (HTTP 413)
     ├── ServerError              a ZooKeeper or Redis server could not be started or reached
     │   └── ServerMissingError   a server binary is not installed (run `make setup`)
@@ -15,7 +15,6 @@ The tree::
     │   ├── UnknownAssociateError get-work for an associate that was never registered
     │   └── NotClaimedError      the item is not claimed by this associate (or the claim lapsed)
     ├── ElectionError            ZooKeeper ownership failed (wraps kazoo errors)
-    │   └── NotOwnerError        this member does not own the partition it acted for
     └── StoreError               Redis state failed (wraps redis-py errors)
         └── FencedError          a write carried an epoch lower than one Redis has seen
 
@@ -26,6 +25,7 @@ Errors from kazoo, redis-py and scipy are wrapped where they cross into Jarvis w
 from __future__ import annotations
 
 __all__ = [
+    "BadInputError",
     "ConfigError",
     "DispatchError",
     "DuplicateIdError",
@@ -34,13 +34,11 @@ __all__ = [
     "InvalidEstimateError",
     "JarvisError",
     "NotClaimedError",
-    "NotOwnerError",
     "PayloadTooLargeError",
     "ServerError",
     "ServerMissingError",
     "StoreError",
     "UnknownAssociateError",
-    "ValidationError",
     "WorkError",
 ]
 
@@ -53,11 +51,11 @@ class ConfigError(JarvisError):
     """A configuration setting, rules file or command-line flag is invalid."""
 
 
-class ValidationError(JarvisError):
+class BadInputError(JarvisError):
     """An input from outside (event, request body, CLI argument) is malformed."""
 
 
-class PayloadTooLargeError(ValidationError):
+class PayloadTooLargeError(BadInputError):
     """A request carries more than its limit (bytes of body, events in a batch)."""
 
 
@@ -95,10 +93,6 @@ class NotClaimedError(WorkError):
 
 class ElectionError(JarvisError):
     """Partition ownership in ZooKeeper failed."""
-
-
-class NotOwnerError(ElectionError):
-    """This member acted for a partition it does not own."""
 
 
 class StoreError(JarvisError):

@@ -29,7 +29,7 @@ from jarvis.api.schemas import (
 )
 from jarvis.api.security import HttpGuard, HttpPolicy
 from jarvis.api.work import work_router
-from jarvis.errors import PayloadTooLargeError, ValidationError
+from jarvis.errors import BadInputError, PayloadTooLargeError
 from jarvis.models.events import validate_event
 from jarvis.store.producer import Producer
 from jarvis.store.work.batch import WorkBatch
@@ -110,10 +110,10 @@ def create_app(context: ApiContext) -> FastAPI:
         for i, raw in enumerate(body.events):
             try:
                 events.append(validate_event(raw))
-            except ValidationError as exc:
+            except BadInputError as exc:
                 problems.append(f"events[{i}]: {exc}")
         if problems:
-            raise ValidationError("nothing submitted; " + "; ".join(problems[:_MAX_PROBLEMS]))
+            raise BadInputError("nothing submitted; " + "; ".join(problems[:_MAX_PROBLEMS]))
         context.producer.submit_many(events)
         return EventsOut(accepted=len(events))
 

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from jarvis.api.schemas import ErrorOut
 from jarvis.errors import (
+    BadInputError,
     ConfigError,
     DispatchError,
     ElectionError,
@@ -37,7 +38,6 @@ from jarvis.errors import (
     ServerError,
     StoreError,
     UnknownAssociateError,
-    ValidationError,
 )
 
 __all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers", "status_of"]
@@ -48,7 +48,7 @@ _STATUS: list[tuple[type[JarvisError], int]] = [
     (PayloadTooLargeError, 413),
     (UnknownAssociateError, 404),
     (NotClaimedError, 409),
-    (ValidationError, 400),
+    (BadInputError, 400),
     (DispatchError, 400),
     (ServerError, 503),
     (StoreError, 503),

@@ -22,7 +22,7 @@ from jarvis.api.schemas import (
     QueueOut,
     StatusOut,
 )
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import check_partition_id
 
@@ -54,7 +54,7 @@ def work_router(context: ApiContext) -> APIRouter:
     def register_associate(associate_id: str, associate: Associate) -> Associate:
         """Register (or update) an associate so they can ask for work."""
         if associate.id != associate_id:
-            raise ValidationError(
+            raise BadInputError(
                 f"associate id in path ({associate_id!r}) and body ({associate.id!r}) differ"
             )
         context.work.register_associate(associate)

@@ -61,7 +61,7 @@ from jarvis.cli.common import (
 from jarvis.cli.ownership import add_ownership_commands
 from jarvis.cli.settings import add_settings_commands
 from jarvis.config import load_settings, mask_url
-from jarvis.errors import ConfigError, JarvisError, ServerError, ValidationError
+from jarvis.errors import BadInputError, ConfigError, JarvisError, ServerError
 from jarvis.logs import configure_logging
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -101,7 +101,7 @@ def _read_lines(path: str | None) -> list[tuple[int, str]]:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
-            raise ValidationError(f"cannot read {path}: {exc.strerror}") from exc
+            raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
     return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
@@ -116,10 +116,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     for number, line in _read_lines(args.file):
         try:
             events.append(parse_event(line))
-        except ValidationError as exc:
+        except BadInputError as exc:
             problems.append(f"line {number}: {exc}")
     if problems:  # all or nothing: a bad line submits no line
-        raise ValidationError("nothing submitted; " + "; ".join(problems[:20]))
+        raise BadInputError("nothing submitted; " + "; ".join(problems[:20]))
     client = redis_for(args, args.redis)
     try:
         ids = Producer(client, args.namespace).submit_many(events)
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _configure_logging(args)
         return handler(args)
-    except (ValidationError, ConfigError) as exc:
+    except (BadInputError, ConfigError) as exc:
         print(f"jarvis: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ServerError as exc:

@@ -31,7 +31,7 @@ from jarvis.cli.common import (
 )
 from jarvis.config import mask_url
 from jarvis.election import KINDS, NAME, ClusterView, PartitionRegistry, check_name
-from jarvis.errors import ServerError, ValidationError
+from jarvis.errors import BadInputError, ServerError
 from jarvis.store.keys import DEFAULT_NAMESPACE, check_partition_id
 
 __all__ = ["add_ownership_commands"]
@@ -115,7 +115,7 @@ def _partitions_report(args: argparse.Namespace, view: ClusterView) -> str:
 
 def _cmd_partitions(args: argparse.Namespace) -> int:
     if args.namespace is not None and not NAME.match(args.namespace):
-        raise ValidationError(f"invalid --namespace {args.namespace!r}")
+        raise BadInputError(f"invalid --namespace {args.namespace!r}")
     with zookeeper(args) as client:
         view = ClusterView(client, args.cluster)
         if not args.watch:
@@ -141,7 +141,7 @@ def _cmd_partitions_add(args: argparse.Namespace) -> int:
     try:
         config = json.loads(args.config)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"--config is not valid JSON: {exc}") from exc
+        raise BadInputError(f"--config is not valid JSON: {exc}") from exc
     with zookeeper(args) as client:
         info = PartitionRegistry(client, args.cluster).add(partition, args.kind, config)
     print(f"partition {info.id} ({info.kind}) added")

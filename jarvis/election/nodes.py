@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jarvis.errors import ElectionError
 
@@ -75,5 +74,5 @@ def encode(node: _Node) -> bytes:
 def decode(model: type[N], data: bytes, path: str) -> N:
     try:
         return model.model_validate_json(data)
-    except PydanticValidationError as exc:
+    except ValidationError as exc:
         raise ElectionError(f"malformed {model.__name__} at {path}: {exc}") from exc

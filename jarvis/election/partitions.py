@@ -16,11 +16,11 @@ from typing import Any, get_args
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ValidationError
 
 from jarvis.election.nodes import PartitionKind, PartitionNode, decode, encode
 from jarvis.election.paths import ClusterPaths, check_name
-from jarvis.errors import ElectionError, ValidationError
+from jarvis.errors import BadInputError, ElectionError
 
 __all__ = ["KINDS", "PartitionInfo", "PartitionKind", "PartitionRegistry"]
 
@@ -46,13 +46,13 @@ class PartitionInfo:
 
 def _node(kind: object, config: object) -> PartitionNode:
     if kind not in KINDS:
-        raise ValidationError(f"invalid partition kind {kind!r}: use one of {', '.join(KINDS)}")
+        raise BadInputError(f"invalid partition kind {kind!r}: use one of {', '.join(KINDS)}")
     if not isinstance(config, Mapping):
-        raise ValidationError(f"partition config must be a JSON object, not {config!r}")
+        raise BadInputError(f"partition config must be a JSON object, not {config!r}")
     try:
         return PartitionNode(kind=kind, config=dict(config))
-    except PydanticValidationError as exc:
-        raise ValidationError(f"invalid partition config: {exc}") from exc
+    except ValidationError as exc:
+        raise BadInputError(f"invalid partition config: {exc}") from exc
 
 
 class PartitionRegistry:
@@ -66,7 +66,7 @@ class PartitionRegistry:
         self, partition_id: str, kind: PartitionKind, config: Mapping[str, Any] | None = None
     ) -> PartitionInfo:
         """Register a partition. Adding the same partition again with the same kind and
-        config does nothing; with a different one it raises ValidationError."""
+        config does nothing; with a different one it raises BadInputError."""
         check_name(partition_id, "partition id")
         node = _node(kind, {} if config is None else config)
         path = self._paths.partition(partition_id)
@@ -75,7 +75,7 @@ class PartitionRegistry:
         except NodeExistsError:
             existing = self.get(partition_id)
             if existing is None or existing != PartitionInfo.from_node(partition_id, node):
-                raise ValidationError(
+                raise BadInputError(
                     f"partition {partition_id!r} already exists with another kind or config"
                 ) from None
             return existing
@@ -86,7 +86,7 @@ class PartitionRegistry:
 
     def remove(self, partition_id: str) -> None:
         """Unregister a partition (its owner, if any, loses it). Unknown ids raise
-        ValidationError."""
+        BadInputError."""
         check_name(partition_id, "partition id")
         path = self._paths.partition(partition_id)
         try:
@@ -96,7 +96,7 @@ class PartitionRegistry:
                 try:
                     children = self._client.get_children(path)
                 except NoNodeError:
-                    raise ValidationError(f"no such partition {partition_id!r}") from None
+                    raise BadInputError(f"no such partition {partition_id!r}") from None
                 transaction = self._client.transaction()
                 for child in children:
                     transaction.delete(f"{path}/{child}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 
 __all__ = ["NAME", "ClusterPaths", "check_name"]
 
@@ -27,9 +27,9 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def check_name(value: object, what: str) -> str:
-    """Return ``value`` if it is a valid name, else raise ValidationError naming ``what``."""
+    """Return ``value`` if it is a valid name, else raise BadInputError naming ``what``."""
     if not isinstance(value, str) or not NAME.match(value):
-        raise ValidationError(
+        raise BadInputError(
             f"invalid {what} {value!r}: use 1-64 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )

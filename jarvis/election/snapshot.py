@@ -276,12 +276,6 @@ class Snapshot:
 
     # --- derived ----------------------------------------------------------------------
 
-    def member_of_session(self, session: int) -> str | None:
-        for member_id, entry in self.members.items():
-            if entry.session == session:
-                return member_id
-        return None
-
     def held(self) -> dict[str, int]:
         """Partitions owned per known member (owners of unknown sessions are left out)."""
         by_session = {entry.session: m for m, entry in self.members.items()}

@@ -24,7 +24,7 @@ from jarvis.election.nodes import (
 )
 from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.snapshot import gather
-from jarvis.errors import ElectionError, ValidationError
+from jarvis.errors import BadInputError, ElectionError
 
 __all__ = ["ClusterView", "MemberRow", "OwnershipRow"]
 
@@ -137,14 +137,14 @@ class ClusterView:
         """Ask a live member to give all its partitions away (it keeps running).
 
         The request names the member's current session, so it never applies to a later
-        process with the same id. Unknown members raise ValidationError.
+        process with the same id. Unknown members raise BadInputError.
         """
         check_name(member_id, "member id")
         path = self._paths.drain(member_id)
         try:
             stat = self._client.exists(self._paths.member(member_id))
             if stat is None:
-                raise ValidationError(f"no live member {member_id!r}")
+                raise BadInputError(f"no live member {member_id!r}")
             data = encode(DrainRequest(session=stat.ephemeralOwner, requested_at=requested_at))
             try:
                 self._client.create(path, data, makepath=True)

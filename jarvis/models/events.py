@@ -8,7 +8,7 @@ the Unix epoch, when it happened) and ``type``, which selects the rest of the sc
      "type": "order_picked_up", "order_id": "o-42"}
 
 Unknown fields are refused everywhere. :func:`parse_event` turns raw JSON into one of
-the event classes below or raises :class:`~jarvis.errors.ValidationError` with a reason a
+the event classes below or raises :class:`~jarvis.errors.BadInputError` with a reason a
 person can read. ``docs/events.md`` documents each schema.
 """
 
@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 from jarvis.models.city import ID_PATTERN, Courier, Order
 from jarvis.models.geo import Point
 from jarvis.models.work import WorkItem
@@ -180,7 +179,7 @@ _CLASSES = (
 )
 
 
-def _reason(error: PydanticValidationError) -> str:
+def _reason(error: ValidationError) -> str:
     """One line per problem: ``field.path: message``."""
     parts = []
     for problem in error.errors(include_url=False, include_input=False):
@@ -193,11 +192,11 @@ def _reason(error: PydanticValidationError) -> str:
 
 
 def parse_event(raw: str | bytes) -> Event:
-    """The event encoded by ``raw`` JSON; ValidationError with a readable reason if bad."""
+    """The event encoded by ``raw`` JSON; BadInputError with a readable reason if bad."""
     try:
         return _ADAPTER.validate_json(raw)
-    except PydanticValidationError as exc:
-        raise ValidationError(f"invalid event: {_reason(exc)}") from exc
+    except ValidationError as exc:
+        raise BadInputError(f"invalid event: {_reason(exc)}") from exc
 
 
 def validate_event(data: Any) -> Event:
@@ -208,5 +207,5 @@ def validate_event(data: Any) -> Event:
         return parse_event(data)
     try:
         return _ADAPTER.validate_python(data)
-    except PydanticValidationError as exc:
-        raise ValidationError(f"invalid event: {_reason(exc)}") from exc
+    except ValidationError as exc:
+        raise BadInputError(f"invalid event: {_reason(exc)}") from exc

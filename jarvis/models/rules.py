@@ -37,7 +37,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jarvis.errors import ConfigError, ValidationError
+from jarvis.errors import BadInputError, ConfigError
 from jarvis.models.city import ID_PATTERN, Courier, Order, Vehicle
 from jarvis.models.work import Associate, WorkItem, may_take
 
@@ -162,7 +162,7 @@ class Rules:
         for rule in self.enqueue:
             if rule.matches(attributes):
                 return Qualification(rule.role, rule.licence, rule.remotable, rule.name)
-        raise ValidationError(f"no enqueue rule matches the task attributes {dict(attributes)!r}")
+        raise BadInputError(f"no enqueue rule matches the task attributes {dict(attributes)!r}")
 
     def limits(self, worker: Courier | Associate) -> WorkerLimits:
         """Fold every dequeue rule that applies to ``worker`` into one set of limits."""

@@ -1,7 +1,7 @@
 """Redis state of partitions: key layout, fenced Lua scripts, streams in and out."""
 
 from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
-from jarvis.store.decisions import Decision, read_decisions
+from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
 from jarvis.store.work import (
@@ -23,7 +23,7 @@ __all__ = [
     "CityStore",
     "Claim",
     "CommitResult",
-    "Decision",
+    "DecisionRecord",
     "EnqueueRules",
     "GlobalKeys",
     "GlobalWorkKeys",

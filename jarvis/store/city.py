@@ -21,9 +21,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 import redis
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ValidationError
 
-from jarvis.errors import StoreError, ValidationError
+from jarvis.errors import BadInputError, StoreError
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import (
     CourierMoved,
@@ -37,7 +37,7 @@ from jarvis.models.events import (
     parse_event,
 )
 from jarvis.models.geo import Point
-from jarvis.store.decisions import Decision, read_decisions
+from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.fencing import check_epoch, read_stream, run_fenced, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.scripts import source
@@ -101,7 +101,7 @@ def _encode(event: Event) -> list[str]:
         return [event.courier_id, "", "", ""]
     if isinstance(event, CourierMoved):
         return [event.courier_id, event.position.model_dump_json(), "", ""]
-    raise ValidationError(f"event type {event.type!r} does not apply to a city")
+    raise BadInputError(f"event type {event.type!r} does not apply to a city")
 
 
 _Model = TypeVar("_Model", Order, Courier)
@@ -131,7 +131,7 @@ class CityStore:
         out_maxlen: int = DEFAULT_OUT_MAXLEN,
     ) -> None:
         if not horizon_s > 0 or not math.isfinite(horizon_s):
-            raise ValidationError(f"horizon_s must be a positive number, got {horizon_s!r}")
+            raise BadInputError(f"horizon_s must be a positive number, got {horizon_s!r}")
         self.redis = redis
         self.partition = partition
         self.keys = PartitionKeys(partition, namespace)
@@ -160,11 +160,11 @@ class CityStore:
         try:
             event = parse_event(raw)
             if event.partition != self.partition:
-                raise ValidationError(
+                raise BadInputError(
                     f"event for partition {event.partition!r} sent to {self.partition!r}"
                 )
             slots = _encode(event)
-        except ValidationError as exc:
+        except BadInputError as exc:
             return [entry_id, "bad", "", str(exc), "", "", ""]
         return [entry_id, event.type, event.id, *slots]
 
@@ -176,7 +176,7 @@ class CityStore:
         """
         fence = check_epoch(epoch)
         if max_events < 1:
-            raise ValidationError(f"max_events must be at least 1, got {max_events!r}")
+            raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
         try:
             cursor = text(self.redis.get(self.keys.cursor) or "")
             entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
@@ -237,7 +237,7 @@ class CityStore:
                     free.append(
                         courier.model_copy(update={"capacity": slots, "position": position})
                     )
-        except (KeyError, ValueError, PydanticValidationError) as exc:
+        except (KeyError, ValueError, ValidationError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
         self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
         return CitySnapshot(open_orders, tuple(free), text(cursor or ""))
@@ -256,13 +256,13 @@ class CityStore:
         """
         fence = check_epoch(epoch)
         if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
-            raise ValidationError(f"tick must be a non-negative integer, got {tick!r}")
+            raise BadInputError(f"tick must be a non-negative integer, got {tick!r}")
         if not math.isfinite(now) or now < 0:
-            raise ValidationError(f"now must be a finite unix time, got {now!r}")
+            raise BadInputError(f"now must be a finite unix time, got {now!r}")
         args = [fence, str(tick), repr(float(now)), self.partition, str(self.out_maxlen)]
         for pair in assignments:
             if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
-                raise ValidationError(f"an assignment is (order id, courier id), got {pair!r}")
+                raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
             args.extend(pair)
         k = self.keys
         keys = [
@@ -307,6 +307,6 @@ class CityStore:
             {"id": eid, **{text(k): text(v) for k, v in fields.items()}} for eid, fields in entries
         ]
 
-    def decisions(self, after: str = "-", count: int = 1000) -> list[Decision]:
+    def decisions(self, after: str = "-", count: int = 1000) -> list[DecisionRecord]:
         """Decisions of this city from the out stream, after entry id ``after``."""
         return read_decisions(self.redis, self.partition, after, count, self.namespace)

@@ -22,7 +22,7 @@ from jarvis.errors import StoreError
 from jarvis.store.fencing import stream_entries
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 
-__all__ = ["Decision", "read_decisions"]
+__all__ = ["DecisionRecord", "read_decisions"]
 
 
 DecisionType = Literal["assignment", "tick", "delivered", "unassigned", "cancelled"]
@@ -34,7 +34,7 @@ _HISTORY: dict[str, DecisionType] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class DecisionRecord:
     """One out-stream entry: an assignment, or the marker that closes a tick."""
 
     id: str
@@ -55,7 +55,7 @@ class Decision:
         }
 
     @classmethod
-    def from_entry(cls, entry_id: str, fields: Mapping[str, str]) -> Decision:
+    def from_entry(cls, entry_id: str, fields: Mapping[str, str]) -> DecisionRecord:
         """Build from a stream entry; StoreError if the entry is not a decision."""
         try:
             kind = fields["type"]
@@ -91,7 +91,7 @@ def read_decisions(
     after: str = "-",
     count: int = 1000,
     namespace: str = DEFAULT_NAMESPACE,
-) -> list[Decision]:
+) -> list[DecisionRecord]:
     """Up to ``count`` decisions of ``partition`` after the entry id ``after`` (exclusive)."""
     keys = PartitionKeys(partition, namespace)
     start = after if after == "-" else f"({after}"
@@ -99,4 +99,4 @@ def read_decisions(
         entries = client.xrange(keys.decisions_out, min=start, max="+", count=count)
     except redis.RedisError as exc:
         raise StoreError(f"partition {partition!r}: reading decisions failed: {exc}") from exc
-    return [Decision.from_entry(eid, fields) for eid, fields in stream_entries(entries)]
+    return [DecisionRecord.from_entry(eid, fields) for eid, fields in stream_entries(entries)]

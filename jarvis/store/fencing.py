@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from jarvis.errors import FencedError, StoreError, ValidationError
+from jarvis.errors import BadInputError, FencedError, StoreError
 
 __all__ = ["check_epoch", "read_stream", "run_fenced", "stream_entries", "text"]
 
@@ -21,7 +21,7 @@ __all__ = ["check_epoch", "read_stream", "run_fenced", "stream_entries", "text"]
 def check_epoch(epoch: int) -> str:
     """``epoch`` as the decimal string the scripts compare (64-bit, non-negative)."""
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**64:
-        raise ValidationError(f"epoch must be an integer in [0, 2**64), got {epoch!r}")
+        raise BadInputError(f"epoch must be an integer in [0, 2**64), got {epoch!r}")
     return str(epoch)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 
 __all__ = ["DEFAULT_NAMESPACE", "PARTITION_ID", "GlobalKeys", "PartitionKeys", "check_partition_id"]
 
@@ -25,9 +25,9 @@ PARTITION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def check_partition_id(partition: str) -> str:
-    """Return ``partition`` if it is a valid partition id, else raise ValidationError."""
+    """Return ``partition`` if it is a valid partition id, else raise BadInputError."""
     if not isinstance(partition, str) or not PARTITION_ID.match(partition):
-        raise ValidationError(
+        raise BadInputError(
             f"invalid partition id {partition!r}: use 1-64 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )

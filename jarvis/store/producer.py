@@ -43,7 +43,7 @@ class Producer:
     def submit(self, event: EventInput) -> str:
         """Validate ``event`` and append it to its partition's stream; its stream id.
 
-        ValidationError (nothing written) when the event is malformed; StoreError when
+        BadInputError (nothing written) when the event is malformed; StoreError when
         Redis did not accept it (then it is not acknowledged: submit again).
         """
         stream, fields = self._entry(event)
@@ -55,7 +55,7 @@ class Producer:
     def submit_many(self, events: Iterable[EventInput]) -> list[str]:
         """Validate all, then append all in one pipelined round trip; their stream ids.
 
-        If any event is malformed, ValidationError and nothing is written. On a Redis
+        If any event is malformed, BadInputError and nothing is written. On a Redis
         failure some events may have been written; none is acknowledged, and submitting
         them all again is safe (idempotent by event id).
         """

@@ -8,7 +8,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from jarvis.election import ClusterPaths, PartitionInfo, PartitionRegistry
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 
 
 def test_partitions_are_stored_as_json_and_listed_back(
@@ -31,7 +31,7 @@ def test_adding_the_same_partition_twice_is_harmless_but_a_different_one_is_refu
 ) -> None:
     registry.add("berlin", "city", {"tick": 1.0})
     assert registry.add("berlin", "city", {"tick": 1.0}).kind == "city"
-    with pytest.raises(ValidationError, match="already exists"):
+    with pytest.raises(BadInputError, match="already exists"):
         registry.add("berlin", "store")
     assert registry.get("berlin") == PartitionInfo("berlin", "city", {"tick": 1.0})
 
@@ -42,7 +42,7 @@ def test_removing_a_partition_deletes_it_and_unknown_ones_are_refused(
     registry.add("berlin", "city")
     registry.remove("berlin")
     assert registry.list() == []
-    with pytest.raises(ValidationError, match="no such partition"):
+    with pytest.raises(BadInputError, match="no such partition"):
         registry.remove("berlin")
 
 
@@ -50,19 +50,19 @@ def test_removing_a_partition_deletes_it_and_unknown_ones_are_refused(
 def test_bad_partition_ids_are_refused_before_anything_is_written(
     registry: PartitionRegistry, bad_id: str
 ) -> None:
-    with pytest.raises(ValidationError, match="invalid partition id"):
+    with pytest.raises(BadInputError, match="invalid partition id"):
         registry.add(bad_id, "city")
     assert registry.list() == []
 
 
 def test_bad_kinds_and_configs_are_refused(registry: PartitionRegistry) -> None:
-    with pytest.raises(ValidationError, match="invalid partition kind"):
+    with pytest.raises(BadInputError, match="invalid partition kind"):
         registry.add("berlin", "town")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="JSON object"):
+    with pytest.raises(BadInputError, match="JSON object"):
         registry.add("berlin", "city", [1, 2])  # type: ignore[arg-type]
     assert registry.list() == []
 
 
 def test_a_malformed_cluster_name_is_refused(zk: KazooClient) -> None:
-    with pytest.raises(ValidationError, match="cluster name"):
+    with pytest.raises(BadInputError, match="cluster name"):
         PartitionRegistry(zk, "a/b")

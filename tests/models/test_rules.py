@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jarvis.errors import ConfigError, ValidationError
+from jarvis.errors import BadInputError, ConfigError
 from jarvis.models import Associate, Courier, Point, Rules, Vehicle, WorkItem, load_rules
 
 RULES = """
@@ -58,7 +58,7 @@ def test_enqueue_rules_qualify_arriving_tasks(rules: Rules) -> None:
 
 
 def test_no_matching_enqueue_rule_is_a_validation_error() -> None:
-    with pytest.raises(ValidationError, match="no enqueue rule"):
+    with pytest.raises(BadInputError, match="no enqueue rule"):
         Rules().qualify({"category": "x"})
 
 

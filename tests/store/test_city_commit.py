@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import redis
 
-from jarvis.errors import FencedError, ValidationError
+from jarvis.errors import BadInputError, FencedError
 from jarvis.store.city import CityStore
 from jarvis.store.fencing import stream_entries
 from jarvis.store.producer import Producer
@@ -130,7 +130,7 @@ def test_malformed_commits_are_refused_before_redis(
     rds: redis.Redis, namespace: str, args: tuple[object, ...], message: str
 ) -> None:
     store = CityStore(rds, CITY, namespace)
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(BadInputError, match=message):
         store.commit(*args)  # type: ignore[arg-type]
     assert dump(rds, namespace) == {}
 

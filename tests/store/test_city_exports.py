@@ -10,7 +10,7 @@ CITY_SURFACE = {
     "CitySnapshot",
     "CityStore",
     "CommitResult",
-    "Decision",
+    "DecisionRecord",
     "Producer",
     "read_decisions",
 }

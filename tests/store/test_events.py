@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 from jarvis.models.events import (
     CITY_EVENT_TYPES,
     STORE_EVENT_TYPES,
@@ -113,11 +113,11 @@ def test_events_can_be_built_in_python_without_naming_the_type() -> None:
     ],
 )
 def test_bad_events_are_refused_with_a_readable_reason(raw: str, reason: str) -> None:
-    with pytest.raises(ValidationError, match="invalid event") as info:
+    with pytest.raises(BadInputError, match="invalid event") as info:
         parse_event(raw)
     assert reason in str(info.value)
 
 
 def test_validate_event_refuses_bad_mappings() -> None:
-    with pytest.raises(ValidationError, match=r"order_delivered\.order_id"):
+    with pytest.raises(BadInputError, match=r"order_delivered\.order_id"):
         validate_event({**ENVELOPE, "type": "order_delivered", "order_id": ""})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from jarvis.errors import StoreError, ValidationError
+from jarvis.errors import BadInputError, StoreError
 from jarvis.models.events import parse_event
 from jarvis.store.fencing import stream_entries
 from jarvis.store.keys import PartitionKeys
@@ -69,10 +69,10 @@ def test_bad_input_is_rejected_and_nothing_is_written(
     rds: redis.Redis, namespace: str, bad: Any
 ) -> None:
     producer = Producer(rds, namespace)
-    with pytest.raises(ValidationError, match="invalid event"):
+    with pytest.raises(BadInputError, match="invalid event"):
         producer.submit(bad)
     good = event("oslo", "order_cancelled", order_id="o1")
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadInputError):
         producer.submit_many([good, bad])
     assert dump(rds, namespace) == {}
 

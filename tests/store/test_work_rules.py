@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 from jarvis.models.work import Associate, WorkItem, may_take
 from jarvis.store.work.rules import (
     EnqueueRules,
@@ -117,14 +117,14 @@ def test_enqueue_rules_refuse_unknown_roles_licences_and_remote_roles() -> None:
         remotable_roles=frozenset({"picker"}),
     )
     rules.check(WorkItem(id="ok", store="s1", role="picker", licence="forklift", remotable=True))
-    with pytest.raises(ValidationError, match="unknown role 'cashier'"):
+    with pytest.raises(BadInputError, match="unknown role 'cashier'"):
         rules.check(WorkItem(id="a", store="s1", role="cashier"))
-    with pytest.raises(ValidationError, match="unknown licence 'alcohol'"):
+    with pytest.raises(BadInputError, match="unknown licence 'alcohol'"):
         rules.check(WorkItem(id="b", store="s1", role="picker", licence="alcohol"))
-    with pytest.raises(ValidationError, match="cannot be done remotely"):
+    with pytest.raises(BadInputError, match="cannot be done remotely"):
         rules.check(WorkItem(id="c", store="s1", role="stocker", remotable=True))
 
 
 def test_policy_refuses_nonsense() -> None:
-    with pytest.raises(ValidationError, match="priority_step_s"):
+    with pytest.raises(BadInputError, match="priority_step_s"):
         WorkPolicy(priority_step_s=float("nan"))

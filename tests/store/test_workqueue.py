@@ -11,10 +11,10 @@ import pytest
 import redis
 
 from jarvis.errors import (
+    BadInputError,
     FencedError,
     NotClaimedError,
     UnknownAssociateError,
-    ValidationError,
 )
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.work.queue import WorkQueue
@@ -54,12 +54,12 @@ def associate(
 def test_enqueue_refuses_duplicate_ids_and_bad_input(wq: WorkQueue) -> None:
     assert wq.enqueue(item("w1")) is True
     assert wq.enqueue(item("w1", priority=50)) is False
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadInputError):
         wq.enqueue("w2")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="partition id"):
+    with pytest.raises(BadInputError, match="partition id"):
         wq.enqueue(item("w3", store="bad:store"))
     strict = WorkQueue(wq.redis, wq.namespace, rules=EnqueueRules(roles=frozenset({"picker"})))
-    with pytest.raises(ValidationError, match="unknown role"):
+    with pytest.raises(BadInputError, match="unknown role"):
         strict.enqueue_many([item("w4"), item("w5", role="juggler")])
     assert wq.counts("s1")["submitted"] == 1  # w4 was not written either
 
@@ -183,7 +183,7 @@ def test_reap_and_score_are_fenced_by_the_owner_epoch(wq: WorkQueue, clock: Cloc
     with pytest.raises(FencedError):
         wq.refresh_score("s1", epoch=5)
     assert wq.counts("s1")["claimed"] == 1  # the fenced reap changed nothing
-    with pytest.raises(ValidationError, match="epoch"):
+    with pytest.raises(BadInputError, match="epoch"):
         wq.reap("s1", epoch=-1)
 
 
@@ -193,14 +193,14 @@ def test_unknown_associate_and_too_wide_associate_are_refused(
     wq = WorkQueue(rds, namespace, max_queues=8)
     with pytest.raises(UnknownAssociateError, match="ghost"):
         wq.get_work("ghost")
-    with pytest.raises(ValidationError, match="invalid associate id"):
+    with pytest.raises(BadInputError, match="invalid associate id"):
         wq.get_work("bad id")
     wide = associate("wide", roles=("a", "b", "c"), licences=("x",))  # 3 x 2 x 2 = 12 queues
-    with pytest.raises(ValidationError, match="12 work queues"):
+    with pytest.raises(BadInputError, match="12 work queues"):
         wq.register_associate(wide)
     # Registered under a looser limit, then served by a stricter member: refused clearly.
     WorkQueue(rds, namespace).register_associate(wide)
-    with pytest.raises(ValidationError, match="more than the 8"):
+    with pytest.raises(BadInputError, match="more than the 8"):
         wq.get_work("wide")
 
 

@@ -14,7 +14,7 @@ import time
 import pydantic
 import redis
 
-from jarvis.errors import StoreError, UnknownAssociateError, ValidationError
+from jarvis.errors import BadInputError, StoreError, UnknownAssociateError
 from jarvis.models.work import Associate
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.work.keys import GlobalWorkKeys
@@ -49,10 +49,10 @@ class AssociateDirectory:
     def register(self, associate: Associate) -> None:
         """Store (or replace) ``associate``."""
         if not isinstance(associate, Associate):
-            raise ValidationError(f"not an Associate: {type(associate).__name__}")
+            raise BadInputError(f"not an Associate: {type(associate).__name__}")
         widest = len(associate.roles) * (len(associate.licences) + 1) * 2
         if widest > self.max_queues:
-            raise ValidationError(
+            raise BadInputError(
                 f"associate {associate.id!r}: {len(associate.roles)} roles and "
                 f"{len(associate.licences)} licences span {widest} work queues, more than "
                 f"the {self.max_queues} one get-work may look at"

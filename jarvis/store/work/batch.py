@@ -51,7 +51,7 @@ import pydantic
 import redis
 from redis.commands.core import Script
 
-from jarvis.errors import StoreError, UnknownAssociateError, ValidationError
+from jarvis.errors import BadInputError, StoreError, UnknownAssociateError
 from jarvis.models.config import StoreConfig
 from jarvis.models.rules import Rules
 from jarvis.models.solver import decide_store
@@ -159,7 +159,7 @@ class WorkBatch:
                 continue  # one request per associate per tick
             try:
                 associate = self.work.associate(ticket.associate)
-            except (UnknownAssociateError, ValidationError):
+            except (UnknownAssociateError, BadInputError):
                 continue  # it waits out its time and gets nothing
             if not associate.remote and associate.home_store == store:
                 people[associate.id] = (ticket, associate)

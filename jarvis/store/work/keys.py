@@ -31,7 +31,7 @@ __all__ = ["GlobalWorkKeys", "WorkKeys"]
 
 @dataclass(frozen=True, slots=True)
 class WorkKeys:
-    """The work-dispenser keys of one store. Raises ValidationError for a bad store id."""
+    """The work-dispenser keys of one store. Raises BadInputError for a bad store id."""
 
     store: str
     namespace: str = DEFAULT_NAMESPACE

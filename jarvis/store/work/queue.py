@@ -39,7 +39,7 @@ from typing import NamedTuple
 import pydantic
 import redis
 
-from jarvis.errors import StoreError, ValidationError
+from jarvis.errors import BadInputError, StoreError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.work.associates import AssociateDirectory
@@ -91,7 +91,7 @@ def _num(value: float) -> str:
 
 def _check_epoch(epoch: object) -> str:
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValidationError(f"invalid epoch {epoch!r}: an integer >= 0")
+        raise BadInputError(f"invalid epoch {epoch!r}: an integer >= 0")
     return str(epoch)
 
 
@@ -113,7 +113,7 @@ class WorkQueue:
     ``max_queues`` bounds what one get-work script reads: the first entries of the
     store's heads index, and then, past that, the head of each candidate class queue (an
     associate whose roles and licences span more queues is refused with
-    ValidationError at registration);
+    BadInputError at registration);
     ``max_store_attempts`` bounds the stores one remote get-work tries;
     ``associate_cache_s`` is how long get-work trusts an associate record it has read
     (so a change to an associate reaches every member within that time; 0: read each time).
@@ -134,9 +134,9 @@ class WorkQueue:
         associate_cache_s: float = 5.0,
     ) -> None:
         if not 0 < claim_ttl < float("inf"):
-            raise ValidationError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
+            raise BadInputError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
         if max_queues < 1 or max_store_attempts < 1:
-            raise ValidationError("max_queues and max_store_attempts must be at least 1")
+            raise BadInputError("max_queues and max_store_attempts must be at least 1")
         self.redis = redis
         self.namespace = namespace
         self.claim_ttl = float(claim_ttl)
@@ -168,7 +168,7 @@ class WorkQueue:
         """Queue ``item``; False if its id is already queued, claimed or recently done.
 
         Bad input (not a WorkItem, a store id that cannot be a partition, an item the
-        enqueue rules refuse) raises ValidationError before anything is written.
+        enqueue rules refuse) raises BadInputError before anything is written.
         """
         return self.enqueue_many([item]) == 1
 
@@ -192,7 +192,7 @@ class WorkQueue:
 
     def _enqueue_call(self, item: WorkItem, now: float) -> tuple[list[str], list[str]]:
         if not isinstance(item, WorkItem):
-            raise ValidationError(f"not a WorkItem: {type(item).__name__}")
+            raise BadInputError(f"not a WorkItem: {type(item).__name__}")
         self.rules.check(item)
         keys = _work_keys(item.store, self.namespace)
         if item.created_at == 0.0:
@@ -239,7 +239,7 @@ class WorkQueue:
         if not queues:
             return None
         if len(queues) > self.max_queues:
-            raise ValidationError(
+            raise BadInputError(
                 f"associate {associate.id!r} may take work from {len(queues)} queues in "
                 f"store {store!r}, more than the {self.max_queues} one get-work looks at"
             )
@@ -305,7 +305,7 @@ class WorkQueue:
         check_id(item_id, "work item")
         check_id(associate_id, "associate")
         if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
-            raise ValidationError(f"invalid claim token {token!r}")
+            raise BadInputError(f"invalid claim token {token!r}")
         return keys, [
             item_id,
             associate_id,

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jarvis.errors import ValidationError
+from jarvis.errors import BadInputError
 from jarvis.models.city import ID_PATTERN
 from jarvis.models.work import Associate, WorkItem
 
@@ -50,9 +50,9 @@ _ID = re.compile(ID_PATTERN)
 
 
 def check_id(value: object, what: str) -> str:
-    """``value`` if it is a valid task or worker id, else ValidationError naming ``what``."""
+    """``value`` if it is a valid task or worker id, else BadInputError naming ``what``."""
     if not isinstance(value, str) or not _ID.match(value):
-        raise ValidationError(f"invalid {what} id {value!r}")
+        raise BadInputError(f"invalid {what} id {value!r}")
     return value
 
 
@@ -118,7 +118,7 @@ class WorkPolicy:
         for name in ("priority_step_s", "default_due_in_s", "urgent_horizon_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value < float("inf")):
-                raise ValidationError(f"WorkPolicy.{name} must be a finite number >= 0: {value!r}")
+                raise BadInputError(f"WorkPolicy.{name} must be a finite number >= 0: {value!r}")
 
 
 def start_by(item: WorkItem, enqueued_at: float, policy: WorkPolicy) -> float:
@@ -133,7 +133,7 @@ class EnqueueRules:
     """What a store accepts: known roles and licences, and which roles may be remote.
 
     ``None`` means "any". A rule that refuses an item raises
-    :class:`~jarvis.errors.ValidationError` naming the rule, before anything is written.
+    :class:`~jarvis.errors.BadInputError` naming the rule, before anything is written.
     """
 
     roles: frozenset[str] | None = None
@@ -142,18 +142,18 @@ class EnqueueRules:
 
     def check(self, item: WorkItem) -> None:
         if self.roles is not None and item.role not in self.roles:
-            raise ValidationError(f"work item {item.id!r}: unknown role {item.role!r}")
+            raise BadInputError(f"work item {item.id!r}: unknown role {item.role!r}")
         if (
             item.licence is not None
             and self.licences is not None
             and item.licence not in self.licences
         ):
-            raise ValidationError(f"work item {item.id!r}: unknown licence {item.licence!r}")
+            raise BadInputError(f"work item {item.id!r}: unknown licence {item.licence!r}")
         if (
             item.remotable
             and self.remotable_roles is not None
             and item.role not in self.remotable_roles
         ):
-            raise ValidationError(
+            raise BadInputError(
                 f"work item {item.id!r}: role {item.role!r} work cannot be done remotely"
             )

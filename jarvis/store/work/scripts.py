@@ -5,7 +5,7 @@ Each script is ``scripts/work_<name>.lua``; the ones that check claims get the s
 helpers of ``work_lib.lua`` in front, and the owner's per-tick scripts (``reap``,
 ``score``) the fencing prelude before that. A script's error reply is turned into ours
 here: ``NOTCLAIMED`` -> :class:`NotClaimedError`, ``FENCED`` -> :class:`FencedError`,
-``BADEPOCH`` -> :class:`ValidationError`, anything else from redis-py ->
+``BADEPOCH`` -> :class:`BadInputError`, anything else from redis-py ->
 :class:`StoreError`.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from jarvis.errors import FencedError, NotClaimedError, StoreError, ValidationError
+from jarvis.errors import BadInputError, FencedError, NotClaimedError, StoreError
 from jarvis.store.scripts import source
 
 __all__ = ["WorkScripts", "guarded", "run", "text"]
@@ -76,7 +76,7 @@ def run(
         if message.startswith("FENCED ") and epoch is not None:
             raise FencedError(store, epoch, int(message.split()[1])) from exc
         if message.startswith("BADEPOCH"):
-            raise ValidationError(f"store {store!r}: invalid epoch {epoch!r}") from exc
+            raise BadInputError(f"store {store!r}: invalid epoch {epoch!r}") from exc
         raise StoreError(f"store {store!r}: Redis refused a work script: {message}") from exc
     except redis.RedisError as exc:
         raise StoreError(f"store {store!r}: Redis failed: {exc}") from exc
