@@ -1,7 +1,10 @@
 """Fault injection and waiting helpers shared by the tests.
 
 - :func:`wait_for` polls a condition with a deadline and fails with a message that says
-  what never happened (no bare ``time.sleep`` in tests).
+  what never happened (no bare ``time.sleep`` in tests). Only for state held outside
+  the test's process (a server, a child process); state in the process is waited on.
+- :func:`wait_owned` waits, on the member's own signal, until what a member owns
+  satisfies a predicate.
 - :func:`expire_session` expires a kazoo client's ZooKeeper session on the server, the
   way kazoo's own test harness does: a second client joins the same session and closes
   it, so the server ends the session for both.
@@ -18,7 +21,9 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 
-__all__ = ["expire_session", "wait_for"]
+from jarvis.election import Member
+
+__all__ = ["expire_session", "wait_for", "wait_owned"]
 
 T = TypeVar("T")
 
@@ -33,6 +38,16 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
         time.sleep(interval)
         last = condition()
     return last
+
+
+def wait_owned(
+    member: Member, predicate: Callable[[dict[str, int]], bool], timeout: float, what: str
+) -> dict[str, int]:
+    """What ``member`` owns once ``predicate`` holds for it; fail the test after ``timeout``."""
+    owned = member.wait_owned(predicate, timeout)
+    if owned is None:
+        pytest.fail(f"within {timeout:.1f} s, never: {what} (owned: {member.owned()!r})")
+    return owned
 
 
 def expire_session(client: KazooClient, timeout: float = 15.0) -> None:

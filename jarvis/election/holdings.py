@@ -60,6 +60,16 @@ class Holdings:
         with self._lock:
             self._draining = True
 
+    def wait_owned(
+        self, predicate: Callable[[dict[str, int]], bool], timeout: float
+    ) -> dict[str, int] | None:
+        """Wait until ``predicate(owned)`` holds; the owned partitions then, or None if it
+        did not hold within ``timeout`` seconds. Woken by every change, never polled."""
+        with self._changed:
+            if self._changed.wait_for(lambda: predicate(dict(self._owned)), timeout):
+                return dict(self._owned)
+            return None
+
     def wait_drained(self, timeout: float) -> bool:
         """Wait until the worker has seen the drain and nothing is owned."""
         with self._changed:

@@ -232,6 +232,13 @@ class Member:
         """Partition id -> epoch (the czxid of this member's owner node)."""
         return self._holdings.owned()
 
+    def wait_owned(
+        self, predicate: Callable[[dict[str, int]], bool], timeout: float
+    ) -> dict[str, int] | None:
+        """Wait until ``predicate(owned())`` holds and return what is owned then; None if
+        it did not hold within ``timeout`` seconds."""
+        return self._holdings.wait_owned(predicate, timeout)
+
     def release(self, partition_id: str) -> None:
         """Ask to give one partition up (through ``on_release_requested``)."""
         self._events.put(Release(partition_id))

@@ -1,18 +1,25 @@
 """A listener that records what members tell it, on one shared timeline.
 
 Every call is appended, under one lock, to a :class:`Timeline` shared by all the members
-of a test, so the order across members is the order ZooKeeper decided. A release is
+of a test, so the order across members is the order ZooKeeper decided. Tests wait for
+what they expect with :meth:`Timeline.wait_until`, woken by each new entry. A release is
 acknowledged at once (``release_done``), as an actor finishing its tick would.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
 
 from jarvis.election import Member, PartitionInfo
 
 __all__ = ["Entry", "Recorder", "Timeline"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,12 +32,34 @@ class Entry:
 
 class Timeline:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant, so a condition given to wait_until may read the timeline.
+        self._lock = threading.RLock()
+        self._added = threading.Condition(self._lock)
         self._entries: list[Entry] = []
 
     def add(self, entry: Entry) -> None:
-        with self._lock:
+        with self._added:
             self._entries.append(entry)
+            self._added.notify_all()
+
+    def wait_until(self, condition: Callable[[], T], timeout: float, what: str) -> T:
+        """The first truthy value of ``condition()``, checked at each new entry; fails
+        the test if there is none within ``timeout`` seconds."""
+        with self._added:
+            value = self._added.wait_for(condition, timeout)
+            if not value:
+                pytest.fail(f"within {timeout:.1f} s, never: {what} (timeline: {self._entries})")
+            return value
+
+    def wait_heard(self, member: str, owned: dict[str, int], timeout: float = 5.0) -> None:
+        """Wait until ``member``'s listener was told of every ownership in ``owned``
+        (a member adopts a partition first, then tells its listener)."""
+
+        def heard() -> bool:
+            told = {(e.partition, e.epoch) for e in self.acquisitions() if e.member == member}
+            return told >= set(owned.items())
+
+        self.wait_until(heard, timeout, f"{member}'s listener heard of {sorted(owned)}")
 
     def entries(self) -> list[Entry]:
         with self._lock:

@@ -17,7 +17,7 @@ from jarvis.cli.main import EXIT_OK, EXIT_USAGE, main
 from jarvis.election import ClusterPaths, ClusterView, PartitionRegistry
 from jarvis.store.keys import PartitionKeys
 from tests.election.conftest import Spawn, add_partitions, balanced
-from tests.faults import wait_for
+from tests.faults import wait_for, wait_owned
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -212,7 +212,7 @@ def test_drain_moves_every_partition_off_the_member_and_waits_for_it(
     assert out.splitlines() == ["asked a to drain", "a holds no partitions"]
     assert leaving.draining
     assert leaving.owned() == {}
-    wait_for(lambda: len(staying.owned()) == 6, 10, "b owns all 6")
+    wait_owned(staying, lambda owned: len(owned) == 6, 10, "b owns all 6")
     code, out, _ = run(capsys, "members", "--json", *flags)
     members = {m["member"]: m for m in json.loads(out)}
     assert (members["a"]["draining"], members["a"]["partitions"]) == (True, 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from functools import partial
 
 import pytest
 from kazoo.client import KazooClient
@@ -14,11 +13,11 @@ from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry
 from jarvis.errors import ElectionError
 from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.recorder import Timeline
-from tests.faults import wait_for
+from tests.faults import wait_for, wait_owned
 
 
-def _owns(member: Member, partition_id: str) -> bool:
-    return partition_id in member.owned()
+def _p000(owned: dict[str, int]) -> bool:
+    return "p000" in owned
 
 
 def _start_together(spawn: Spawn, specs: list[tuple[str, str]]) -> list[Member]:
@@ -62,7 +61,7 @@ def test_three_members_in_three_zones_share_sixty_partitions_with_one_owner_each
     zones = {row.zone for row in view.partitions()}
     assert zones == {"z1", "z2", "z3"}
     # Started together, nobody took more than its share first: no partition moved.
-    wait_for(lambda: len(timeline.acquisitions()) >= 60, 5, "60 acquisitions recorded")
+    timeline.wait_until(lambda: len(timeline.acquisitions()) >= 60, 5, "60 acquisitions recorded")
     assert len(timeline.acquisitions()) == 60
     assert timeline.double_ownership() == []
 
@@ -75,13 +74,13 @@ def test_a_joining_member_and_a_drain_move_only_the_partitions_they_must(
     spawn("b", "z2")
     spawn("c", "z3")
     wait_for(lambda: balanced(view, {"a": 20, "b": 20, "c": 20}), 15, "20 partitions each")
-    wait_for(lambda: len(timeline.acquisitions()) == 60, 5, "60 acquisitions recorded")
+    timeline.wait_until(lambda: len(timeline.acquisitions()) == 60, 5, "60 acquisitions recorded")
 
     mark = len(timeline.entries())
     joiner = spawn("d", "z1")
     wait_for(lambda: balanced(view, {"a": 15, "b": 15, "c": 15, "d": 15}), 15, "15 each")
-    wait_for(lambda: len(joiner.owned()) == 15, 5, "the joiner knows it owns 15")
-    wait_for(lambda: len(timeline.acquisitions(mark)) >= 15, 5, "15 acquisitions recorded")
+    wait_owned(joiner, lambda owned: len(owned) == 15, 5, "the joiner knows it owns 15")
+    timeline.wait_until(lambda: len(timeline.acquisitions(mark)) >= 15, 5, "15 acquisitions")
     moved = timeline.acquisitions(mark)
     assert len(moved) == 15
     assert {e.member for e in moved} == {"d"}
@@ -93,7 +92,7 @@ def test_a_joining_member_and_a_drain_move_only_the_partitions_they_must(
     assert joiner.draining
     assert joiner.owned() == {}
     wait_for(lambda: balanced(view, {"a": 20, "b": 20, "c": 20}), 15, "20 each again")
-    wait_for(lambda: len(timeline.acquisitions(mark)) >= 15, 5, "15 acquisitions recorded")
+    timeline.wait_until(lambda: len(timeline.acquisitions(mark)) >= 15, 5, "15 acquisitions")
     moved = timeline.acquisitions(mark)
     assert len(moved) == 15
     assert sorted(e.member for e in moved) == ["a"] * 5 + ["b"] * 5 + ["c"] * 5
@@ -108,15 +107,16 @@ def test_release_hands_a_partition_to_another_member_with_a_larger_epoch(
 ) -> None:
     add_partitions(registry, 1)
     members = {m.member_id: m for m in (spawn("a", "z1"), spawn("b", "z2"))}
-    wait_for(lambda: any(m.owned() for m in members.values()), 10, "p000 owned")
+    (first, *_) = timeline.wait_until(timeline.acquisitions, 10, "p000 owned")
+    owner = members[first.member]
     epochs = []
     for _ in range(4):
-        owner = next(m for m in members.values() if m.owned())
         epochs.append(owner.owned()["p000"])
         other = next(m for m in members.values() if m is not owner)
         owner.release("p000")
-        wait_for(partial(_owns, other, "p000"), 10, "the other member took it")
-    epochs.append(next(m for m in members.values() if m.owned()).owned()["p000"])
+        wait_owned(other, _p000, 10, "the other member took it")
+        owner = other
+    epochs.append(owner.owned()["p000"])
     assert epochs == sorted(epochs)
     assert len(set(epochs)) == len(epochs)
     assert timeline.double_ownership() == []
@@ -127,12 +127,17 @@ def test_new_partitions_are_taken_at_once_and_removed_ones_are_dropped(
 ) -> None:
     add_partitions(registry, 2)
     member = spawn("a", "z1")
-    wait_for(lambda: len(member.owned()) == 2, 10, "both partitions owned")
+    wait_owned(member, lambda owned: len(owned) == 2, 10, "both partitions owned")
     registry.add("late", "store")
-    wait_for(lambda: "late" in member.owned(), 10, "the new partition owned")
+    wait_owned(member, lambda owned: "late" in owned, 10, "the new partition owned")
     registry.remove("p000")
-    wait_for(lambda: "p000" not in member.owned(), 10, "the removed partition dropped")
-    assert any(e.call == "lost" and e.partition == "p000" for e in timeline.entries())
+    timeline.wait_until(
+        lambda: any(e.call == "lost" and e.partition == "p000" for e in timeline.entries()),
+        10,
+        "the removed partition dropped",
+    )
+    assert "p000" not in member.owned()
+    assert member.wait_owned(_p000, 0.2) is None, "a removed partition is not taken again"
     assert {r.partition for r in view.partitions()} == {"p001", "late"}
 
 
@@ -154,7 +159,7 @@ def test_auth_data_and_default_acl_protect_what_a_member_writes(
     member = spawn(
         "a", "z1", recorded=False, auth_data=[("digest", "jarvis:secret")], default_acl=acl
     )
-    wait_for(lambda: "p000" in member.owned(), 10, "a owns p000")
+    wait_owned(member, _p000, 10, "a owns p000")
     paths = ClusterPaths(cluster)
     for path in (paths.member("a"), paths.owner("p000")):
         acls, _ = zk.get_acls(path)  # the server masks the digest from other readers

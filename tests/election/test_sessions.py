@@ -8,7 +8,7 @@ from jarvis.election import ClusterPaths, ClusterView, PartitionRegistry
 from jarvis.testing.servers import DevCluster
 from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.recorder import Timeline
-from tests.faults import expire_session, wait_for
+from tests.faults import expire_session, wait_for, wait_owned
 
 
 def test_an_expired_members_partitions_move_and_it_paused_before_losing_them(
@@ -24,8 +24,9 @@ def test_an_expired_members_partitions_move_and_it_paused_before_losing_them(
     spawn("b", "z2")
     spawn("c", "z3")
     wait_for(lambda: balanced(view, {"a": 10, "b": 10, "c": 10}), 15, "10 partitions each")
-    wait_for(lambda: len(victim.owned()) == 10, 5, "a knows it owns 10")
+    wait_owned(victim, lambda owned: len(owned) == 10, 5, "a knows it owns 10")
     before = victim.owned()
+    timeline.wait_heard("a", before)
     mark = len(timeline.entries())
 
     expire_session(victim.client)
@@ -51,7 +52,7 @@ def test_an_expired_members_partitions_move_and_it_paused_before_losing_them(
             e.partition for e in timeline.entries()[mark:] if (e.member, e.call) == ("a", "lost")
         }
 
-    wait_for(lambda: lost_by_a() == set(before), 5, "a told its listener it lost all 10")
+    timeline.wait_until(lambda: lost_by_a() == set(before), 5, "a told its listener it lost all 10")
     calls = [e.call for e in timeline.entries()[mark:] if e.member == "a"]
     assert calls[0] == "suspended", calls
     assert calls.index("lost") < calls.index("acquired") if "acquired" in calls else True
@@ -73,22 +74,26 @@ def test_a_member_steps_down_while_zookeeper_is_silent_before_its_session_can_ex
 ) -> None:
     add_partitions(registry, 4)
     member = spawn("a", "z1", session_timeout=2.0)
-    wait_for(lambda: len(member.owned()) == 4, 10, "a owns all 4")
+    wait_owned(member, lambda owned: len(owned) == 4, 10, "a owns all 4")
     owned = member.owned()
+    timeline.wait_heard("a", owned)
     mark = len(timeline.entries())
     servers.zookeeper.pause()
     try:
         # Nothing comes back from ZooKeeper, and the server cannot expire anything while
         # it is stopped: only the member's own timer can make it let go.
-        wait_for(lambda: member.owned() == {}, 5, "a stepped down on its own timer")
-        calls = [(e.call, e.partition) for e in timeline.entries()[mark:]]
-        assert {p for c, p in calls if c == "lost"} == set(owned)
-        assert not any(c == "acquired" for c, _ in calls)
+        # The listener hears of each loss after the member forgot the partition.
+        def lost() -> set[str | None]:
+            return {e.partition for e in timeline.entries()[mark:] if e.call == "lost"}
+
+        timeline.wait_until(lambda: lost() == set(owned), 5, "a stepped down on its own timer")
+        assert member.owned() == {}
+        assert not any(e.call == "acquired" for e in timeline.entries()[mark:])
     finally:
         servers.zookeeper.resume()
     # Back in touch: the same session re-adopts its owner nodes (nobody else could have
     # taken them), or a new session takes them again with new epochs.
-    wait_for(lambda: len(member.owned()) == 4, 15, "a owns all 4 again")
+    wait_owned(member, lambda owned: len(owned) == 4, 15, "a owns all 4 again")
     assert all(member.owned()[p] >= owned[p] for p in owned)
     assert timeline.double_ownership() == []
 
@@ -102,11 +107,18 @@ def test_an_owner_node_deleted_by_someone_else_is_lost_then_taken_with_a_larger_
 ) -> None:
     add_partitions(registry, 2)
     member = spawn("a", "z1")
-    wait_for(lambda: len(member.owned()) == 2, 10, "a owns both")
+    wait_owned(member, lambda owned: len(owned) == 2, 10, "a owns both")
     epoch = member.owned()["p000"]
+    timeline.wait_heard("a", member.owned())
     mark = len(timeline.entries())
     zk.delete(ClusterPaths(cluster).owner("p000"))
-    wait_for(lambda: member.owned().get("p000", 0) > epoch, 10, "p000 owned again with a new epoch")
-    calls = [(e.call, e.partition) for e in timeline.entries()[mark:]]
-    assert calls[:2] == [("lost", "p000"), ("acquired", "p000")]
+    timeline.wait_until(
+        lambda: (
+            [(e.call, e.partition) for e in timeline.entries()[mark:]][:2]
+            == [("lost", "p000"), ("acquired", "p000")]
+        ),
+        10,
+        "p000 lost, then owned again",
+    )
+    assert member.owned()["p000"] > epoch
     assert member.owned()["p001"] != 0

@@ -14,7 +14,11 @@ from kazoo.exceptions import NoAuthError
 from jarvis.cli.main import EXIT_FAILURE, EXIT_OK, main
 from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry, ZkAuth, connect
 from jarvis.errors import ElectionError
-from tests.faults import wait_for
+from tests.faults import wait_owned
+
+
+def _oslo(owned: dict[str, int]) -> bool:
+    return "oslo" in owned
 
 
 def _member(zk_hosts: str, cluster: str, auth: ZkAuth) -> Member:
@@ -43,7 +47,7 @@ def member(zk_hosts: str, cluster: str, auth: ZkAuth, admin: KazooClient) -> Ite
 def test_a_client_without_credentials_cannot_change_delete_or_read_an_owner_node(
     member: Member, stranger: KazooClient, zk_hosts: str, cluster: str
 ) -> None:
-    epoch = wait_for(lambda: member.owned().get("oslo"), 10, "m1 owns oslo")
+    epoch = wait_owned(member, _oslo, 10, "m1 owns oslo")["oslo"]
     paths = ClusterPaths(cluster)
     impostor = connect(zk_hosts, ZkAuth.parse("jarvis:wrong-password"), 15.0)
     try:
@@ -74,7 +78,7 @@ def test_a_client_without_credentials_cannot_change_delete_or_read_an_owner_node
 def test_every_node_jarvis_creates_carries_only_the_digest_acl(
     member: Member, admin: KazooClient, cluster: str
 ) -> None:
-    wait_for(lambda: member.owned().get("oslo"), 10, "m1 owns oslo")
+    wait_owned(member, _oslo, 10, "m1 owns oslo")
     paths = ClusterPaths(cluster)
     created = [
         "/jarvis",
@@ -109,7 +113,7 @@ def test_world_read_lets_anyone_read_ownership_but_change_nothing(
     m = _member(zk_hosts, cluster, auth)
     m.start()
     try:
-        wait_for(lambda: m.owned().get("oslo"), 10, "m1 owns oslo")
+        wait_owned(m, _oslo, 10, "m1 owns oslo")
         view = ClusterView(stranger, cluster)
         assert [(r.partition, r.owner) for r in view.partitions()] == [("oslo", "m1")]
         with pytest.raises(NoAuthError):
@@ -135,7 +139,7 @@ def test_the_cli_uses_the_credentials_from_the_environment_or_a_file(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    wait_for(lambda: member.owned().get("oslo"), 10, "m1 owns oslo")
+    wait_owned(member, _oslo, 10, "m1 owns oslo")
     flags = ["--zk", zk_hosts, "--cluster", cluster]
 
     code, _, err = _cli(capsys, "partitions", *flags)
@@ -148,7 +152,7 @@ def test_the_cli_uses_the_credentials_from_the_environment_or_a_file(
     assert [(r["partition"], r["owner"]) for r in json.loads(out)] == [("oslo", "m1")]
     code, _, err = _cli(capsys, "partitions", "add", "bergen", "city", *flags)
     assert code == EXIT_OK, err
-    wait_for(lambda: "bergen" in member.owned(), 10, "m1 took the partition the CLI added")
+    wait_owned(member, lambda owned: "bergen" in owned, 10, "m1 took the partition the CLI added")
 
     monkeypatch.delenv("JARVIS_ZK_AUTH")
     secret = tmp_path / "zk-auth"
