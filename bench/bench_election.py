@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from kazoo.client import KazooClient
 
-from jarvis.election import Member, PartitionInfo, PartitionRegistry
+from jarvis.election import Member, MemberOptions, PartitionInfo, PartitionRegistry
 from jarvis.testing.servers import DevCluster
 
 #: The dev ZooKeeper's tickTime (200 ms) grants sessions of at most 4 s.
@@ -62,7 +62,8 @@ def _cold_start(hosts: str, n: int) -> float:
     cluster = f"cold{uuid.uuid4().hex[:8]}"
     _register(hosts, cluster, n)
     members = [
-        Member(hosts, cluster, f"m{i}", f"z{i}", session_timeout=SESSION_TIMEOUT) for i in range(3)
+        Member(MemberOptions(hosts, cluster, f"m{i}", f"z{i}", session_timeout=SESSION_TIMEOUT))
+        for i in range(3)
     ]
     started = time.perf_counter()
     threads = [threading.Thread(target=m.start) for m in members]
@@ -102,12 +103,12 @@ class _Listener:
         self.clock.acquired_at = time.perf_counter()
         self.clock.acquired.set()
 
-    def on_release_requested(self, partition_id: str) -> None:
+    def on_release_requested(self, partition_id: str, epoch: int) -> None:
         assert self.member is not None
         self.clock.released_at = time.perf_counter()
-        self.member.release_done(partition_id)
+        self.member.release_done(partition_id, epoch)
 
-    def on_lost(self, partition_id: str) -> None:
+    def on_lost(self, partition_id: str, epoch: int) -> None:
         pass
 
     def on_suspended(self) -> None:
@@ -124,7 +125,8 @@ def _handoffs(hosts: str, rounds: int) -> list[float]:
     members = []
     for i in range(2):
         listener = _Listener(clock)
-        member = Member(hosts, cluster, f"m{i}", f"z{i}", listener, session_timeout=SESSION_TIMEOUT)
+        options = MemberOptions(hosts, cluster, f"m{i}", f"z{i}", session_timeout=SESSION_TIMEOUT)
+        member = Member(options, listener)
         listener.member = member
         member.start()
         members.append(member)

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from jarvis import metrics
-from jarvis.actors import EngineFactory, Gate, MemberSupervisor, SupervisorListener
+from jarvis.actors import EngineFactory, Gate, LostFlags, MemberSupervisor, SupervisorListener
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
 from jarvis.config import Settings, mask_url
 from jarvis.connections import redis_client, zk_auth
-from jarvis.election import Member
+from jarvis.election import DrainOutcome, Member, MemberOptions
 from jarvis.errors import ConfigError, ServerError
 from jarvis.models.rules import Rules, load_rules
 from jarvis.store.city import CityStore
@@ -36,6 +36,21 @@ __all__ = ["Daemon"]
 log = logging.getLogger(__name__)
 
 
+class _MemberLink:
+    """The supervisor's way to the member, which is built after it (see ``start``)."""
+
+    def __init__(self) -> None:
+        self.member: Member | None = None
+
+    def release_done(self, partition_id: str, epoch: int) -> None:
+        if self.member is not None:
+            self.member.release_done(partition_id, epoch)
+
+    def refuse(self, partition_id: str, epoch: int, reason: str) -> None:
+        if self.member is not None:
+            self.member.refuse(partition_id, epoch, reason)
+
+
 class Daemon:
     """A running member: Redis connection, supervisor with partition actors, ZooKeeper member."""
 
@@ -44,6 +59,7 @@ class Daemon:
         self.rules: Rules | None = load_rules(settings.rules) if settings.rules else None
         self.redis = redis_client(settings)
         self.gate = Gate()
+        self.lost = LostFlags()
         self.stopped = threading.Event()
         self.member: Member | None = None
         self.supervisor: Any = None
@@ -69,32 +85,32 @@ class Daemon:
         except redis.RedisError as exc:
             raise ServerError(f"Redis at {mask_url(self.settings.redis)}: {exc}") from exc
         self._start_http()
-        holder: list[Member] = []
-
-        def release_done(partition: str) -> None:
-            holder[0].release_done(partition)
-
+        link = _MemberLink()
         self.supervisor = MemberSupervisor.start(
             self.engine_factory(),
-            release_done,
+            link,
             interval=self.settings.tick,
             gate=self.gate,
+            lost=self.lost,
         )
         auth = zk_auth(self.settings)
-        member = Member(
+        options = MemberOptions(
             self.settings.zk,
             self.settings.cluster,
             self.settings.member,
             self.settings.zone,
-            SupervisorListener(self.supervisor, self.gate),
             session_timeout=self.settings.session_timeout,
             max_moves_per_interval=self.settings.max_moves_per_interval,
             rebalance_interval=self.settings.rebalance_interval,
-            on_connection=metrics.count_connection_state,
-            auth_data=auth.auth_data if auth else None,
-            default_acl=auth.acl if auth else None,
+            auth_data=tuple(auth.auth_data) if auth else None,
+            default_acl=tuple(auth.acl) if auth else None,
         )
-        holder.append(member)
+        member = Member(
+            options,
+            SupervisorListener(self.supervisor, self.gate, self.lost),
+            on_connection=metrics.count_connection_state,
+        )
+        link.member = member
         self.member = member
         member.start()
         log.info(
@@ -109,13 +125,16 @@ class Daemon:
         )
 
     def stop(self, graceful: bool = True) -> bool:
-        """Drain (when ``graceful``), leave ZooKeeper, stop the actors. True if drained."""
+        """Drain (when ``graceful``), leave ZooKeeper, stop the actors.
+
+        True when the drain really happened: every partition handed over within the
+        drain timeout, none taken away meanwhile (by session expiry, say, while the
+        process was paused). ``jarvis run`` exits non-zero otherwise.
+        """
         drained = True
         if self.member is not None:
             if graceful:
-                drained = self.member.drain(self.settings.drain_timeout)
-                if not drained:
-                    log.warning("drain did not finish within %ss", self.settings.drain_timeout)
+                drained = self._drain(self.member)
             self.member.stop()
         if self.supervisor is not None:
             self.supervisor.stop(block=True, timeout=15)
@@ -123,6 +142,23 @@ class Daemon:
         self.redis.close()
         self.stopped.set()
         return drained
+
+    def _drain(self, member: Member) -> bool:
+        outcome: DrainOutcome = member.drain(self.settings.drain_timeout)
+        if not outcome.finished:
+            log.warning(
+                "drain did not finish within %ss; still owned: %s",
+                self.settings.drain_timeout,
+                ", ".join(sorted(member.owned())) or "nothing",
+            )
+        if outcome.lost:
+            log.error(
+                "drain did not hand over %d partition(s), they were lost instead "
+                "(session expired or owner node taken): %s",
+                len(outcome.lost),
+                ", ".join(outcome.lost),
+            )
+        return outcome.graceful
 
     # --- the HTTP interface (settings.http) -------------------------------------------
 

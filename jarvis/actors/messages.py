@@ -32,14 +32,18 @@ class Acquired:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRequested:
+    """The member wants to give ownership ``epoch`` of ``partition`` up."""
+
     partition: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """Ownership of ``partition`` ended without a handoff: stop acting for it at once."""
+    """Ownership ``epoch`` of ``partition`` ended without a handoff: stop acting for it."""
 
     partition: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)

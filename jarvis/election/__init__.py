@@ -8,8 +8,10 @@ creates; :func:`connect` opens an authenticated client for the registry, the vie
 CLI.
 """
 
+from jarvis.election.holdings import DrainOutcome
 from jarvis.election.listener import OwnershipListener
 from jarvis.election.member import Member
+from jarvis.election.options import MemberOptions
 from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, PartitionRegistry
 from jarvis.election.paths import NAME, ClusterPaths, check_name
 from jarvis.election.security import ZkAuth, connect
@@ -20,7 +22,9 @@ __all__ = [
     "NAME",
     "ClusterPaths",
     "ClusterView",
+    "DrainOutcome",
     "Member",
+    "MemberOptions",
     "MemberRow",
     "OwnershipListener",
     "OwnershipRow",

@@ -11,8 +11,9 @@ from kazoo.protocol.states import KazooState
 
 __all__ = [
     "Event",
+    "HandOff",
     "Heartbeat",
-    "Release",
+    "Refused",
     "ReleaseDone",
     "StartDrain",
     "StateChanged",
@@ -36,17 +37,27 @@ class Watched:
 
 
 @dataclass(frozen=True, slots=True)
-class Release:
-    """Give this partition up (through the listener)."""
+class HandOff:
+    """Give this partition up to another member (through the listener)."""
 
     partition: str
 
 
 @dataclass(frozen=True, slots=True)
 class ReleaseDone:
-    """The listener has stopped and flushed this partition."""
+    """The listener has stopped and flushed ownership ``epoch`` of this partition."""
 
     partition: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The listener cannot run ownership ``epoch`` of this partition (``reason``)."""
+
+    partition: str
+    epoch: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +78,4 @@ class Stop:
     """Stop the worker."""
 
 
-Event = StateChanged | Watched | Release | ReleaseDone | StartDrain | Heartbeat | Stop
+Event = StateChanged | Watched | HandOff | ReleaseDone | Refused | StartDrain | Heartbeat | Stop

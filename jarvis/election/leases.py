@@ -73,7 +73,7 @@ class LeaseKeeper:
         return self._node.model_copy(
             update={
                 "draining": self._holdings.draining,
-                "handoffs": self._holdings.recent_handoffs(self._cooldown),
+                "handoffs": self._holdings.recent_handoffs(),
             }
         )
 
@@ -98,27 +98,26 @@ class LeaseKeeper:
 
         The node is deleted only if the snapshot still shows it as this ownership's
         (our session, same czxid), with its data version as a guard. A handoff (asked for
-        with ``release``) also names the partition in this member's node, in the same
-        transaction, so every member plans it for someone else.
+        with ``release``, or a partition the listener refused) also names the partition in
+        this member's node, in the same transaction, so every member plans it for
+        someone else.
         """
         holdings = self._holdings
-        holdings.done &= holdings.releasing
-        ready: list[tuple[str, int]] = []
-        for partition_id in sorted(holdings.done):
+        ready: list[tuple[str, int, bool]] = []
+        for partition_id, epoch, handoff in holdings.ready():
             entry = self._snapshot.owners.get(partition_id)
-            epoch = holdings.epoch(partition_id)
             if entry is not None and entry.session == self.session and entry.epoch == epoch:
-                ready.append((partition_id, entry.version))
-                if partition_id in holdings.handing_off and epoch is not None:
-                    holdings.handoffs[partition_id] = (epoch, self._clock())
+                ready.append((partition_id, entry.version, handoff))
+                if handoff:
+                    holdings.record_handoff(partition_id, epoch)
         if not ready:
             return
         node = self.member_node()
         member_path = self._paths.member(self.member_id)
         requests = []
-        for partition_id, version in ready:
+        for partition_id, version, handoff in ready:
             owner_path = self._paths.owner(partition_id)
-            if partition_id in holdings.handing_off:
+            if handoff:
                 transaction = self._client.transaction()
                 transaction.set_data(member_path, encode(node))
                 transaction.delete(owner_path, version=version)
@@ -126,12 +125,10 @@ class LeaseKeeper:
             else:
                 requests.append(self._client.delete_async(owner_path, version=version))
         replies = gather(requests, self._timeout, tolerate=(NoNodeError, BadVersionError))
-        for (partition_id, _), reply in zip(ready, replies, strict=True):
-            holdings.done.discard(partition_id)
+        for (partition_id, _, _), reply in zip(ready, replies, strict=True):
             if isinstance(reply, list):  # a transaction: the delete's result is last
                 if isinstance(reply[0], NoNodeError):  # our member node is gone
-                    holdings.handing_off.discard(partition_id)
-                    holdings.done.add(partition_id)
+                    holdings.delete_failed(partition_id)
                     continue
                 reply = reply[-1]
             if isinstance(reply, BadVersionError):
@@ -179,7 +176,8 @@ class LeaseKeeper:
         ]
         if orphans:
             log.info("member %s takes partitions left free too long: %s", self.member_id, orphans)
-        wanted = mine + orphans
+        refused = holdings.refused()  # in their backoff: someone else should take them
+        wanted = [p for p in mine + orphans if p not in refused]
         if wanted:
             log.debug(
                 "member %s takes %s (targets %s, held %s)", self.member_id, wanted, targets, held

@@ -34,158 +34,113 @@ a few round trips.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState, WatchedEvent
 
-from jarvis import __version__
 from jarvis.election.balance import MoveLimiter
 from jarvis.election.events import (
     Event,
+    HandOff,
     Heartbeat,
-    Release,
+    Refused,
     ReleaseDone,
     StartDrain,
     StateChanged,
     Stop,
     Watched,
 )
-from jarvis.election.holdings import Holdings
+from jarvis.election.holdings import DrainOutcome, Holdings
 from jarvis.election.leases import LeaseKeeper
 from jarvis.election.listener import OwnershipListener
 from jarvis.election.nodes import MemberNode, encode
-from jarvis.election.paths import ClusterPaths, check_name
+from jarvis.election.options import MemberOptions
+from jarvis.election.paths import ClusterPaths
 from jarvis.election.registration import register
 from jarvis.election.snapshot import Snapshot, gather
+from jarvis.election.worker_state import WorkerState
 from jarvis.errors import ConfigError, ElectionError, ServerError
 
 __all__ = ["Member"]
 
 log = logging.getLogger(__name__)
 
-#: Step down after this fraction of the session timeout without hearing from ZooKeeper.
-STEP_DOWN_FRACTION = 2.0 / 3.0
 _ZK_ERRORS = (KazooException, KazooTimeoutError, ElectionError)
 
 
 class Member:
     """One replica of Jarvis in a cluster: registers itself and owns partitions.
 
-    Tunables: ``session_timeout`` (s); ``rebalance_interval`` (s) and
-    ``max_moves_per_interval`` bound how fast an over-quota member gives partitions
-    away; ``settle_delay`` (s) lets members started together see each other before the
-    first acquisition (it restarts while new members keep appearing, up to five times
-    over); ``orphan_grace`` (s, default the session timeout) after which any member
-    takes a partition that its planned taker left free (a taker that is stuck but not
-    yet expired); ``handoff_cooldown`` (s) during which a partition handed off with
-    ``release`` is not planned back to the member that released it.
-
-    ``on_connection`` (optional, for metrics) is called on the worker thread with
-    ``"suspended"``, ``"lost"``, ``"connected"`` or ``"stepped_down"``; it must return
-    at once. ``auth_data`` and ``default_acl`` go to kazoo (see
-    :class:`~jarvis.election.ZkAuth`): every node the member creates carries the ACL.
+    ``options`` says who the member is and sets its timers (see
+    :class:`~jarvis.election.options.MemberOptions`); ``listener`` is told what it
+    acquires, must release, or has lost. ``on_connection`` (optional, for metrics) is
+    called on the worker thread with ``"suspended"``, ``"lost"``, ``"connected"`` or
+    ``"stepped_down"``; it must return at once. ``clock`` is the member's monotonic
+    clock.
     """
 
     def __init__(
         self,
-        hosts: str,
-        cluster: str,
-        member_id: str,
-        zone: str,
+        options: MemberOptions,
         listener: OwnershipListener | None = None,
         *,
-        version: str = __version__,
-        session_timeout: float = 10.0,
-        max_moves_per_interval: int = 10,
-        rebalance_interval: float = 1.0,
-        auth_data: list[tuple[str, str]] | None = None,
-        default_acl: list[Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        settle_delay: float = 0.2,
-        orphan_grace: float | None = None,
-        handoff_cooldown: float | None = None,
-        host: str | None = None,
-        pid: int | None = None,
         on_connection: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.member_id = check_name(member_id, "member id")
-        self.zone = check_name(zone, "zone")
-        self.cluster = cluster
-        self._paths = ClusterPaths(cluster)
-        if session_timeout <= 0 or settle_delay < 0:
-            raise ConfigError("session_timeout must be > 0 and settle_delay >= 0")
-        self._node = MemberNode(
-            zone=zone,
-            host=host or socket.gethostname(),
-            pid=os.getpid() if pid is None else pid,
-            version=version,
-        )
+        self.options = options
+        self.member_id = options.member_id
+        self.zone = options.zone
+        self.cluster = options.cluster
+        self._paths = ClusterPaths(options.cluster)
         self._clock = clock
         self._on_connection_change = on_connection
-        self._session_timeout = session_timeout
-        self._rebalance_interval = rebalance_interval
-        self._settle_delay = settle_delay
-        self._step_down_after = session_timeout * STEP_DOWN_FRACTION
-        self._heartbeat_interval = session_timeout / 6.0
-        # A ZooKeeper call never holds the worker longer than this, so the step-down
-        # comes at most 2/3 + 1/6 of the session timeout after the last answer.
-        self._op_timeout = max(0.2, session_timeout / 6.0)
+        self._op_timeout = options.op_timeout
         try:
             self._client = KazooClient(
-                hosts=hosts,
-                timeout=session_timeout,
-                auth_data=auth_data,
-                default_acl=default_acl,
+                hosts=options.hosts,
+                timeout=options.session_timeout,
+                auth_data=None if options.auth_data is None else list(options.auth_data),
+                default_acl=None if options.default_acl is None else list(options.default_acl),
                 connection_retry={
                     "max_tries": -1,
                     "delay": 0.05,
-                    "max_delay": max(1.0, session_timeout / 4.0),
+                    "max_delay": max(1.0, options.session_timeout / 4.0),
                 },
             )
         except (ValueError, KazooException) as exc:
-            raise ConfigError(f"invalid ZooKeeper hosts {hosts!r}: {exc}") from exc
+            raise ConfigError(f"invalid ZooKeeper hosts {options.hosts!r}: {exc}") from exc
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._snapshot = Snapshot(
-            self._client, self._paths, member_id, self._on_watch, self._op_timeout, clock
+            self._client, self._paths, self.member_id, self._on_watch, self._op_timeout, clock
         )
         self._thread: threading.Thread | None = None
-
-        self._holdings = Holdings(member_id, listener, clock)
+        self._holdings = Holdings(self.member_id, listener, clock, options.cooldown)
         self._leases = LeaseKeeper(
             self._client,
             self._paths,
-            member_id,
-            self._node,
+            self.member_id,
+            MemberNode(
+                zone=options.zone,
+                host=options.host_name,
+                pid=options.process_id,
+                version=options.version,
+            ),
             self._snapshot,
             self._holdings,
-            MoveLimiter(max_moves_per_interval, rebalance_interval, clock),
+            MoveLimiter(options.max_moves_per_interval, options.rebalance_interval, clock),
             timeout=self._op_timeout,
-            cooldown=2 * rebalance_interval if handoff_cooldown is None else handoff_cooldown,
-            orphan_grace=session_timeout if orphan_grace is None else orphan_grace,
+            cooldown=options.cooldown,
+            orphan_grace=options.grace,
             clock=clock,
         )
-        # The worker's own state.
-        self._connected = False
-        self._suspended = False
-        self._needs_register = False
-        self._published_draining = False
-        self._last_ok = clock()
-        self._heartbeat_in_flight = False
-        self._next_heartbeat = 0.0
-        self._next_rebalance = 0.0
-        self._acquire_after = 0.0
-        self._settled_by = 0.0
-        self._seen_members: frozenset[str] = frozenset()
-        self._retry_at = 0.0
+        #: The worker's own flags and timers.
+        self._state = WorkerState(last_ok=clock())
 
     # --- public API (any thread) ------------------------------------------------------
 
@@ -218,10 +173,10 @@ class Member:
             self._client.close()
             raise
         now = self._clock()
-        self._connected = True
-        self._last_ok = now
-        self._acquire_after = now + self._settle_delay
-        self._settled_by = now + 5 * self._settle_delay
+        self._state.connected = True
+        self._state.last_ok = now
+        self._state.acquire_after = now + self.options.settle_delay
+        self._state.settled_by = now + 5 * self.options.settle_delay
         self._thread = threading.Thread(
             target=self._run, name=f"jarvis-member-{self.member_id}", daemon=True
         )
@@ -241,14 +196,25 @@ class Member:
 
     def release(self, partition_id: str) -> None:
         """Ask to give one partition up (through ``on_release_requested``)."""
-        self._events.put(Release(partition_id))
+        self._events.put(HandOff(partition_id))
 
-    def release_done(self, partition_id: str) -> None:
-        """The listener has stopped and flushed the partition: delete its owner node."""
-        self._events.put(ReleaseDone(partition_id))
+    def release_done(self, partition_id: str, epoch: int) -> None:
+        """The listener has stopped and flushed ownership ``epoch`` of the partition:
+        delete its owner node (only if it is still that ownership's node)."""
+        self._events.put(ReleaseDone(partition_id, epoch))
 
-    def drain(self, timeout: float) -> bool:
-        """Mark draining, release every partition, and wait; True when all are released."""
+    def refuse(self, partition_id: str, epoch: int, reason: str) -> None:
+        """The listener cannot run ownership ``epoch`` (its engine cannot be built):
+        delete the owner node as a handoff, so another member takes the partition, and
+        take it back only after a backoff (see :class:`MemberOptions`)."""
+        self._events.put(Refused(partition_id, epoch, reason))
+
+    def drain(self, timeout: float) -> DrainOutcome:
+        """Mark draining, release every partition, and wait until none is owned.
+
+        The outcome says whether that happened within ``timeout`` and which partitions
+        were lost (taken by session expiry, owner node gone) rather than handed over.
+        """
         self._holdings.request_drain()
         self._events.put(StartDrain())
         return self._holdings.wait_drained(timeout)
@@ -297,19 +263,15 @@ class Member:
             except _ZK_ERRORS as exc:
                 log.info("member %s: ZooKeeper call failed, retrying: %r", self.member_id, exc)
                 self._snapshot.invalidate()
-                self._retry_at = self._clock() + min(0.5, self._rebalance_interval)
+                self._state.retry_at = self._clock() + min(0.5, self.options.rebalance_interval)
             except Exception:
                 log.exception("member %s: unexpected error in the worker", self.member_id)
                 self._snapshot.invalidate()
-                self._retry_at = self._clock() + self._rebalance_interval
+                self._state.retry_at = self._clock() + self.options.rebalance_interval
 
     def _next_wakeup(self) -> float:
         now = self._clock()
-        times = [self._next_rebalance, self._retry_at, self._acquire_after]
-        if self._connected:
-            times.append(self._next_heartbeat)
-        if len(self._holdings):
-            times.append(self._last_ok + self._step_down_after)
+        times = self._state.wakeups(len(self._holdings) > 0, self.options.step_down_after)
         return min((t for t in times if t > now), default=now + 1.0)
 
     def _handle(self, event: Event) -> None:
@@ -317,71 +279,71 @@ class Member:
             self._on_connection(event.state)
         elif isinstance(event, Watched):
             self._snapshot.mark_stale(event.path)
-        elif isinstance(event, Release):
+        elif isinstance(event, HandOff):
             self._holdings.begin_release(event.partition, handoff=True)
         elif isinstance(event, ReleaseDone):
-            self._holdings.done.add(event.partition)
+            self._holdings.release_done(event.partition, event.epoch)
+        elif isinstance(event, Refused):
+            self._holdings.refuse(event.partition, event.epoch, event.reason)
         elif isinstance(event, StartDrain):
             self._holdings.begin_drain("drain()")
         elif isinstance(event, Heartbeat):
-            self._heartbeat_in_flight = False
+            self._state.heartbeat_in_flight = False
             if event.ok:
-                self._last_ok = max(self._last_ok, event.sent_at)
+                self._state.last_ok = max(self._state.last_ok, event.sent_at)
 
     def _on_connection(self, state: KazooState) -> None:
         log.info("member %s: connection %s", self.member_id, state)
         self._report_connection(str(state).lower())
         if state == KazooState.SUSPENDED:
-            self._connected = False
+            self._state.connected = False
             self._pause()
         elif state == KazooState.LOST:
-            self._connected = False
+            self._state.connected = False
             self._pause()
             self._holdings.lose_all("session lost")
             self._snapshot.clear()
-            self._needs_register = True
+            self._state.needs_register = True
             self._snapshot.invalidate()
         elif state == KazooState.CONNECTED:
-            self._connected = True
-            self._last_ok = max(self._last_ok, self._clock())
+            self._state.connected = True
+            self._state.last_ok = max(self._state.last_ok, self._clock())
             self._snapshot.invalidate()
-            if self._suspended:
-                self._suspended = False
-                self._holdings.call("on_resumed")
+            if self._state.suspended:
+                self._state.suspended = False
+                self._holdings.resumed()
 
     def _pause(self) -> None:
-        if not self._suspended:
-            self._suspended = True
-            self._holdings.call("on_suspended")
+        if not self._state.suspended:
+            self._state.suspended = True
+            self._holdings.suspended()
 
     def _tick(self) -> None:
         now = self._clock()
-        if len(self._holdings) and now - self._last_ok > self._step_down_after:
+        if len(self._holdings) and self._silent(now):
             log.warning(
                 "member %s: no answer from ZooKeeper for %.1f s, stepping down",
                 self.member_id,
-                now - self._last_ok,
+                now - self._state.last_ok,
             )
-            self._report_connection("stepped_down")
-            self._holdings.lose_all("stepped down (ZooKeeper silent)")
-            self._snapshot.invalidate()
-        if now >= self._next_rebalance:
-            self._next_rebalance = now + self._rebalance_interval
-        if not self._connected:
+            self._step_down("stepped down (ZooKeeper silent)")
+        if now >= self._state.next_rebalance:
+            self._state.next_rebalance = now + self.options.rebalance_interval
+        if not self._state.connected:
             return
         self._heartbeat(now)
-        if self._needs_register:
+        if self._state.needs_register:
             self._leases.session = register(
                 self._client, self._paths, self.member_id, self._leases.member_node(), None
             )
-            self._published_draining = self._holdings.draining
-            self._needs_register = False
+            self._state.published_draining = self._holdings.draining
+            self._state.needs_register = False
             self._snapshot.invalidate()
         if self._snapshot.refresh():
-            self._last_ok = max(self._last_ok, now)
+            self._state.last_ok = max(self._state.last_ok, now)
         if self.member_id not in self._snapshot.members:
             log.warning("member %s: own member node is gone, registering again", self.member_id)
-            self._needs_register = True
+            self._state.needs_register = True
             return
         request = self._snapshot.drain_request
         if request is not None and request.session == self._leases.session:
@@ -390,8 +352,19 @@ class Member:
         self._leases.reconcile()
         self._publish_draining()
         self._settle(now)
-        if now >= self._acquire_after:
-            self._leases.balance(now, may_acquire=now - self._last_ok < self._step_down_after)
+        if now >= self._state.acquire_after:
+            self._leases.balance(now, may_acquire=not self._silent(now))
+
+    def _silent(self, now: float) -> bool:
+        """ZooKeeper has not answered for longer than the step-down delay."""
+        return now - self._state.last_ok >= self.options.step_down_after
+
+    def _step_down(self, why: str) -> None:
+        """Stop acting for every partition at once (``on_lost``), keeping the session:
+        owner nodes of this session are adopted again once ZooKeeper answers."""
+        self._report_connection("stepped_down")
+        self._holdings.lose_all(why)
+        self._snapshot.invalidate()
 
     def _settle(self, now: float) -> None:
         """While settling, each newly seen member restarts the settle delay (up to a cap).
@@ -401,31 +374,32 @@ class Member:
         already have owners, does not settle: what is handed to it is taken at once, so
         a rolling restart does not leave released partitions waiting for the newcomer.
         """
-        if now < self._acquire_after:
+        if now < self._state.acquire_after:
             snapshot = self._snapshot
             if len(snapshot.free()) < len(snapshot.partitions):
-                self._acquire_after = now
+                self._state.acquire_after = now
                 return
+        state = self._state
         members = frozenset(self._snapshot.members)
-        if members != self._seen_members:
-            self._seen_members = members
-            if now < self._acquire_after:
-                self._acquire_after = min(now + self._settle_delay, self._settled_by)
+        if members != state.seen_members:
+            state.seen_members = members
+            if now < state.acquire_after:
+                state.acquire_after = min(now + self.options.settle_delay, state.settled_by)
 
     def _heartbeat(self, now: float) -> None:
-        if self._heartbeat_in_flight or now < self._next_heartbeat:
+        if self._state.heartbeat_in_flight or now < self._state.next_heartbeat:
             return
-        self._heartbeat_in_flight = True
-        self._next_heartbeat = now + self._heartbeat_interval
+        self._state.heartbeat_in_flight = True
+        self._state.next_heartbeat = now + self.options.heartbeat_interval
         result = self._client.exists_async(self._paths.member(self.member_id))
         result.rawlink(lambda r: self._events.put(Heartbeat(now, bool(r.successful()))))
 
     def _publish_draining(self) -> None:
-        if self._holdings.draining and not self._published_draining:
+        if self._holdings.draining and not self._state.published_draining:
             path = self._paths.member(self.member_id)
             data = encode(self._leases.member_node())
             gather([self._client.set_async(path, data)], self._op_timeout)
-            self._published_draining = True
+            self._state.published_draining = True
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -439,7 +413,7 @@ class Member:
 
     def _shutdown(self) -> None:
         self._holdings.lose_all("member stopping", logging.INFO)
-        if self._connected and self._snapshot.drain_request is not None:
+        if self._state.connected and self._snapshot.drain_request is not None:
             try:
                 self._client.delete_async(self._paths.drain(self.member_id)).get(
                     timeout=self._op_timeout

@@ -7,9 +7,11 @@ import jarvis.actors
 SURFACE = {
     "EngineFactory",
     "Gate",
+    "LostFlags",
     "MemberSupervisor",
     "PartitionActor",
     "PartitionEngine",
+    "Releases",
     "Scheduler",
     "SupervisorListener",
     "TickReport",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
-from jarvis.election import ClusterView, Member, PartitionRegistry
+from jarvis.election import ClusterView, Member, MemberOptions, PartitionRegistry
 from tests.election.recorder import Recorder, Timeline
 
 #: Short sessions and a quick rebalance keep the tests fast (the test ZooKeeper's
@@ -51,7 +51,8 @@ def spawn(zk_hosts: str, cluster: str, timeline: Timeline) -> Iterator[Spawn]:
 
     def start(member_id: str, zone: str, recorded: bool = True, **options: Any) -> Member:
         recorder = Recorder(member_id, timeline) if recorded else None
-        member = Member(zk_hosts, cluster, member_id, zone, recorder, **{**FAST, **options})
+        settings = MemberOptions(zk_hosts, cluster, member_id, zone, **{**FAST, **options})
+        member = Member(settings, recorder)
         if recorder is not None:
             recorder.member = member
         member.start()

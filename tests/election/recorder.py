@@ -120,14 +120,14 @@ class Recorder:
     def on_acquired(self, partition: PartitionInfo, epoch: int) -> None:
         self.timeline.add(Entry(self.name, "acquired", partition.id, epoch))
 
-    def on_release_requested(self, partition_id: str) -> None:
-        self.timeline.add(Entry(self.name, "release_requested", partition_id))
+    def on_release_requested(self, partition_id: str, epoch: int) -> None:
+        self.timeline.add(Entry(self.name, "release_requested", partition_id, epoch))
         assert self.member is not None
-        self.timeline.add(Entry(self.name, "released", partition_id))
-        self.member.release_done(partition_id)
+        self.timeline.add(Entry(self.name, "released", partition_id, epoch))
+        self.member.release_done(partition_id, epoch)
 
-    def on_lost(self, partition_id: str) -> None:
-        self.timeline.add(Entry(self.name, "lost", partition_id))
+    def on_lost(self, partition_id: str, epoch: int) -> None:
+        self.timeline.add(Entry(self.name, "lost", partition_id, epoch))
 
     def on_suspended(self) -> None:
         self.timeline.add(Entry(self.name, "suspended"))

@@ -9,7 +9,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_acl, make_digest_acl
 
-from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry
+from jarvis.election import ClusterPaths, ClusterView, Member, MemberOptions, PartitionRegistry
 from jarvis.errors import ElectionError
 from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.recorder import Timeline
@@ -88,7 +88,7 @@ def test_a_joining_member_and_a_drain_move_only_the_partitions_they_must(
     assert lost == []
 
     mark = len(timeline.entries())
-    assert joiner.drain(10.0)
+    assert joiner.drain(10.0).graceful
     assert joiner.draining
     assert joiner.owned() == {}
     wait_for(lambda: balanced(view, {"a": 20, "b": 20, "c": 20}), 15, "20 each again")
@@ -145,7 +145,7 @@ def test_a_member_id_held_by_a_live_session_cannot_be_registered_twice(
     spawn: Spawn, zk_hosts: str, cluster: str
 ) -> None:
     spawn("a", "z1")
-    twin = Member(zk_hosts, cluster, "a", "z2", session_timeout=3.0)
+    twin = Member(MemberOptions(zk_hosts, cluster, "a", "z2", session_timeout=3.0))
     with pytest.raises(ElectionError, match="another live session"):
         twin.start(timeout=1.0)
 

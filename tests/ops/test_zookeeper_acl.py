@@ -12,7 +12,15 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
 from jarvis.cli.main import EXIT_FAILURE, EXIT_OK, main
-from jarvis.election import ClusterPaths, ClusterView, Member, PartitionRegistry, ZkAuth, connect
+from jarvis.election import (
+    ClusterPaths,
+    ClusterView,
+    Member,
+    MemberOptions,
+    PartitionRegistry,
+    ZkAuth,
+    connect,
+)
 from jarvis.errors import ElectionError
 from tests.faults import wait_owned
 
@@ -23,15 +31,17 @@ def _oslo(owned: dict[str, int]) -> bool:
 
 def _member(zk_hosts: str, cluster: str, auth: ZkAuth) -> Member:
     return Member(
-        zk_hosts,
-        cluster,
-        "m1",
-        "z1",
-        auth_data=auth.auth_data,
-        default_acl=auth.acl,
-        session_timeout=3.0,
-        rebalance_interval=0.2,
-        settle_delay=0.1,
+        MemberOptions(
+            zk_hosts,
+            cluster,
+            "m1",
+            "z1",
+            auth_data=tuple(auth.auth_data),
+            default_acl=tuple(auth.acl),
+            session_timeout=3.0,
+            rebalance_interval=0.2,
+            settle_delay=0.1,
+        )
     )
 
 
