@@ -15,6 +15,7 @@ __all__ = [
     "DEAD_LETTERS",
     "FENCED_COMMITS",
     "GET_WORK_SECONDS",
+    "GET_WORK_WAITING",
     "HANDOFF_GAP_SECONDS",
     "OWNERSHIP_CHANGES",
     "PARTITIONS_OWNED",
@@ -58,6 +59,9 @@ FENCED_COMMITS = Counter(
 DEAD_LETTERS = Counter("jarvis_dead_letters_total", "Events sent to a dead-letter stream", ["kind"])
 GET_WORK_SECONDS = Histogram(
     "jarvis_get_work_seconds", "Latency of get-work", ["path"], buckets=_FAST
+)
+GET_WORK_WAITING = Gauge(
+    "jarvis_get_work_waiting", "Get-work requests waiting for work (found none at first)"
 )
 
 

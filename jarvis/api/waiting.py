@@ -9,6 +9,9 @@ Without a wait, get-work is one attempt (first come, first served). With one:
 - everyone else retries first come, first served until something is claimed or the
   wait is over.
 
+A request counts in the ``jarvis_get_work_waiting`` gauge from the moment it waits (it
+joined the waiting set, or its first attempt found nothing) until it is answered.
+
 Each Redis call runs in the server's thread pool; the waiting between calls is an
 ``asyncio`` sleep, so a waiting request holds no thread: hundreds may wait at once
 without starving the other endpoints of the pool.
@@ -22,6 +25,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
+from jarvis import metrics
 from jarvis.store.work.batch import WorkBatch
 from jarvis.store.work.queue import Claim, WorkQueue
 
@@ -54,20 +58,27 @@ async def get_work(
     ):
         ticket = await run_in_threadpool(batch.wait, associate, clock() + wait)
         claim: Claim | None = None
+        metrics.GET_WORK_WAITING.inc()
         try:
             while claim is None and monotonic() < deadline:
                 await asyncio.sleep(max(0.0, min(POLL_S, deadline - monotonic())))
                 claim = await run_in_threadpool(batch.poll, ticket)
         finally:
+            metrics.GET_WORK_WAITING.dec()
             if claim is None:
                 # Also when the client went away: leave the waiting set for sure.
                 claim = batch.give_up(ticket)
         if claim is not None:
             return claim
         return await run_in_threadpool(work.get_work, associate_id)
-    while True:
-        claim = await run_in_threadpool(work.get_work, associate_id)
-        left = deadline - monotonic()
-        if claim is not None or left <= 0:
-            return claim
-        await asyncio.sleep(min(RETRY_S, left))
+    claim = await run_in_threadpool(work.get_work, associate_id)
+    if claim is not None:
+        return claim
+    metrics.GET_WORK_WAITING.inc()
+    try:
+        while claim is None and (left := deadline - monotonic()) > 0:
+            await asyncio.sleep(min(RETRY_S, left))
+            claim = await run_in_threadpool(work.get_work, associate_id)
+    finally:
+        metrics.GET_WORK_WAITING.dec()
+    return claim

@@ -14,6 +14,7 @@ from jarvis.api.schemas import MAX_EVENTS_PER_REQUEST
 from jarvis.election import PartitionRegistry
 from jarvis.store.work.queue import WorkQueue
 from tests.api.conftest import CLUSTER
+from tests.faults import wait_for
 
 STORE = "s1"
 
@@ -169,15 +170,28 @@ def test_get_work_answers(client: httpx.Client) -> None:
     assert client.post("/v1/associates/a1/get-work", params={"wait": 0.2}).status_code == 204
 
 
+def _waiting(client: httpx.Client) -> float:
+    """The ``jarvis_get_work_waiting`` gauge, as the server's /metrics shows it."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("jarvis_get_work_waiting "):
+            return float(line.split()[1])
+    raise AssertionError("/metrics has no jarvis_get_work_waiting")
+
+
 def test_get_work_that_waits_gets_work_submitted_meanwhile(client: httpx.Client) -> None:
     _associate(client)
+    before = _waiting(client)
     answers: list[httpx.Response] = []
     waiter = threading.Thread(
         target=lambda: answers.append(client.post("/v1/associates/a1/get-work", params={"wait": 8}))
     )
     waiter.start()
-    client.post("/v1/work", json=_item("late"))
+    # Submit only once the request found nothing and waits, so the wait is what serves it.
+    wait_for(lambda: _waiting(client) > before, 8, "the get-work request waits, per /metrics")
+    assert client.post("/v1/work", json=_item("late")).status_code == 201
     waiter.join(15)
+    assert not waiter.is_alive(), "the waiting get-work request never returned"
+    assert _waiting(client) == before
     assert answers[0].status_code == 200
     assert answers[0].json()["item"]["id"] == "late"
 
