@@ -1,168 +1,92 @@
-"""A partition actor against a real Redis: it ticks, survives failures, obeys fencing."""
+"""A partition actor on the in-memory StubEngine, no Redis: it continues the tick
+numbering, releases at a tick boundary, survives failing ticks, stops when fenced and
+commits nothing while its gate is closed. The same behaviour against a real Redis:
+tests/actors/test_partition_actor_redis.py."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 
-import pykka
-import pytest
-import redis
-from prometheus_client import REGISTRY
-
-from jarvis.actors import PartitionActor, PartitionEngine, Scheduler, TickReport
-from jarvis.actors.city import CityEngine
+from jarvis.actors import Scheduler
 from jarvis.actors.messages import Release
-from jarvis.store.city import CityStore
-from jarvis.store.producer import Producer
-from tests.faults import wait_for
-from tests.store.builders import courier, event, order
-
-CITY = "oslo"
+from jarvis.testing.engine import StubEngine, StubTick
+from tests.actors.conftest import CITY, FlakyEngine, Recorder, start_actor, tick_errors
 
 
-@pytest.fixture
-def scheduler() -> Iterator[Scheduler]:
-    s = Scheduler()
-    yield s
-    s.stop()
+def _assigned(ticks: list[StubTick]) -> list[tuple[str, str]]:
+    return [pair for t in ticks for pair in t.assignments]
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.released: list[tuple[str, int]] = []
-        self.stopped = threading.Event()
-
-    def on_released(self, partition: str, epoch: int) -> None:
-        self.released.append((partition, epoch))
-
-    def on_stopped(self, partition: str, epoch: int) -> None:
-        self.stopped.set()
-
-
-def _start(
-    engine: PartitionEngine,
+def test_an_actor_continues_the_numbering_assigns_and_releases_after_one_last_tick(
     scheduler: Scheduler,
-    recorder: Recorder,
-    epoch: int = 100,
-    gate: Callable[[], bool] = lambda: True,
-) -> pykka.ActorRef[PartitionActor]:
-    return PartitionActor.start(
-        CITY,
-        epoch,
-        engine,
-        interval=0.05,
-        scheduler=scheduler,
-        gate=gate,
-        on_released=recorder.on_released,
-        on_stopped=recorder.on_stopped,
-    )
-
-
-def test_actor_assigns_submitted_orders_and_releases_at_a_tick_boundary(
-    rds: redis.Redis, namespace: str, scheduler: Scheduler
 ) -> None:
-    Producer(rds, namespace).submit_many(
-        [
-            event(CITY, "courier_online", courier=courier("c1")),
-            event(CITY, "order_created", order=order("o1")),
-        ]
-    )
-    store = CityStore(rds, CITY, namespace)
+    engine = StubEngine(CITY, last_tick=41, last_tick_at=1000.0)
+    engine.add_worker("c1")
+    engine.add_task("o1")
     recorder = Recorder()
-    ref = _start(CityEngine(store), scheduler, recorder)
-    wait_for(
-        lambda: any(d.type == "assignment" for d in store.decisions()),
-        10,
-        "the order was assigned",
-    )
-    (assignment,) = [d for d in store.decisions() if d.type == "assignment"]
-    assert (assignment.task, assignment.worker, assignment.epoch) == ("o1", "c1", 100)
+    ref = start_actor(engine, scheduler, recorder)
+    assert engine.wait_until(_assigned, 5) == [("o1", "c1")], "o1 was never assigned"
+    first = engine.ticks()[0]
+    assert (first.epoch, first.tick, first.applied, first.committed) == (100, 42, 2, True)
+
+    engine.add_task("o2")
+    engine.complete("o1")  # c1 is free again: the next tick gives it o2
+    assert engine.wait_until(lambda ticks: ("o2", "c1") in _assigned(ticks), 5), "o2 unassigned"
+    ran = len(engine.ticks())
     ref.tell(Release())
     assert recorder.stopped.wait(5), "the actor never stopped after its release"
+    assert ref.actor_stopped.wait(5), "the released actor never stopped"
     assert recorder.released == [(CITY, 100)]
-    wait_for(lambda: not ref.is_alive(), 5, "the released actor stopped")
-
-
-def _tick_errors() -> float:
-    value = REGISTRY.get_sample_value("jarvis_tick_errors_total", {"kind": "city"})
-    return value or 0.0
-
-
-class FlakyEngine:
-    """A real city engine whose every other tick raises first."""
-
-    kind = "city"
-
-    def __init__(self, inner: CityEngine) -> None:
-        self.inner = inner
-        self.calls = 0
-
-    def load(self) -> tuple[int, float | None]:
-        return self.inner.load()
-
-    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
-        self.calls += 1
-        if self.calls % 2:
-            raise RuntimeError("simulated failure inside a tick")
-        return self.inner.tick(epoch, tick, now, may_commit)
+    ticks = engine.ticks()
+    assert len(ticks) > ran, "no last tick at the release"
+    assert [t.tick for t in ticks] == list(range(42, 42 + len(ticks)))
+    assert engine.load()[0] == ticks[-1].tick
 
 
 def test_an_exception_in_a_tick_is_counted_and_the_partition_keeps_ticking(
-    rds: redis.Redis, namespace: str, scheduler: Scheduler
+    scheduler: Scheduler,
 ) -> None:
-    store = CityStore(rds, CITY, namespace)
-    engine = FlakyEngine(CityEngine(store))
+    engine = StubEngine(CITY)
+    flaky = FlakyEngine(engine)
     recorder = Recorder()
-    errors_before = _tick_errors()
-    ref = _start(engine, scheduler, recorder)
-    wait_for(
-        lambda: sum(d.type == "tick" for d in store.decisions()) >= 3,
-        10,
-        "three ticks committed between failing ones",
-    )
-    assert engine.calls >= 5  # failed, ok, failed, ok, failed, ok
-    assert _tick_errors() - errors_before >= 2
+    errors_before = tick_errors("city")
+    ref = start_actor(flaky, scheduler, recorder)
+    committed = engine.wait_until(lambda ticks: len(ticks) >= 3, 5)
+    assert committed, "three ticks never committed between failing ones"
+    assert flaky.calls >= 5  # failed, ok, failed, ok, failed, ok
+    assert tick_errors("city") - errors_before >= 2
     assert not recorder.stopped.is_set()
     ref.stop()
+    assert ref.actor_stopped.wait(5), "the actor never stopped"
 
 
-def test_a_fenced_actor_stops_and_writes_nothing_more(
-    rds: redis.Redis, namespace: str, scheduler: Scheduler
-) -> None:
-    store = CityStore(rds, CITY, namespace)
-    store.record_tick(500, 1, 1000.0)  # a newer owner has written with epoch 500
-    before = store.decisions()
+def test_a_fenced_actor_stops_and_writes_nothing(scheduler: Scheduler) -> None:
+    engine = StubEngine(CITY)
+    engine.fence(500)  # a newer owner has written with epoch 500
+    engine.add_task("o1")
     recorder = Recorder()
-    _start(CityEngine(store), scheduler, recorder, epoch=100)
+    ref = start_actor(engine, scheduler, recorder, epoch=100)
     assert recorder.stopped.wait(5), "the stale actor kept running"
-    assert store.decisions() == before
-    assert int(store.stats()["fenced"]) >= 1
+    assert ref.actor_stopped.wait(5), "the stale actor never stopped"
+    assert engine.ticks() == []
+    assert recorder.released == []
 
 
-def test_a_closed_gate_means_no_commit(
-    rds: redis.Redis, namespace: str, scheduler: Scheduler
-) -> None:
-    Producer(rds, namespace).submit_many(
-        [
-            event(CITY, "courier_online", courier=courier("c1")),
-            event(CITY, "order_created", order=order("o1")),
-        ]
-    )
-    store = CityStore(rds, CITY, namespace)
-    engine = CityEngine(store)
-    calls = threading.Event()
-    original = engine.tick
-
-    def counting(epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
-        report = original(epoch, tick, now, may_commit)
-        calls.set()
-        return report
-
-    engine.tick = counting  # type: ignore[method-assign]
+def test_a_closed_gate_means_no_commit_until_it_opens(scheduler: Scheduler) -> None:
+    engine = StubEngine(CITY)
+    engine.add_worker("c1")
+    engine.add_task("o1")
+    gate = threading.Event()  # closed, as while ZooKeeper is SUSPENDED
     recorder = Recorder()
-    ref = _start(engine, scheduler, recorder, gate=lambda: False)
-    assert calls.wait(5)
-    wait_for(lambda: store.stats().get("applied") == "2", 5, "events applied while paused")
-    assert [d for d in store.decisions() if d.type == "assignment"] == []
+    ref = start_actor(engine, scheduler, recorder, gate=gate.is_set)
+    paused = engine.wait_until(lambda ticks: ticks[:2] if len(ticks) >= 2 else None, 5)
+    assert paused, "the paused actor never ticked twice"
+    assert [(t.applied, t.committed, t.assignments) for t in paused] == [
+        (2, False, ()),  # events applied while paused
+        (0, False, ()),
+    ]
+    assert engine.assignments() == {}
+    gate.set()
+    assert engine.wait_until(_assigned, 5) == [("o1", "c1")], "nothing committed after resuming"
     ref.stop()
+    assert ref.actor_stopped.wait(5), "the actor never stopped"
