@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -47,6 +48,7 @@ ZOOKEEPER_CLASSPATH = (
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _PR_SET_PDEATHSIG = 1
+_SID = re.compile(r"sid=0x([0-9a-fA-F]+)")
 
 
 def free_port() -> int:
@@ -83,6 +85,7 @@ class _Server:
         self.port = port or free_port()
         self.log_path = workdir / f"{self.name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
+        self.paused = False
 
     # Subclasses say how to start and how to tell that the server answers.
     def _command(self) -> list[str]:
@@ -141,6 +144,9 @@ class _Server:
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
+        if self.paused:  # a stopped process only sees SIGTERM once it runs again
+            proc.send_signal(signal.SIGCONT)
+            self.paused = False
         try:
             proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -151,6 +157,7 @@ class _Server:
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a crash would."""
         proc, self._proc = self._proc, None
+        self.paused = False
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(STOP_TIMEOUT)
@@ -158,10 +165,12 @@ class _Server:
     def pause(self) -> None:
         if self._proc is not None:
             self._proc.send_signal(signal.SIGSTOP)
+            self.paused = True
 
     def resume(self) -> None:
         if self._proc is not None:
             self._proc.send_signal(signal.SIGCONT)
+        self.paused = False
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the data directory."""
@@ -219,7 +228,7 @@ class ZooKeeperServer(_Server):
                     f"clientPort={self.port}",
                     "clientPortAddress=127.0.0.1",
                     "admin.enableServer=false",
-                    "4lw.commands.whitelist=ruok,srvr,stat,mntr",
+                    "4lw.commands.whitelist=ruok,srvr,stat,mntr,cons",
                     "maxClientCnxns=0",
                     "minSessionTimeout=" + str(2 * self.tick_time_ms),
                     "maxSessionTimeout=" + str(100 * self.tick_time_ms),
@@ -275,6 +284,17 @@ class ZooKeeperServer(_Server):
         except OSError:
             return False
 
+    def sessions(self) -> set[int]:
+        """The ids of the sessions connected to this server right now (``cons``).
+
+        Empty when the server does not answer (stopped, paused or down).
+        """
+        try:
+            reply = self.four_letter("cons")
+        except OSError:
+            return set()
+        return {int(sid, 16) for sid in _SID.findall(reply)}
+
 
 class ZooKeeperEnsemble:
     """Three (or more) ZooKeeper servers forming one quorum on local ports."""
@@ -300,6 +320,24 @@ class ZooKeeperEnsemble:
         except BaseException:
             self.stop()
             raise
+
+    def pause(self, server: ZooKeeperServer) -> None:
+        """Freeze one server (SIGSTOP): its connections stay open and nothing answers."""
+        server.pause()
+
+    def resume(self, server: ZooKeeperServer) -> None:
+        server.resume()
+
+    def server_of(self, session_id: int) -> ZooKeeperServer | None:
+        """The server the session ``session_id`` is connected to (None: not connected).
+
+        Asks every running, answering server (``cons``); a paused server cannot answer,
+        so a session stuck on it is reported as not connected.
+        """
+        for server in self.servers:
+            if server.running and not server.paused and session_id in server.sessions():
+                return server
+        return None
 
     def leader(self) -> ZooKeeperServer:
         for server in self.servers:
