@@ -47,7 +47,11 @@ class OwnershipListener(Protocol):
         """
 
     def on_suspended(self) -> None:
-        """The connection to ZooKeeper is suspended: pause every partition (no commits)."""
+        """The session is lost: pause every partition (no commits) before ``on_lost``.
+
+        A connection that is only suspended (kazoo's SUSPENDED, the session still alive)
+        does not call this: partitions keep committing until the member steps down.
+        """
 
     def on_resumed(self) -> None:
         """The connection is back: resume the partitions still owned.

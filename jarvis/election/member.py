@@ -15,11 +15,15 @@ then reconciles:
    created as ephemeral owner nodes at once, in one pipelined round; the epoch is the
    new node's ``czxid``.
 
-Connection states: SUSPENDED calls ``on_suspended`` at once; back with the same session,
-``on_resumed``; LOST calls ``on_lost`` for every partition. Independently, the member
-steps down (``on_lost`` for every partition) once it has heard nothing from ZooKeeper
-for two thirds of the session timeout, before the server can expire the session and give
-the partitions to someone else; a heartbeat keeps that clock fresh. After stepping down
+Connection states: SUSPENDED changes nothing for the partitions (they keep committing
+until the step-down below); LOST calls ``on_suspended`` then ``on_lost`` for every
+partition, and ``on_resumed`` once a new session is connected. A
+:class:`~jarvis.election.watchdog.ConnectionWatchdog` leaves a server that has not
+answered for a third of the session timeout, so the session moves to another server of
+the ensemble before the step-down below. Independently, the member steps down
+(``on_lost`` for every partition) once it has heard nothing from ZooKeeper for two
+thirds of the session timeout, before the server can expire the session and give the
+partitions to someone else; a heartbeat keeps that clock fresh. After stepping down
 with the session intact, the member adopts its own owner nodes again (same epochs, since
 nobody else can have owned them meanwhile) once ZooKeeper answers. The timer assumes the
 server grants the requested ``session_timeout``: keep it within the server's bounds
@@ -64,6 +68,7 @@ from jarvis.election.options import MemberOptions
 from jarvis.election.paths import ClusterPaths
 from jarvis.election.registration import register
 from jarvis.election.snapshot import Snapshot, gather
+from jarvis.election.watchdog import ConnectionWatchdog
 from jarvis.election.worker_state import WorkerState
 from jarvis.errors import ConfigError, ElectionError, ServerError
 
@@ -120,6 +125,10 @@ class Member:
             self._client, self._paths, self.member_id, self._on_watch, self._op_timeout, clock
         )
         self._thread: threading.Thread | None = None
+        # Leaves a server that stopped answering, whatever the worker is sending.
+        self._watchdog = ConnectionWatchdog(
+            self._client, options.session_timeout, name=self.member_id
+        )
         self._holdings = Holdings(self.member_id, listener, clock, options.cooldown)
         self._leases = LeaseKeeper(
             self._client,
@@ -181,6 +190,7 @@ class Member:
             target=self._run, name=f"jarvis-member-{self.member_id}", daemon=True
         )
         self._thread.start()
+        self._watchdog.start()
         log.info("member %s (zone %s) joined cluster %s", self.member_id, self.zone, self.cluster)
 
     def owned(self) -> dict[str, int]:
@@ -221,6 +231,7 @@ class Member:
 
     def stop(self) -> None:
         """Stop acting (``on_lost`` for what is still owned) and close the session."""
+        self._watchdog.stop()
         if self._thread is not None:
             self._events.put(Stop())
             self._thread.join(timeout=2 * self._op_timeout + 1.0)
@@ -296,8 +307,10 @@ class Member:
         log.info("member %s: connection %s", self.member_id, state)
         self._report_connection(str(state).lower())
         if state == KazooState.SUSPENDED:
+            # Partitions keep committing: nobody else can own them before the session
+            # expires, the step-down timer lets go well before that, and Redis fences
+            # whatever comes later (docs/architecture.md, "A suspended connection").
             self._state.connected = False
-            self._pause()
         elif state == KazooState.LOST:
             self._state.connected = False
             self._pause()

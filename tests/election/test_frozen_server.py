@@ -1,0 +1,176 @@
+"""A member whose ZooKeeper server freezes (SIGSTOP) moves to another server of the ensemble.
+
+With a 10 s session, kazoo alone never leaves a frozen server while the member keeps
+sending (its ping deadline is pushed back by every request): the member's watchdog must
+leave it after a third of the session timeout, keeping the session, so the member keeps
+what it owns. Real three-server ensemble; each test freezes the server its member is on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+
+from jarvis.election import ClusterPaths, Member, MemberOptions, PartitionRegistry
+from jarvis.election.watchdog import ConnectionWatchdog
+from jarvis.testing.servers import ZooKeeperEnsemble, ZooKeeperServer
+from tests.election.conftest import FAST, add_partitions
+from tests.election.recorder import Recorder, Timeline
+from tests.faults import wait_for
+
+SESSION_TIMEOUT = 10.0
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperEnsemble]:
+    servers = ZooKeeperEnsemble(Path(tmp_path_factory.mktemp("ensemble")), tick_time_ms=200)
+    servers.start()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture
+def admin(ensemble: ZooKeeperEnsemble) -> Iterator[KazooClient]:
+    """The test's own client: it may sit on the frozen server too, so it leaves it the
+    same way (a watchdog) and retries what the move interrupts (``admin.retry``)."""
+    client = KazooClient(
+        hosts=ensemble.hosts,
+        timeout=SESSION_TIMEOUT,
+        command_retry={"max_tries": -1, "deadline": 2 * SESSION_TIMEOUT, "max_delay": 0.5},
+    )
+    client.start(timeout=30)
+    watchdog = ConnectionWatchdog(client, SESSION_TIMEOUT, name="admin")
+    watchdog.start()
+    try:
+        yield client
+    finally:
+        watchdog.stop()
+        client.stop()
+        client.close()
+
+
+@pytest.fixture
+def frozen(ensemble: ZooKeeperEnsemble) -> Iterator[list[ZooKeeperServer]]:
+    """Servers a test froze; each is continued (and answering again) after the test."""
+    paused: list[ZooKeeperServer] = []
+    yield paused
+    for server in paused:
+        ensemble.resume(server)
+    for server in paused:
+        server.wait_ready()
+
+
+def _member(ensemble: ZooKeeperEnsemble, cluster: str, recorder: Recorder) -> Member:
+    options = MemberOptions(
+        ensemble.hosts, cluster, recorder.name, "z1", **{**FAST, "session_timeout": SESSION_TIMEOUT}
+    )
+    member = Member(options, recorder)
+    recorder.member = member
+    return member
+
+
+def _session(member: Member) -> int:
+    client_id = member.client.client_id
+    assert client_id is not None, "the member is not connected"
+    session: int = client_id[0]
+    return session
+
+
+def _freeze_its_server(
+    ensemble: ZooKeeperEnsemble, session: int, frozen: list[ZooKeeperServer]
+) -> ZooKeeperServer:
+    server = wait_for(lambda: ensemble.server_of(session), 10, "the member's server is known")
+    assert server is not None
+    ensemble.pause(server)
+    frozen.append(server)
+    return server
+
+
+def _moved(ensemble: ZooKeeperEnsemble, session: int, away_from: ZooKeeperServer) -> bool:
+    server = ensemble.server_of(session)
+    return server is not None and server is not away_from
+
+
+def _off(ensemble: ZooKeeperEnsemble, client: KazooClient, server: ZooKeeperServer) -> bool:
+    client_id = client.client_id
+    return client_id is not None and _moved(ensemble, client_id[0], server)
+
+
+def test_a_member_owning_nothing_leaves_a_frozen_server_and_keeps_its_session(
+    ensemble: ZooKeeperEnsemble, admin: KazooClient, frozen: list[ZooKeeperServer]
+) -> None:
+    # The finding: a member that owns nothing (as after a step-down) keeps sending
+    # heartbeats and reads, which kept kazoo on a frozen server forever.
+    cluster = f"c{uuid.uuid4().hex[:8]}"
+    timeline = Timeline()
+    member = _member(ensemble, cluster, Recorder("a", timeline))
+    member.start()
+    try:
+        session = _session(member)
+        server = _freeze_its_server(ensemble, session, frozen)
+        wait_for(
+            lambda: _moved(ensemble, session, server),
+            SESSION_TIMEOUT,
+            "the idle member's session moved to another server",
+        )
+        # Same session, not a new one: its member node is still the one it created.
+        stat = admin.retry(admin.exists, ClusterPaths(cluster).member("a"))
+        assert stat is not None
+        assert stat.ephemeralOwner == session
+        # And it is not idle: partitions added now are taken by it.
+        wait_for(lambda: _off(ensemble, admin, server), SESSION_TIMEOUT, "the admin moved too")
+        add_partitions(PartitionRegistry(admin, cluster), 3)
+        wait_for(lambda: len(member.owned()) == 3, 15, "a takes the new partitions")
+        assert _session(member) == session
+        assert member._watchdog.drops, "the watchdog left the frozen server"
+    finally:
+        member.stop()
+
+
+def test_an_owner_leaves_a_frozen_server_and_keeps_its_partitions_and_epochs(
+    ensemble: ZooKeeperEnsemble, admin: KazooClient, frozen: list[ZooKeeperServer]
+) -> None:
+    cluster = f"c{uuid.uuid4().hex[:8]}"
+    timeline = Timeline()
+    add_partitions(PartitionRegistry(admin, cluster), 4)
+    member = _member(ensemble, cluster, Recorder("a", timeline))
+    member.start()
+    try:
+        wait_for(lambda: len(member.owned()) == 4, 15, "a owns all 4")
+        owned = member.owned()
+        session = _session(member)
+        mark = len(timeline.entries())
+        server = _freeze_its_server(ensemble, session, frozen)
+        wait_for(
+            lambda: _moved(ensemble, session, server),
+            SESSION_TIMEOUT,
+            "the owner's session moved to another server",
+        )
+        # The member acts through its new server: it hands one partition off, and the
+        # owner node it deletes proves ZooKeeper heard it after the move.
+        paths = ClusterPaths(cluster)
+        handed_off = sorted(owned)[0]
+        member.release(handed_off)
+
+        def handed_off_node_gone_or_renewed() -> bool:
+            stat = admin.retry(admin.exists, paths.owner(handed_off))
+            return stat is None or stat.czxid > owned[handed_off]
+
+        wait_for(handed_off_node_gone_or_renewed, 10, "a deleted its owner node of the handoff")
+        for partition, epoch in owned.items():
+            if partition != handed_off:
+                stat = admin.retry(admin.exists, paths.owner(partition))
+                assert stat is not None, partition
+                assert stat.czxid == epoch, partition
+                assert member.owned()[partition] == epoch
+        calls = {e.call for e in timeline.entries()[mark:]}
+        assert not calls & {"lost", "suspended"}, "no step-down, no pause: " + repr(calls)
+        assert _session(member) == session
+    finally:
+        member.stop()
