@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 import redis
 from kazoo.client import KazooClient
 
+from jarvis.actors import EngineFactory, PartitionEngine, TickReport
 from jarvis.config import Settings
 from jarvis.daemon import Daemon
-from jarvis.election import PartitionRegistry
+from jarvis.election import ClusterView, PartitionRegistry
+from jarvis.errors import ConfigError
 from jarvis.models import Courier, Order, Point, decide_city
 from jarvis.models.events import CourierOnline, OrderCreated
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
-from tests.faults import wait_for
+from tests.faults import expire_session, wait_for, wait_owned
 
 CITY = "paris"
 
@@ -122,3 +127,134 @@ def test_a_member_that_cannot_reach_redis_never_joins_and_takes_nothing(
     assert view.members() == []
     assert [row.owner for row in view.partitions()] == [None]
     d.stop(graceful=False)
+
+
+WAIT = 20.0
+
+
+def _owner(zk: KazooClient, partition: str) -> str | None:
+    rows = ClusterView(zk, "t").partitions()
+    return next((row.owner for row in rows if row.partition == partition), None)
+
+
+def _draining(zk: KazooClient, member: str) -> bool:
+    return any(row.member == member and row.draining for row in ClusterView(zk, "t").members())
+
+
+class _NoEngineFor(Daemon):
+    """A member that cannot build the engine of one partition."""
+
+    def __init__(self, settings: Settings, broken: str) -> None:
+        super().__init__(settings)
+        self.broken = broken
+        self.failed = threading.Event()
+
+    def engine_factory(self) -> EngineFactory:
+        inner = super().engine_factory()
+
+        def build(partition: str, kind: str, config: Mapping[str, Any]) -> PartitionEngine:
+            if partition == self.broken:
+                self.failed.set()
+                raise ConfigError(f"no engine for {partition} on this member (test)")
+            return inner(partition, kind, config)
+
+        return build
+
+
+def test_a_partition_whose_engine_cannot_be_built_is_given_up_and_another_member_runs_it(
+    zk_hosts: str,
+    zk: KazooClient,
+    redis_url: str,
+    rds: redis.Redis,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="jarvis")
+    PartitionRegistry(zk, "t").add(CITY, "city")
+    broken = _NoEngineFor(_settings(zk_hosts, redis_url, namespace, "m1"), CITY)
+    healthy = Daemon(_settings(zk_hosts, redis_url, namespace, "m2"))
+    try:
+        broken.start()
+        assert broken.failed.wait(WAIT), "m1 never tried to build the engine"
+        healthy.start()
+        wait_for(lambda: _owner(zk, CITY) == "m2", WAIT, "m2 owns the partition m1 gave up")
+        store = CityStore(rds, CITY, namespace)
+        wait_for(lambda: int(store.stats().get("tick", "0")) >= 1, WAIT, "m2 ticks it")
+    finally:
+        broken.stop(graceful=False)
+        healthy.stop(graceful=False)
+    assert "cannot run it" in caplog.text
+    assert "no engine for paris on this member" in caplog.text
+
+
+class _HoldableEngine:
+    """A real engine whose tick, once the test says ``hold``, waits right before its
+    commit check until the test says ``proceed`` (a process paused mid-tick)."""
+
+    def __init__(self, inner: PartitionEngine, daemon: _Holding) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.daemon = daemon
+
+    def load(self) -> tuple[int, float | None]:
+        return self.inner.load()
+
+    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
+        daemon = self.daemon
+
+        def checked() -> bool:
+            if daemon.hold.is_set():
+                daemon.held.set()
+                assert daemon.proceed.wait(WAIT), "the test never let the tick go on"
+            return may_commit()
+
+        return self.inner.tick(epoch, tick, now, checked)
+
+
+class _Holding(Daemon):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.proceed = threading.Event()
+
+    def engine_factory(self) -> EngineFactory:
+        inner = super().engine_factory()
+
+        def build(partition: str, kind: str, config: Mapping[str, Any]) -> PartitionEngine:
+            return _HoldableEngine(inner(partition, kind, config), self)
+
+        return build
+
+
+def test_a_drain_whose_partitions_went_with_an_expired_session_is_not_a_graceful_stop(
+    zk_hosts: str,
+    zk: KazooClient,
+    redis_url: str,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="jarvis")
+    PartitionRegistry(zk, "t").add(CITY, "city")
+    d = _Holding(_settings(zk_hosts, redis_url, namespace, "m1"))
+    d.start()
+    member = d.member
+    assert member is not None
+    wait_owned(member, lambda owned: CITY in owned, WAIT, "m1 owns the partition")
+    d.hold.set()
+    assert d.held.wait(WAIT), "no tick reached its commit"
+    results: list[bool] = []
+    stopper = threading.Thread(target=lambda: results.append(d.stop(graceful=True)))
+    stopper.start()
+    try:
+        wait_for(lambda: _draining(zk, "m1"), WAIT, "m1 says it is draining")
+        # Mid-drain, the session expires (as when the process is SIGSTOPped for longer
+        # than the session timeout): the partition is taken away, not handed over.
+        expire_session(member.client)
+    finally:
+        d.proceed.set()
+        stopper.join(WAIT + 15)
+    assert results == [False], "the drain was reported graceful"
+    lost = [r.getMessage() for r in caplog.records if "lost instead" in r.getMessage()]
+    assert lost, "no log line names the partitions lost instead of handed over"
+    assert CITY in lost[0]
