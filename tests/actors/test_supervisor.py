@@ -125,9 +125,7 @@ def test_a_release_for_an_actor_that_stopped_itself_leaves_the_supervisor_servin
 ) -> None:
     engines = Blocker(_engines(rds, namespace))
     sink = Sink()
-    supervisor = MemberSupervisor.start(
-        engines, sink, interval=0.05, gate=Gate(), lost=LostFlags()
-    )
+    supervisor = MemberSupervisor.start(engines, sink, interval=0.05, gate=Gate(), lost=LostFlags())
     stopping.append(supervisor)
     proxy = supervisor.proxy()
     supervisor.tell(Acquired(CITY, "city", {}, 100))
@@ -211,5 +209,6 @@ def test_a_lost_ownership_stops_a_running_tick_before_its_commit(
     assert held.ticked.wait(WAIT), "the held tick never finished"
     engines.release.set()
 
-    assert held.report is not None and not held.report.committed
+    assert held.report is not None
+    assert not held.report.committed, "the tick committed after its ownership was lost"
     assert [d for d in store.decisions() if d.type == "assignment"] == []
