@@ -4,7 +4,8 @@ Used by the fault-injection tests, the benchmarks and `jarvis demo`: a ZooKeeper
 (standalone, or a three-server ensemble), a Redis with AOF, and N members, each a real
 ``python -m jarvis run`` process with its own zone. Operations: rolling restart (SIGTERM a
 member, start its replacement, next), kill -9, SIGSTOP/SIGCONT, restart Redis, kill the
-ZooKeeper leader. Member processes die with the harness (``PR_SET_PDEATHSIG``), so even a
+ZooKeeper leader, pause (SIGSTOP) one ZooKeeper server and tell which server a member's
+session is connected to. Member processes die with the harness (``PR_SET_PDEATHSIG``), so even a
 killed test run leaves nothing behind.
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
+from jarvis.election.watchdog import ConnectionWatchdog
 from jarvis.errors import ServerError
 from jarvis.testing.servers import (
     RedisServer,
@@ -95,6 +97,7 @@ class LocalCluster:
         self.redis = RedisServer(self.root / "redis")
         self.members: dict[str, MemberProcess] = {}
         self._admin: KazooClient | None = None
+        self._admin_watchdog: ConnectionWatchdog | None = None
 
     # --- servers --------------------------------------------------------------------
 
@@ -121,10 +124,36 @@ class LocalCluster:
         if self._admin is None:
             self._admin = KazooClient(hosts=self.zk_hosts, timeout=10.0)
             self._admin.start(timeout=30)
+            # Like a member, the harness leaves a ZooKeeper server a test froze.
+            self._admin_watchdog = ConnectionWatchdog(self._admin, 10.0, name="harness")
+            self._admin_watchdog.start()
         return self._admin
 
     def restart_redis(self) -> None:
         self.redis.restart()
+
+    def _ensemble(self) -> ZooKeeperEnsemble:
+        if not isinstance(self.zookeeper, ZooKeeperEnsemble):
+            raise ServerError("this needs a ZooKeeper ensemble (ensemble=True)")
+        return self.zookeeper
+
+    def member_session(self, name: str) -> int | None:
+        """The ZooKeeper session of member ``name`` (the owner of its member node)."""
+        try:
+            stat = self.admin.exists(f"/jarvis/{self.cluster}/members/{name}")
+        except Exception:  # connection trouble: unknown for now
+            return None
+        return None if stat is None else int(stat.ephemeralOwner)
+
+    def zookeeper_of(self, session: int) -> ZooKeeperServer | None:
+        """The ensemble server that ``session`` is connected to (None: none answers so)."""
+        return self._ensemble().server_of(session)
+
+    def pause_zookeeper(self, server: ZooKeeperServer) -> None:
+        self._ensemble().pause(server)
+
+    def resume_zookeeper(self, server: ZooKeeperServer) -> None:
+        self._ensemble().resume(server)
 
     def kill_zookeeper_leader(self) -> ZooKeeperServer:
         if not isinstance(self.zookeeper, ZooKeeperEnsemble):
@@ -266,6 +295,9 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 member.proc.kill()
                 member.proc.wait(10)
+        if self._admin_watchdog is not None:
+            self._admin_watchdog.stop()
+            self._admin_watchdog = None
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 self._admin.stop()
