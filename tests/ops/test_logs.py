@@ -13,28 +13,51 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, TypeVar
 
 import pytest
-import redis
 from kazoo.client import KazooClient
 
-from jarvis.actors import PartitionActor, Scheduler, TickReport
-from jarvis.actors.city import CityEngine
+from jarvis.actors import PartitionActor, PartitionEngine, Scheduler, TickReport
 from jarvis.election import PartitionRegistry
 from jarvis.logs import configure_logging
-from jarvis.store.city import CityStore
-from tests.faults import wait_for
+from jarvis.testing.engine import StubEngine
 from tests.ops.conftest import CREDENTIALS
 
 ROOT = Path(__file__).parents[2]
+T = TypeVar("T")
+
+
+class LogBuffer(io.StringIO):
+    """A buffer for log lines that wakes waiters at each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._written = threading.Condition()
+
+    def write(self, text: str) -> int:
+        with self._written:
+            written = super().write(text)
+            self._written.notify_all()
+            return written
+
+    def wait_until(
+        self, condition: Callable[[list[dict[str, object]]], T], timeout: float, what: str
+    ) -> T:
+        """The first truthy ``condition(json lines)``, checked at each write."""
+        with self._written:
+            value = self._written.wait_for(lambda: condition(_lines(self)), timeout)
+        if not value:
+            pytest.fail(f"within {timeout:.1f} s, never: {what}\n{self.getvalue()}")
+        return value
 
 
 @pytest.fixture
-def stream() -> Iterator[io.StringIO]:
+def stream() -> Iterator[LogBuffer]:
     """Logging configured as the CLI does, into a buffer; restored afterwards."""
     root = logging.getLogger()
     level = root.level
-    buffer = io.StringIO()
+    buffer = LogBuffer()
     yield buffer
     for handler in list(root.handlers):
         if handler.__class__.__name__ == "_JarvisHandler":
@@ -49,7 +72,7 @@ def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
 class FailingEngine:
     kind = "city"
 
-    def __init__(self, inner: CityEngine) -> None:
+    def __init__(self, inner: PartitionEngine) -> None:
         self.inner = inner
 
     def load(self) -> tuple[int, float | None]:
@@ -60,7 +83,7 @@ class FailingEngine:
 
 
 def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
-    stream: io.StringIO, rds: redis.Redis, namespace: str
+    stream: LogBuffer,
 ) -> None:
     configure_logging("INFO", "json", member="m1", stream=stream)
     scheduler = Scheduler()
@@ -68,7 +91,7 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
     ref = PartitionActor.start(
         "oslo",
         100,
-        FailingEngine(CityEngine(CityStore(rds, "oslo", namespace))),
+        FailingEngine(StubEngine("oslo")),
         interval=0.05,
         scheduler=scheduler,
         gate=lambda: True,
@@ -76,12 +99,12 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
         on_stopped=lambda p, e: stopped.set(),
     )
 
-    def two_failures() -> list[dict[str, object]]:
-        failures = [line for line in _lines(stream) if "failed" in str(line["msg"])]
+    def two_failures(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+        failures = [line for line in lines if "failed" in str(line["msg"])]
         return failures[:2] if len(failures) >= 2 else []
 
     try:
-        failures = wait_for(two_failures, 10, "two failed ticks were logged")
+        failures = stream.wait_until(two_failures, 10, "two failed ticks were logged")
     finally:
         ref.stop()
         scheduler.stop()
@@ -101,7 +124,7 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
 
 
 def test_text_lines_carry_the_context_in_brackets_before_any_traceback(
-    stream: io.StringIO,
+    stream: LogBuffer,
 ) -> None:
     configure_logging("INFO", "text", member="m1", stream=stream)
     log = logging.getLogger("jarvis.test")
@@ -116,7 +139,7 @@ def test_text_lines_carry_the_context_in_brackets_before_any_traceback(
     assert last.endswith("INFO jarvis.test no partition here [member=m1]")
 
 
-def test_secrets_and_url_passwords_are_scrubbed_from_every_line(stream: io.StringIO) -> None:
+def test_secrets_and_url_passwords_are_scrubbed_from_every_line(stream: LogBuffer) -> None:
     configure_logging("INFO", "json", secrets=["zk-secret-value"], stream=stream)
     log = logging.getLogger("jarvis.test")
     log.info("Redis at %s failed", "rediss://jarvis:redis-secret-value@redis:6379/0")
@@ -154,15 +177,19 @@ def test_jarvis_run_writes_json_lines_with_member_and_partition_context(
         text=True,
     )
     lines: list[str] = []
+    started = threading.Event()
+
+    def read(stderr: IO[str]) -> None:
+        for line in stderr:
+            lines.append(line)
+            if "acting as owner" in line:
+                started.set()
+
     assert process.stderr is not None
-    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader = threading.Thread(target=read, args=(process.stderr,), daemon=True)
     reader.start()
     try:
-        wait_for(
-            lambda: any("acting as owner" in line for line in lines),
-            20,
-            "the member started acting for e2e-city",
-        )
+        assert started.wait(20), "the member never started acting for e2e-city:\n" + "".join(lines)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(30)

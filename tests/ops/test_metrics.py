@@ -4,7 +4,7 @@ open tasks (dropped with the partition), ownership changes and ZooKeeper LOST ev
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -14,8 +14,9 @@ from prometheus_client import REGISTRY
 from jarvis.config import Settings
 from jarvis.daemon import Daemon
 from jarvis.election import PartitionRegistry
+from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
-from tests.faults import expire_session, wait_for
+from tests.faults import expire_session, wait_for, wait_owned
 from tests.store.builders import courier, event, order
 
 CITY = "metrics-city"
@@ -23,6 +24,23 @@ CITY = "metrics-city"
 
 def _value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _ticked_after_an_assignment(store: CityStore) -> Callable[[], bool]:
+    """A condition: Redis has a tick marker after the tick of the first assignment."""
+
+    def check() -> bool:
+        decisions = store.decisions(count=100000)
+        first = min((d.tick for d in decisions if d.type == "assignment"), default=None)
+        return first is not None and any(d.type == "tick" and d.tick > first for d in decisions)
+
+    return check
+
+
+def _supervisor_caught_up(daemon: Daemon) -> None:
+    """Return once the supervisor has handled every message sent to it so far: a call
+    through its proxy waits its turn in the same mailbox."""
+    daemon.supervisor.proxy().owned().get(timeout=10)
 
 
 @pytest.fixture
@@ -65,15 +83,14 @@ def test_a_member_updates_its_metrics_through_ticks_a_lost_session_and_a_drain(
     )
     PartitionRegistry(zk, cluster).add(CITY, "city")
     daemon.start()
-    wait_for(
-        lambda: _value("jarvis_assignments_total", kind="city") >= before["assignments"] + 1,
-        15,
-        "an assignment was counted",
-    )
-    wait_for(
-        lambda: REGISTRY.get_sample_value("jarvis_tasks_open", {"partition": CITY}) == 1.0,
-        10,
-        "one task is left open (one courier for two orders)",
+    store = CityStore(rds, CITY, namespace)
+    # The actor runs one tick at a time and updates the metrics of a tick before the
+    # next one starts: once Redis has a tick after the assignment's, it was counted.
+    wait_for(_ticked_after_an_assignment(store), 15, "a tick after the first assignment")
+    _supervisor_caught_up(daemon)
+    assert _value("jarvis_assignments_total", kind="city") >= before["assignments"] + 1
+    assert REGISTRY.get_sample_value("jarvis_tasks_open", {"partition": CITY}) == 1.0, (
+        "one task is left open (one courier for two orders)"
     )
     assert _value("jarvis_ticks_total", kind="city") > before["ticks"]
     assert _value("jarvis_tick_seconds_count", kind="city") > before["tick_seconds"]
@@ -81,22 +98,23 @@ def test_a_member_updates_its_metrics_through_ticks_a_lost_session_and_a_drain(
     assert _value("jarvis_partitions_owned") == 1.0
     assert _value("jarvis_ownership_changes_total", change="acquired") == before["acquired"] + 1
 
-    assert daemon.member is not None
-    expire_session(daemon.member.client)
-    wait_for(
-        lambda: (
-            _value("jarvis_zookeeper_connection_states_total", state="lost") == before["lost"] + 1
-        ),
-        10,
-        "the LOST event was counted",
+    member = daemon.member
+    assert member is not None
+    epoch = member.owned()[CITY]
+    expire_session(member.client)
+    # The member handles the LOST event before it can own the partition again.
+    wait_owned(member, lambda owned: owned.get(CITY, 0) > epoch, 15, "owned with a new session")
+    assert _value("jarvis_zookeeper_connection_states_total", state="lost") == before["lost"] + 1, (
+        "the LOST event was counted"
     )
+    renewed = member.owned()[CITY]
     wait_for(
-        lambda: (
-            _value("jarvis_ownership_changes_total", change="acquired") == before["acquired"] + 2
-        ),
+        lambda: any(d.type == "tick" and d.epoch == renewed for d in store.decisions(count=100000)),
         15,
-        "the member took its partition again with a new session",
+        "a tick with the new epoch",
     )
+    _supervisor_caught_up(daemon)
+    assert _value("jarvis_ownership_changes_total", change="acquired") == before["acquired"] + 2
 
     assert daemon.stop(graceful=True)
     assert _value("jarvis_ownership_changes_total", change="released") == before["released"] + 1
