@@ -1,12 +1,15 @@
 """Pykka actors: the member's supervisor and one actor per owned partition."""
 
+from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine, TickReport
 from jarvis.actors.gates import Gate, LostFlags
 from jarvis.actors.partition import PartitionActor
 from jarvis.actors.scheduler import Scheduler
+from jarvis.actors.store import StoreEngine
 from jarvis.actors.supervisor import EngineFactory, MemberSupervisor, Releases, SupervisorListener
 
 __all__ = [
+    "CityEngine",
     "EngineFactory",
     "Gate",
     "LostFlags",
@@ -15,6 +18,7 @@ __all__ = [
     "PartitionEngine",
     "Releases",
     "Scheduler",
+    "StoreEngine",
     "SupervisorListener",
     "TickReport",
 ]

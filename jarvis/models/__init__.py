@@ -1,8 +1,28 @@
 """Domain types, time estimates, rules and the solver. Pure: no I/O, no threads."""
 
-from jarvis.models.city import Courier, Order, Vehicle
+from jarvis.models.city import ID_PATTERN, Courier, Order, Vehicle
 from jarvis.models.config import CityConfig, StoreConfig
 from jarvis.models.estimate import EtaEstimator, Legs, StraightLineEstimator
+from jarvis.models.events import (
+    CITY_EVENT_TYPES,
+    EVENT_ID_PATTERN,
+    STORE_EVENT_TYPES,
+    CityEvent,
+    CourierMoved,
+    CourierOffline,
+    CourierOnline,
+    Event,
+    EventBase,
+    OrderCancelled,
+    OrderCreated,
+    OrderDelivered,
+    OrderPickedUp,
+    StoreEvent,
+    WorkCompleted,
+    WorkSubmitted,
+    parse_event,
+    validate_event,
+)
 from jarvis.models.geo import Point
 from jarvis.models.rules import (
     DequeueRule,
@@ -26,29 +46,48 @@ from jarvis.models.work import Associate, WorkItem, may_take
 
 __all__ = [
     "CHEAPER_TO_WAIT",
+    "CITY_EVENT_TYPES",
+    "EVENT_ID_PATTERN",
+    "ID_PATTERN",
     "NO_ELIGIBLE_WORKER",
     "NO_FREE_CAPACITY",
+    "STORE_EVENT_TYPES",
     "Assignment",
     "Associate",
     "CityConfig",
+    "CityEvent",
     "Courier",
+    "CourierMoved",
+    "CourierOffline",
+    "CourierOnline",
     "Decision",
     "DequeueRule",
     "EnqueueRule",
     "EtaEstimator",
+    "Event",
+    "EventBase",
     "Legs",
     "Order",
+    "OrderCancelled",
+    "OrderCreated",
+    "OrderDelivered",
+    "OrderPickedUp",
     "Point",
     "Qualification",
     "Rules",
     "StoreConfig",
+    "StoreEvent",
     "StraightLineEstimator",
     "Vehicle",
+    "WorkCompleted",
     "WorkItem",
+    "WorkSubmitted",
     "WorkerLimits",
     "decide_city",
     "decide_store",
     "load_rules",
     "may_take",
+    "parse_event",
     "uses_large_path",
+    "validate_event",
 ]

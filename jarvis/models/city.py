@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jarvis.models.geo import Point
 
-__all__ = ["Courier", "Order", "Vehicle"]
+__all__ = ["ID_PATTERN", "Courier", "Order", "Vehicle"]
 
 #: Ids of tasks, workers and partitions: 1-64 printable characters without spaces.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"

@@ -2,6 +2,7 @@
 
 from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import DecisionRecord, read_decisions
+from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
 from jarvis.store.work import (
@@ -37,4 +38,6 @@ __all__ = [
     "WorkQueue",
     "check_partition_id",
     "read_decisions",
+    "read_stream",
+    "text",
 ]

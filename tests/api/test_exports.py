@@ -1,11 +1,10 @@
-"""The HTTP interface's public surface, as re-exported by ``jarvis.api``."""
+"""The public surface of ``jarvis.api`` checks itself (see tests/exports.py)."""
 
 from __future__ import annotations
 
 import jarvis.api
+from tests.exports import check_exports
 
 
-def test_http_interface_is_exported_from_the_api_package() -> None:
-    assert set(jarvis.api.__all__) == {"ApiContext", "HttpServer", "create_app"}
-    for name in jarvis.api.__all__:
-        assert getattr(jarvis.api, name).__module__.startswith("jarvis.api.")
+def test_the_api_package_exports_what_callers_use_and_nothing_else() -> None:
+    check_exports(jarvis.api)

@@ -1,31 +1,14 @@
-"""The public surface of jarvis.election is what its __all__ says, and nothing moves."""
+"""The public surface of ``jarvis.election`` checks itself (see tests/exports.py), and
+election imports nothing above it."""
 
 from __future__ import annotations
 
 import jarvis.election
+from tests.exports import check_exports
 
 
-def test_election_exports_exactly_its_public_surface() -> None:
-    assert set(jarvis.election.__all__) == {
-        "KINDS",
-        "NAME",
-        "ClusterPaths",
-        "ClusterView",
-        "DrainOutcome",
-        "Member",
-        "MemberOptions",
-        "MemberRow",
-        "OwnershipListener",
-        "OwnershipRow",
-        "PartitionInfo",
-        "PartitionKind",
-        "PartitionRegistry",
-        "ZkAuth",
-        "check_name",
-        "connect",
-    }
-    for name in jarvis.election.__all__:
-        assert getattr(jarvis.election, name) is not None
+def test_the_election_package_exports_what_callers_use_and_nothing_else() -> None:
+    check_exports(jarvis.election)
 
 
 def test_election_imports_nothing_of_ours_but_models_and_errors() -> None:
