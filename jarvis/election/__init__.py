@@ -16,12 +16,14 @@ from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, Part
 from jarvis.election.paths import NAME, ClusterPaths, check_name
 from jarvis.election.security import ZkAuth, connect
 from jarvis.election.view import ClusterView, MemberRow, OwnershipRow
+from jarvis.election.watchdog import ConnectionWatchdog
 
 __all__ = [
     "KINDS",
     "NAME",
     "ClusterPaths",
     "ClusterView",
+    "ConnectionWatchdog",
     "DrainOutcome",
     "Member",
     "MemberOptions",
