@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from jarvis import metrics
@@ -66,6 +66,7 @@ def work_router(context: ApiContext) -> APIRouter:
         responses={204: {"description": "no work this associate may take (within the wait)"}},
     )
     async def get_work(
+        request: Request,
         associate_id: str,
         wait: float = Query(
             0.0,
@@ -77,7 +78,13 @@ def work_router(context: ApiContext) -> APIRouter:
     ) -> ClaimOut | Response:
         """Claim the highest-priority item this associate may take (204 if none)."""
         started = time.perf_counter()
-        claim = await waiting.get_work(context.work, context.batch, associate_id, wait)
+        claim = await waiting.get_work(
+            context.work,
+            context.batch,
+            associate_id,
+            wait,
+            disconnected=request.is_disconnected if wait > 0 else None,
+        )
         if wait == 0:
             metrics.GET_WORK_SECONDS.labels("http").observe(time.perf_counter() - started)
         if claim is None:

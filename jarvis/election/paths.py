@@ -13,27 +13,11 @@ behind never drains the next process that reuses the member id.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from jarvis.errors import BadInputError
+from jarvis.models.ids import NAME, check_name
 
 __all__ = ["NAME", "ClusterPaths", "check_name"]
-
-#: Partition ids, member ids, cluster names and zones: letters, digits, ``-``, ``_`` and
-#: ``.``; 1 to 64 characters. (The same rule as ``jarvis.store.keys.PARTITION_ID``, which
-#: election may not import.)
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_name(value: object, what: str) -> str:
-    """Return ``value`` if it is a valid name, else raise BadInputError naming ``what``."""
-    if not isinstance(value, str) or not NAME.match(value):
-        raise BadInputError(
-            f"invalid {what} {value!r}: use 1-64 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
-    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from jarvis.errors import BadInputError
 from jarvis.models.city import ID_PATTERN, Courier, Order
 from jarvis.models.geo import Point
+from jarvis.models.ids import NAME_PATTERN
 from jarvis.models.work import WorkItem
 
 __all__ = [
@@ -46,8 +47,8 @@ __all__ = [
 
 #: Event ids: 1-128 printable characters without spaces (a UUID fits).
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/+=-]{0,127}$"
-#: Same rule as ``jarvis.store.keys.PARTITION_ID`` (models import nothing from store).
-PARTITION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: Partition ids follow the one naming rule of :mod:`jarvis.models.ids`.
+PARTITION_PATTERN = NAME_PATTERN
 
 TaskId = Annotated[str, Field(pattern=ID_PATTERN)]
 

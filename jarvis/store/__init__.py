@@ -5,13 +5,17 @@ from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
+from jarvis.store.runner import ScriptRunner
+from jarvis.store.specs import SPECS, ScriptSpec
 from jarvis.store.work import (
     Claim,
     EnqueueRules,
     GlobalWorkKeys,
+    Head,
     QueuedWork,
     Ticket,
     WorkBatch,
+    WorkEvents,
     WorkKeys,
     WorkPolicy,
     WorkQueue,
@@ -19,6 +23,7 @@ from jarvis.store.work import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "SPECS",
     "ApplyResult",
     "CitySnapshot",
     "CityStore",
@@ -28,11 +33,15 @@ __all__ = [
     "EnqueueRules",
     "GlobalKeys",
     "GlobalWorkKeys",
+    "Head",
     "PartitionKeys",
     "Producer",
     "QueuedWork",
+    "ScriptRunner",
+    "ScriptSpec",
     "Ticket",
     "WorkBatch",
+    "WorkEvents",
     "WorkKeys",
     "WorkPolicy",
     "WorkQueue",

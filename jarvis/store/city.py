@@ -17,7 +17,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
 import redis
@@ -38,9 +37,10 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point
 from jarvis.store.decisions import DecisionRecord, read_decisions
-from jarvis.store.fencing import check_epoch, read_stream, run_fenced, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
-from jarvis.store.scripts import source
+from jarvis.store.replies import read_stream, text
+from jarvis.store.runner import ScriptRunner, check_epoch
+from jarvis.store.specs import CITY_APPLY, CITY_COMMIT, Arg
 
 __all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult"]
 
@@ -81,13 +81,8 @@ class ApplyResult:
     cursor: str
 
 
-@cache
-def _script_text(name: str) -> str:
-    return source("city_held", fenced=False) + "\n" + source(name)
-
-
 def _encode(event: Event) -> list[str]:
-    """The four script slots (a, b, c, d) of a valid city event."""
+    """The four script slots (a, b, c, d) of a valid city event (see ``CITY_APPLY``)."""
     if isinstance(event, OrderCreated):
         order = event.order
         return [order.id, order.model_dump_json(), repr(order.created_at), ""]
@@ -102,6 +97,12 @@ def _encode(event: Event) -> list[str]:
     if isinstance(event, CourierMoved):
         return [event.courier_id, event.position.model_dump_json(), "", ""]
     raise BadInputError(f"event type {event.type!r} does not apply to a city")
+
+
+def _bad(entry_id: str, reason: str) -> dict[str, Arg]:
+    """The slots of an entry to dead-letter with ``reason``."""
+    return {"stream_id": entry_id, "type": "bad", "event_id": "", "a": reason,
+            "b": "", "c": "", "d": ""}  # fmt: skip
 
 
 _Model = TypeVar("_Model", Order, Courier)
@@ -129,6 +130,7 @@ class CityStore:
         horizon_s: float = DEFAULT_HORIZON_S,
         dead_maxlen: int = DEFAULT_DEAD_MAXLEN,
         out_maxlen: int = DEFAULT_OUT_MAXLEN,
+        scripts: ScriptRunner | None = None,
     ) -> None:
         if not horizon_s > 0 or not math.isfinite(horizon_s):
             raise BadInputError(f"horizon_s must be a positive number, got {horizon_s!r}")
@@ -139,8 +141,7 @@ class CityStore:
         self.horizon_ms = int(horizon_s * 1000)
         self.dead_maxlen = dead_maxlen
         self.out_maxlen = out_maxlen
-        self._apply = redis.register_script(_script_text("city_apply"))
-        self._commit = redis.register_script(_script_text("city_commit"))
+        self.scripts = scripts or ScriptRunner(redis)
         self._orders_cache: dict[Any, Order] = {}
         self._couriers_cache: dict[Any, Courier] = {}
 
@@ -152,21 +153,22 @@ class CityStore:
 
     # -- events in -----------------------------------------------------------------------
 
-    def _slots(self, entry_id: str, fields: Mapping[str, bytes]) -> list[str]:
-        """Seven script slots for one entry: id, type, event id, a, b, c, d."""
+    def _slots(self, entry_id: str, fields: Mapping[str, bytes]) -> dict[str, Arg]:
+        """The script slots of one entry (``CITY_APPLY.more_args``)."""
         raw = fields.get(EVENT_FIELD)
         if raw is None:
-            return [entry_id, "bad", "", f"entry has no {EVENT_FIELD!r} field", "", "", ""]
+            return _bad(entry_id, f"entry has no {EVENT_FIELD!r} field")
         try:
             event = parse_event(raw)
             if event.partition != self.partition:
                 raise BadInputError(
                     f"event for partition {event.partition!r} sent to {self.partition!r}"
                 )
-            slots = _encode(event)
+            a, b, c, d = _encode(event)
         except BadInputError as exc:
-            return [entry_id, "bad", "", str(exc), "", "", ""]
-        return [entry_id, event.type, event.id, *slots]
+            return _bad(entry_id, str(exc))
+        return {"stream_id": entry_id, "type": event.type, "event_id": event.id,
+                "a": a, "b": b, "c": c, "d": d}  # fmt: skip
 
     def apply_events(self, epoch: int, max_events: int = 5000) -> ApplyResult:
         """Apply up to ``max_events`` new entries of the incoming stream, in one script.
@@ -174,7 +176,7 @@ class CityStore:
         Invalid or inapplicable events go to the dead-letter stream with their reason;
         this never raises for a bad event. FencedError when ``epoch`` is stale.
         """
-        fence = check_epoch(epoch)
+        check_epoch(epoch)
         if max_events < 1:
             raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
         try:
@@ -182,22 +184,25 @@ class CityStore:
             entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
         except redis.RedisError as exc:
             raise self._fail("reading events", exc) from exc
-        args: list[str] = []
-        last = cursor
-        for entry_id, fields in entries:
-            last = entry_id
-            args.extend(self._slots(entry_id, {text(k): v for k, v in fields.items()}))
+        slots = [
+            self._slots(eid, {text(k): v for k, v in fields.items()}) for eid, fields in entries
+        ]
+        last = entries[-1][0] if entries else cursor
         k = self.keys
-        keys = [
-            k.epoch, k.stats, k.cursor, k.applied_events, k.events_in, k.dead_letter,
-            k.orders, k.order_status, k.open_orders, k.closed_orders, k.assignments,
-            k.couriers, k.courier_positions, k.courier_capacity, k.courier_load,
-            k.courier_orders, k.couriers_online, k.decisions_out,
-        ]  # fmt: skip
-        head = [fence, cursor, last, str(self.horizon_ms), str(self.dead_maxlen), self.partition,
-                str(self.out_maxlen)]  # fmt: skip
-        applied, duplicates, dead = run_fenced(
-            self._apply, keys, head + args, self.partition, epoch
+        keys = {
+            "epoch": k.epoch, "stats": k.stats, "cursor": k.cursor,
+            "applied": k.applied_events, "in": k.events_in, "dead": k.dead_letter,
+            "orders": k.orders, "order_status": k.order_status, "open": k.open_orders,
+            "closed": k.closed_orders, "assignments": k.assignments, "couriers": k.couriers,
+            "courier_positions": k.courier_positions, "courier_capacity": k.courier_capacity,
+            "courier_load": k.courier_load, "courier_orders": k.courier_orders,
+            "online": k.couriers_online, "out": k.decisions_out,
+        }  # fmt: skip
+        args: dict[str, Arg] = {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
+                "dead_maxlen": self.dead_maxlen, "partition": self.partition,
+                "out_maxlen": self.out_maxlen}  # fmt: skip
+        applied, duplicates, dead = self.scripts.run(
+            CITY_APPLY, self.partition, keys, args, more_args=slots, epoch=epoch
         )
         if dead:
             log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
@@ -254,23 +259,29 @@ class CityStore:
         commit appends one ``assignment`` entry per pair and one ``tick`` marker to the
         out stream, and records ``last_tick_at``, ``tick`` and ``last_epoch`` in stats.
         """
-        fence = check_epoch(epoch)
+        check_epoch(epoch)
         if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
             raise BadInputError(f"tick must be a non-negative integer, got {tick!r}")
         if not math.isfinite(now) or now < 0:
             raise BadInputError(f"now must be a finite unix time, got {now!r}")
-        args = [fence, str(tick), repr(float(now)), self.partition, str(self.out_maxlen)]
+        args: dict[str, Arg] = {"tick": tick, "now": float(now), "partition": self.partition,
+                "out_maxlen": self.out_maxlen}  # fmt: skip
+        pairs: list[dict[str, Arg]] = []
         for pair in assignments:
             if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
                 raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
-            args.extend(pair)
+            pairs.append({"order": pair[0], "courier": pair[1]})
         k = self.keys
-        keys = [
-            k.epoch, k.stats, k.order_status, k.open_orders, k.assignments,
-            k.courier_capacity, k.courier_load, k.courier_orders, k.couriers_online,
-            k.decisions_out,
-        ]  # fmt: skip
-        reply = run_fenced(self._commit, keys, args, self.partition, epoch)
+        keys = {
+            "epoch": k.epoch, "stats": k.stats, "order_status": k.order_status,
+            "open": k.open_orders, "assignments": k.assignments,
+            "courier_capacity": k.courier_capacity, "courier_load": k.courier_load,
+            "courier_orders": k.courier_orders, "online": k.couriers_online,
+            "out": k.decisions_out,
+        }  # fmt: skip
+        reply = self.scripts.run(
+            CITY_COMMIT, self.partition, keys, args, more_args=pairs, epoch=epoch
+        )
         if int(reply[0]) == 1:
             return CommitResult(True, (), text(reply[1]))
         conflicts = tuple(text(r) for r in reply[1:])

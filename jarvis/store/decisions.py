@@ -19,8 +19,8 @@ from typing import Any, Literal
 import redis
 
 from jarvis.errors import StoreError
-from jarvis.store.fencing import stream_entries
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replies import stream_entries
 
 __all__ = ["DecisionRecord", "read_decisions"]
 

@@ -12,26 +12,20 @@ keys, such as the store ranking used by remote associates, live under
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from jarvis.errors import BadInputError
+from jarvis.models.ids import NAME, check_name
 
 __all__ = ["DEFAULT_NAMESPACE", "PARTITION_ID", "GlobalKeys", "PartitionKeys", "check_partition_id"]
 
 DEFAULT_NAMESPACE = "jarvis"
-#: Partition ids: letters, digits, ``-``, ``_`` and ``.``; 1 to 64 characters.
-PARTITION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Partition ids follow the one naming rule of :mod:`jarvis.models.ids`.
+PARTITION_ID = NAME
 
 
-def check_partition_id(partition: str) -> str:
+def check_partition_id(partition: object) -> str:
     """Return ``partition`` if it is a valid partition id, else raise BadInputError."""
-    if not isinstance(partition, str) or not PARTITION_ID.match(partition):
-        raise BadInputError(
-            f"invalid partition id {partition!r}: use 1-64 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
-    return partition
+    return check_name(partition, "partition id")
 
 
 @dataclass(frozen=True, slots=True)

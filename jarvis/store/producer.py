@@ -18,8 +18,8 @@ from redis.typing import EncodableT, FieldT
 from jarvis.errors import StoreError
 from jarvis.models.events import Event, validate_event
 from jarvis.store.city import EVENT_FIELD
-from jarvis.store.fencing import text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replies import text
 
 __all__ = ["Producer"]
 

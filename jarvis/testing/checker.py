@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replies import read_stream, text
 
 __all__ = ["PartitionReport", "Report", "check_cluster", "check_history"]
 

@@ -10,8 +10,8 @@ import redis
 
 from jarvis.errors import BadInputError, FencedError
 from jarvis.store.city import CityStore
-from jarvis.store.fencing import stream_entries
 from jarvis.store.producer import Producer
+from jarvis.store.replies import stream_entries
 from tests.store.builders import courier, dump, event, order
 
 CITY = "rome"

@@ -7,8 +7,8 @@ import redis
 from jarvis.models.events import Event
 from jarvis.models.geo import Point
 from jarvis.store.city import CitySnapshot, CityStore
-from jarvis.store.fencing import stream_entries
 from jarvis.store.producer import Producer
+from jarvis.store.replies import stream_entries
 from tests.store.builders import courier, event, order
 
 CITY = "paris"

@@ -10,9 +10,9 @@ import redis
 
 from jarvis.errors import BadInputError, StoreError
 from jarvis.models.events import parse_event
-from jarvis.store.fencing import stream_entries
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
+from jarvis.store.replies import stream_entries
 from jarvis.testing.servers import free_port
 from tests.store.builders import dump, event, order
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from jarvis.actors.batch import assign_waiting
 from jarvis.errors import FencedError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.work.batch import WorkBatch
@@ -37,7 +38,7 @@ def test_solver_serves_both_waiting_where_first_come_first_served_would_serve_on
     tickets = {p.id: batch.wait(p, NOW + 10) for p in (generalist, picker)}
     assert [t.associate for t in batch.waiting(STORE, NOW)] == ["g", "p"]
 
-    claims = batch.assign(STORE, epoch=1, now=NOW)
+    claims = assign_waiting(batch, STORE, epoch=1, now=NOW)
 
     # First come, first served would give "urgent" (the head) to g and nothing to p.
     assert {(c.associate, c.item.id) for c in claims} == {("g", "lift"), ("p", "urgent")}
@@ -61,7 +62,7 @@ def test_items_of_one_class_still_leave_in_queue_order(wq: WorkQueue) -> None:
     batch = WorkBatch(wq)
     ticket = batch.wait(wq.associate("p"), NOW + 10)
 
-    claims = batch.assign(STORE, epoch=1, now=NOW)
+    claims = assign_waiting(batch, STORE, epoch=1, now=NOW)
 
     assert [c.item.id for c in claims] == ["long"]
     polled = batch.poll(ticket)
@@ -79,7 +80,7 @@ def test_a_request_that_gave_up_is_never_served(wq: WorkQueue) -> None:
     expired = batch.wait(wq.associate("p"), NOW - 1)  # its wait is already over
     assert batch.waiting(STORE, NOW) == []
 
-    assert batch.assign(STORE, epoch=1, now=NOW) == []
+    assert assign_waiting(batch, STORE, epoch=1, now=NOW) == []
     assert batch.give_up(expired) is None
     assert wq.counts(STORE)["queued"] == 1
 
@@ -89,7 +90,7 @@ def test_a_claim_made_before_giving_up_is_returned_by_give_up(wq: WorkQueue) -> 
     wq.enqueue(WorkItem(id="w1", store=STORE, role="picker"))
     batch = WorkBatch(wq)
     ticket = batch.wait(wq.associate("p"), NOW + 10)
-    assert len(batch.assign(STORE, epoch=1, now=NOW)) == 1
+    assert len(assign_waiting(batch, STORE, epoch=1, now=NOW)) == 1
     claim = batch.give_up(ticket)
     assert claim is not None
     assert (claim.item.id, claim.associate) == ("w1", "p")
@@ -103,18 +104,26 @@ def test_a_deposed_owner_cannot_assign(wq: WorkQueue) -> None:
     batch = WorkBatch(wq)
     ticket = batch.wait(wq.associate("p"), NOW + 10)
     with pytest.raises(FencedError):
-        batch.assign(STORE, epoch=3, now=NOW)
+        assign_waiting(batch, STORE, epoch=3, now=NOW)
     assert wq.counts(STORE)["queued"] == 1
     assert batch.poll(ticket) is None
-    assert [c.item.id for c in batch.assign(STORE, epoch=5, now=NOW)] == ["w1"]
+    assert [c.item.id for c in assign_waiting(batch, STORE, epoch=5, now=NOW)] == ["w1"]
 
 
 def test_batch_mode_mark_expires_without_its_owner(wq: WorkQueue, rds: redis.Redis) -> None:
     batch = WorkBatch(wq)
     assert not batch.in_batch_mode(STORE)
-    batch.set_mode(STORE, True, ttl_s=30)
+    batch.set_mode(STORE, 1, True, ttl_s=30)
     assert batch.in_batch_mode(STORE)
     key = f"{wq.namespace}:{{{STORE}}}:work:batch"
     assert 0 < rds.pttl(key) <= 30_000
-    batch.set_mode(STORE, False, ttl_s=30)
+    batch.set_mode(STORE, 1, False, ttl_s=30)
+    assert not batch.in_batch_mode(STORE)
+
+
+def test_a_deposed_owner_cannot_renew_the_batch_mode_mark(wq: WorkQueue, rds: redis.Redis) -> None:
+    batch = WorkBatch(wq)
+    batch.set_mode(STORE, 5, False, ttl_s=30)  # a newer owner has written
+    with pytest.raises(FencedError):
+        batch.set_mode(STORE, 3, True, ttl_s=30)
     assert not batch.in_batch_mode(STORE)

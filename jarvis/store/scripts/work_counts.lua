@@ -1,11 +1,22 @@
 -- Read-only: one consistent snapshot of a store's work counts.
--- KEYS: 1 heads, 2 claims, 3 work stats
+-- KEYS and ARGV: WORK_COUNTS in jarvis/store/specs.py. The KEYS tail is every queue the
+-- caller found in the heads index; if the index now lists another, returns false (the
+-- caller reads again).
 -- Returns {queued, claimed, done, submitted, queued remotable, lapsed, released}.
-local queued, remotable = 0, 0
+local given = {}
+for i = 4, #KEYS do
+  given[KEYS[i]] = i
+end
 for _, q in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local n = redis.call('ZCARD', q)
+  if not given[q] then
+    return false
+  end
+end
+local queued, remotable = 0, 0
+for i = 4, #KEYS do
+  local n = redis.call('ZCARD', KEYS[i])
   queued = queued + n
-  if string.sub(q, -2) == '|r' then
+  if string.sub(KEYS[i], -2) == '|r' then
     remotable = remotable + n
   end
 end

@@ -1,7 +1,6 @@
 -- Get-work: claim the best item among the heads of the candidate class queues.
--- KEYS: 1 items, 2 claims, 3 leases, 4 work stats, 5 heads,
---       6.. the associate's candidate class queues (at most max_queues, by the caller)
--- ARGV: 1 associate id, 2 now, 3 lease expiry, 4 scan bound (max_queues)
+-- KEYS and ARGV: WORK_GET in jarvis/store/specs.py; the KEYS tail is the associate's
+-- candidate class queues (at most max_queues, by the caller).
 -- Every item of a candidate queue is eligible for the associate, so only queue heads
 -- matter. Usually one read does: the heads index lists the store's non-empty queues by
 -- head score, and the first candidate in it holds the best item (ties between queues
@@ -13,13 +12,13 @@
 local heads, scan = KEYS[5], tonumber(ARGV[4])
 local candidate = {}
 for i = 6, #KEYS do
-  candidate[KEYS[i]] = true
+  candidate[KEYS[i]] = i
 end
 local queue
 local first = redis.call('ZRANGE', heads, 0, scan - 1)
 for _, q in ipairs(first) do
   if candidate[q] then
-    queue = q
+    queue = KEYS[candidate[q]]
     break
   end
 end

@@ -14,10 +14,13 @@ local function push(heads_key, queue, score, id)
   redis.call('ZADD', heads_key, 'LT', score, queue)
 end
 
--- Put a claimed item back at its place in the queue it came from (same hash tag: the
--- queue key was one of get-work's KEYS when the claim was made).
-local function requeue(heads_key, claim, id)
-  push(heads_key, claim.q, claim.s, id)
+-- Put a claimed item back at its place in the queue it came from. The caller read that
+-- queue's key from the claim and passed it in KEYS as `queue_key`; false (and nothing
+-- written) if the claim names another queue.
+local function requeue(heads_key, queue_key, claim, id)
+  if claim.q ~= queue_key then return false end
+  push(heads_key, queue_key, claim.s, id)
+  return true
 end
 
 -- The claim on `id` if `associate` holds it (and, when `token` is not '', holds that

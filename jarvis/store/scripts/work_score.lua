@@ -2,16 +2,24 @@
 -- prioritised open remotable load. Each queued remotable item counts 1, 2 if its
 -- start-by falls before the urgent horizon, 4 if it is already past; one ZCARD and two
 -- ZCOUNTs per non-empty queue, so the cost grows with the number of classes, not items.
--- KEYS: 1 epoch, 2 partition stats, 3 heads
--- ARGV: 1 epoch, 2 now, 3 end of the urgent horizon
--- Returns the score as a decimal string.
+-- KEYS and ARGV: WORK_SCORE in jarvis/store/specs.py. The KEYS tail is every remotable
+-- queue the caller found in the heads index; if the index now lists one more, returns
+-- false (the caller reads again), else the score as a decimal string.
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
 if refused then return refused end
-local load = 0
+local given = {}
+for i = 4, #KEYS do
+  given[KEYS[i]] = i
+end
 for _, q in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  if string.sub(q, -2) == '|r' then
-    load = load + redis.call('ZCARD', q) + redis.call('ZCOUNT', q, '-inf', ARGV[3])
-      + 2 * redis.call('ZCOUNT', q, '-inf', ARGV[2])
+  if string.sub(q, -2) == '|r' and not given[q] then
+    return false
   end
+end
+local load = 0
+for i = 4, #KEYS do
+  local q = KEYS[i]
+  load = load + redis.call('ZCARD', q) + redis.call('ZCOUNT', q, '-inf', ARGV[3])
+    + 2 * redis.call('ZCOUNT', q, '-inf', ARGV[2])
 end
 return tostring(load)

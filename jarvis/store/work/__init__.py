@@ -3,10 +3,11 @@ directory, batch-mode tickets and the global ranking.
 
 Get-work, complete, release and heartbeat are ownerless (any member, any client, one
 atomic script each); what a store's owner does every tick (reap lapsed claims, apply
-events, score the store) is fenced by the owner's epoch.
+events, batch-mode claims and mark, score the store) is one fenced script each.
 """
 
-from jarvis.store.work.batch import Ticket, WorkBatch
+from jarvis.store.work.batch import Head, Ticket, WorkBatch
+from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
 from jarvis.store.work.queue import Claim, QueuedWork, WorkQueue
 from jarvis.store.work.rules import EnqueueRules, WorkPolicy
@@ -15,9 +16,11 @@ __all__ = [
     "Claim",
     "EnqueueRules",
     "GlobalWorkKeys",
+    "Head",
     "QueuedWork",
     "Ticket",
     "WorkBatch",
+    "WorkEvents",
     "WorkKeys",
     "WorkPolicy",
     "WorkQueue",

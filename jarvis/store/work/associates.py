@@ -17,9 +17,9 @@ import redis
 from jarvis.errors import BadInputError, StoreError, UnknownAssociateError
 from jarvis.models.work import Associate
 from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.replies import guarded
 from jarvis.store.work.keys import GlobalWorkKeys
 from jarvis.store.work.rules import check_id
-from jarvis.store.work.scripts import guarded
 
 __all__ = ["AssociateDirectory"]
 

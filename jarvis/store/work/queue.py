@@ -29,6 +29,7 @@ members' clocks must agree to well within a lease (NTP); tests drive the clock.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -39,9 +40,22 @@ from typing import NamedTuple
 import pydantic
 import redis
 
-from jarvis.errors import BadInputError, StoreError
+from jarvis.errors import BadInputError, NotClaimedError, StoreError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.replies import guarded, text
+from jarvis.store.runner import ScriptRunner, script_error
+from jarvis.store.specs import (
+    WORK_COMPLETE,
+    WORK_COUNTS,
+    WORK_ENQUEUE,
+    WORK_GET,
+    WORK_HEARTBEAT,
+    WORK_REAP,
+    WORK_RELEASE,
+    WORK_SCORE,
+    Arg,
+)
 from jarvis.store.work.associates import AssociateDirectory
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
 from jarvis.store.work.rules import (
@@ -52,7 +66,6 @@ from jarvis.store.work.rules import (
     item_class,
     start_by,
 )
-from jarvis.store.work.scripts import WorkScripts, guarded, run, text
 
 __all__ = ["Claim", "QueuedWork", "WorkQueue"]
 
@@ -85,14 +98,9 @@ class QueuedWork(NamedTuple):
     start_by: float
 
 
-def _num(value: float) -> str:
-    return repr(float(value))
-
-
-def _check_epoch(epoch: object) -> str:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise BadInputError(f"invalid epoch {epoch!r}: an integer >= 0")
-    return str(epoch)
+#: How often a script that checks it was given every queue of the store (counts, score)
+#: is retried when a queue appeared between the read of the heads index and the script.
+QUEUE_SET_RETRIES = 5
 
 
 @lru_cache(maxsize=65536)
@@ -132,6 +140,7 @@ class WorkQueue:
         policy: WorkPolicy | None = None,
         done_retention_s: float = 86400.0,
         associate_cache_s: float = 5.0,
+        scripts: ScriptRunner | None = None,
     ) -> None:
         if not 0 < claim_ttl < float("inf"):
             raise BadInputError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
@@ -150,7 +159,7 @@ class WorkQueue:
         self.associates = AssociateDirectory(
             redis, namespace, max_queues=max_queues, cache_s=associate_cache_s
         )
-        self._scripts = WorkScripts.register(redis)
+        self.scripts = scripts or ScriptRunner(redis)
 
     # -- associates -------------------------------------------------------------------
 
@@ -181,16 +190,19 @@ class WorkQueue:
         now = self.clock()
         calls = [self._enqueue_call(item, now) for item in items]
         pipe = self.redis.pipeline(transaction=False)
-        for keys, args in calls:
-            self._scripts.enqueue(keys=keys, args=args, client=pipe)
+        for _, keys, args in calls:
+            self.scripts.queue(pipe, WORK_ENQUEUE, keys, args)
         try:
             added = sum(int(r) for r in pipe.execute())
         except redis.RedisError as exc:
-            raise StoreError(f"enqueue failed: {exc}") from exc
+            stores = ",".join(sorted({store for store, _, _ in calls}))
+            raise script_error(exc, stores, None) from exc
         log.debug("enqueued %d of %d work items", added, len(calls))
         return added
 
-    def _enqueue_call(self, item: WorkItem, now: float) -> tuple[list[str], list[str]]:
+    def _enqueue_call(
+        self, item: WorkItem, now: float
+    ) -> tuple[str, dict[str, str], dict[str, Arg]]:
         if not isinstance(item, WorkItem):
             raise BadInputError(f"not a WorkItem: {type(item).__name__}")
         self.rules.check(item)
@@ -200,9 +212,11 @@ class WorkQueue:
         score = start_by(item, now, self.policy)
         queue = keys.queue(item_class(item))
         return (
-            [keys.items, keys.done, queue, keys.heads, keys.stats],
-            [item.id, item.model_dump_json(), _num(score)],
-        )
+            item.store,
+            {"items": keys.items, "done": keys.done, "queue": queue, "heads": keys.heads,
+             "work_stats": keys.stats},
+            {"item": item.id, "json": item.model_dump_json(), "score": float(score)},
+        )  # fmt: skip
 
     # -- get-work ---------------------------------------------------------------------
 
@@ -246,25 +260,21 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         now = self.clock()
         expires = now + self.claim_ttl
-        reply = run(
-            self._scripts.get,
-            [
-                keys.items,
-                keys.claims,
-                keys.leases,
-                keys.stats,
-                keys.heads,
-                *queues,
-            ],
-            [associate.id, _num(now), _num(expires), str(self.max_queues)],
+        reply = self.scripts.run(
+            WORK_GET,
             store,
-        )
+            {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
+             "work_stats": keys.stats, "heads": keys.heads},
+            {"associate": associate.id, "now": float(now), "expires": float(expires),
+             "scan": self.max_queues},
+            more_keys=queues,
+        )  # fmt: skip
         if not reply:
             return None
         item_id, raw, token, score = (text(v) for v in reply)
         try:
             item = WorkItem.model_validate_json(raw)
-        except pydantic.ValidationError as exc:
+        except pydantic.BadInputError as exc:
             raise StoreError(f"store {store!r}: stored item {item_id!r} is invalid") from exc
         return Claim(item, associate.id, store, int(token), now, expires, float(score))
 
@@ -275,43 +285,85 @@ class WorkQueue:
     ) -> None:
         """Mark a held item done. NotClaimedError unless this associate holds it."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
-        run(
-            self._scripts.complete,
-            [keys.items, keys.claims, keys.leases, keys.done, keys.stats],
-            args,
+        self.scripts.run(
+            WORK_COMPLETE,
             store,
-        )
+            {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
+             "done": keys.done, "work_stats": keys.stats},
+            args,
+        )  # fmt: skip
 
     def release(
         self, store: str, item_id: str, associate_id: str, token: int | None = None
     ) -> None:
         """Give a held item back to its queue, at its old place. NotClaimedError if not held."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
-        run(self._scripts.release, [keys.claims, keys.leases, keys.heads, keys.stats], args, store)
+        queue = self._claimed_queues(store, [item_id]).get(item_id)
+        if queue is None:
+            raise NotClaimedError(f"store {store!r}: item {item_id} is not claimed")
+        self.scripts.run(
+            WORK_RELEASE,
+            store,
+            {"claims": keys.claims, "leases": keys.leases, "heads": keys.heads, "queue": queue,
+             "work_stats": keys.stats},
+            args,
+        )  # fmt: skip
 
     def heartbeat(
         self, store: str, item_id: str, associate_id: str, token: int | None = None
     ) -> float:
         """Extend a held claim's lease by ``claim_ttl`` from now; returns the new expiry."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
-        expires = float(args[2]) + self.claim_ttl
-        run(self._scripts.heartbeat, [keys.claims, keys.leases], [*args, _num(expires)], store)
+        expires = float(args["now"]) + self.claim_ttl
+        self.scripts.run(
+            WORK_HEARTBEAT,
+            store,
+            {"claims": keys.claims, "leases": keys.leases},
+            {**args, "expires": expires},
+        )
         return expires
 
     def _holder_args(
         self, store: str, item_id: str, associate_id: str, token: int | None
-    ) -> tuple[WorkKeys, list[str]]:
+    ) -> tuple[WorkKeys, dict[str, Arg]]:
         keys = _work_keys(store, self.namespace)
         check_id(item_id, "work item")
         check_id(associate_id, "associate")
         if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
             raise BadInputError(f"invalid claim token {token!r}")
-        return keys, [
-            item_id,
-            associate_id,
-            _num(self.clock()),
-            "" if token is None else str(token),
-        ]
+        return keys, {
+            "item": item_id,
+            "associate": associate_id,
+            "now": float(self.clock()),
+            "token": "" if token is None else str(token),
+        }
+
+    def _claimed_queues(self, store: str, item_ids: list[str]) -> dict[str, str]:
+        """The class queue each claimed item of ``item_ids`` came from (claimed ones only).
+
+        Read before a script that may put items back, so the script is given every queue
+        key it writes (it re-checks each claim, atomically, against that key).
+        """
+        keys = _work_keys(store, self.namespace)
+        raws = guarded("read claims", self.redis.hmget)(keys.claims, item_ids)
+        prefix = keys.partition.key("work:q|")
+        found = {}
+        for item_id, raw in zip(item_ids, raws, strict=True):
+            if raw is None:
+                continue
+            try:
+                queue = str(json.loads(text(raw))["q"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StoreError(f"store {store!r}: claim of {item_id!r} is invalid") from exc
+            if not queue.startswith(prefix):
+                raise StoreError(f"store {store!r}: claim of {item_id!r} names queue {queue!r}")
+            found[item_id] = queue
+        return found
+
+    def _queues(self, store: str) -> list[str]:
+        """Every non-empty class queue of ``store`` (the members of its heads index)."""
+        keys = _work_keys(store, self.namespace)
+        return sorted(text(q) for q in guarded("list queues", self.redis.zrange)(keys.heads, 0, -1))
 
     # -- the store owner's tick (fenced) ---------------------------------------------
 
@@ -323,21 +375,25 @@ class WorkQueue:
         """
         keys = _work_keys(store, self.namespace)
         now = self.clock()
-        returned = run(
-            self._scripts.reap,
-            [
-                keys.partition.epoch,
-                keys.partition.stats,
-                keys.claims,
-                keys.leases,
-                keys.heads,
-                keys.stats,
-                keys.done,
-            ],
-            [_check_epoch(epoch), _num(now), str(int(limit)), _num(now - self.done_retention_s)],
+        lapsed = [
+            text(i)
+            for i in guarded("read leases", self.redis.zrangebyscore)(
+                keys.leases, "-inf", now, start=0, num=int(limit)
+            )
+        ]
+        queues = self._claimed_queues(store, lapsed) if lapsed else {}
+        returned = self.scripts.run(
+            WORK_REAP,
             store,
-            epoch,
-        )
+            {"epoch": keys.partition.epoch, "stats": keys.partition.stats, "claims": keys.claims,
+             "leases": keys.leases, "heads": keys.heads, "work_stats": keys.stats,
+             "done": keys.done},
+            {"now": float(now), "limit": int(limit),
+             "forget_before": float(now - self.done_retention_s)},
+            more_keys=sorted(set(queues.values())),
+            more_args=[{"item": item_id} for item_id in lapsed],
+            epoch=epoch,
+        )  # fmt: skip
         if returned:
             log.info("store %s: %d lapsed claims returned to their queues", store, returned)
         return int(returned)
@@ -352,17 +408,23 @@ class WorkQueue:
         """
         keys = _work_keys(store, self.namespace)
         now = self.clock()
-        score = float(
-            text(
-                run(
-                    self._scripts.score,
-                    [keys.partition.epoch, keys.partition.stats, keys.heads],
-                    [_check_epoch(epoch), _num(now), _num(now + self.policy.urgent_horizon_s)],
-                    store,
-                    epoch,
-                )
-            )
-        )
+        reply = None
+        for _ in range(QUEUE_SET_RETRIES):
+            remotable = [q for q in self._queues(store) if q.endswith("|r")]
+            reply = self.scripts.run(
+                WORK_SCORE,
+                store,
+                {"epoch": keys.partition.epoch, "stats": keys.partition.stats,
+                 "heads": keys.heads},
+                {"now": float(now), "urgent_until": float(now + self.policy.urgent_horizon_s)},
+                more_keys=remotable,
+                epoch=epoch,
+            )  # fmt: skip
+            if reply is not None:
+                break
+        if reply is None:
+            raise StoreError(f"store {store!r}: its queues kept changing while scoring")
+        score = float(text(reply))
         guarded("write the store ranking", self.redis.zadd)(self._global.ranking, {store: score})
         return score
 
@@ -373,7 +435,7 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         if limit < 1:
             return []
-        queues = [text(q) for q in guarded("list queues", self.redis.zrange)(keys.heads, 0, -1)]
+        queues = self._queues(store)
         pipe = self.redis.pipeline(transaction=True)
         for q in queues:
             pipe.zrange(q, 0, limit - 1, withscores=True)
@@ -395,7 +457,18 @@ class WorkQueue:
         """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
         lapsed and released. ``queued + claimed + done == submitted`` always holds."""
         keys = _work_keys(store, self.namespace)
-        reply = run(self._scripts.counts, [keys.heads, keys.claims, keys.stats], [], store)
+        for _ in range(QUEUE_SET_RETRIES):
+            reply = self.scripts.run(
+                WORK_COUNTS,
+                store,
+                {"heads": keys.heads, "claims": keys.claims, "work_stats": keys.stats},
+                {},
+                more_keys=self._queues(store),
+            )
+            if reply is not None:
+                break
+        else:
+            raise StoreError(f"store {store!r}: its queues kept changing while counting")
         names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released")
         return dict(zip(names, (int(v) for v in reply), strict=True))
 

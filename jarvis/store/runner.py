@@ -1,0 +1,121 @@
+"""The one place a Lua script is run: by its spec, with its keys and arguments by name,
+and its error replies turned into ours.
+
+A fenced script replies ``FENCED <highest>`` when its epoch is stale (see
+``scripts/fence.lua``): :class:`~jarvis.errors.FencedError`. ``NOTCLAIMED <reason>``:
+:class:`~jarvis.errors.NotClaimedError`. ``BADEPOCH``:
+:class:`~jarvis.errors.BadInputError`. Any other failure:
+:class:`~jarvis.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+from redis.commands.core import Script
+
+from jarvis.errors import BadInputError, FencedError, NotClaimedError, StoreError
+from jarvis.store.scripts import source
+from jarvis.store.specs import Arg, ScriptSpec
+
+__all__ = ["ScriptRunner", "check_epoch", "script_error"]
+
+log = logging.getLogger(__name__)
+
+
+def check_epoch(epoch: object) -> str:
+    """``epoch`` as the decimal string the scripts compare (64-bit, non-negative)."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**64:
+        raise BadInputError(f"epoch must be an integer in [0, 2**64), got {epoch!r}")
+    return str(epoch)
+
+
+def script_error(exc: redis.RedisError, partition: str, epoch: int | None) -> Exception:
+    """The Jarvis error for a script's failure (an error reply, or Redis failing)."""
+    if not isinstance(exc, redis.ResponseError):
+        return StoreError(f"partition {partition!r}: Redis failed: {exc}")
+    message = str(exc)
+    if message.startswith("FENCED ") and epoch is not None:
+        return FencedError(partition, epoch, int(message.split()[1]))
+    if message.startswith("NOTCLAIMED "):
+        return NotClaimedError(f"store {partition!r}: {message[len('NOTCLAIMED ') :]}")
+    if message.startswith("BADEPOCH"):
+        return BadInputError(f"partition {partition!r}: invalid epoch {epoch!r}")
+    return StoreError(f"partition {partition!r}: script failed: {message}")
+
+
+class ScriptRunner:
+    """Runs scripts on one Redis client; each script is registered once (``EVALSHA``,
+    reloaded by redis-py when the server lost it).
+
+    ``check_keys`` loads every script behind the key checker (``check_keys.lua``): a
+    call on an undeclared key, or keys of two hash tags, fails. For tests.
+    """
+
+    def __init__(self, client: redis.Redis, *, check_keys: bool = False) -> None:
+        self.client = client
+        self.check_keys = check_keys
+        self._scripts: dict[ScriptSpec, Script] = {}
+        #: Names of the scripts this runner has run (so a test can see it covered all).
+        self.used: set[str] = set()
+
+    def script(self, spec: ScriptSpec) -> Script:
+        script = self._scripts.get(spec)
+        if script is None:
+            script = self.client.register_script(source(spec, self.check_keys))
+            self._scripts[spec] = script
+        return script
+
+    def _bind(
+        self,
+        spec: ScriptSpec,
+        keys: Mapping[str, str],
+        args: Mapping[str, Arg],
+        more_keys: Sequence[str],
+        more_args: Sequence[Mapping[str, Arg]],
+        epoch: int | None,
+    ) -> tuple[list[str], list[str]]:
+        if spec.fenced:
+            if epoch is None:
+                raise ValueError(f"script {spec.name} is fenced: pass the writer's epoch")
+            args = {**args, "epoch": check_epoch(epoch)}
+        self.used.add(spec.name)
+        return spec.bind(keys, args, more_keys, more_args)
+
+    def run(
+        self,
+        spec: ScriptSpec,
+        partition: str,
+        keys: Mapping[str, str],
+        args: Mapping[str, Arg],
+        *,
+        more_keys: Sequence[str] = (),
+        more_args: Sequence[Mapping[str, Arg]] = (),
+        epoch: int | None = None,
+    ) -> Any:
+        """Run ``spec`` for ``partition``; a fenced spec gets ``epoch`` as its ``epoch``
+        argument. Returns the script's reply; raises as the module docstring says."""
+        key_list, arg_list = self._bind(spec, keys, args, more_keys, more_args, epoch)
+        try:
+            return self.script(spec)(keys=key_list, args=arg_list)
+        except redis.RedisError as exc:
+            raise script_error(exc, partition, epoch) from exc
+
+    def queue(
+        self,
+        pipe: Pipeline,
+        spec: ScriptSpec,
+        keys: Mapping[str, str],
+        args: Mapping[str, Arg],
+        *,
+        more_keys: Sequence[str] = (),
+        epoch: int | None = None,
+    ) -> None:
+        """Queue a call of ``spec`` on ``pipe``; its reply (or error) comes with
+        ``pipe.execute()``, which the caller turns into ours with :func:`script_error`."""
+        key_list, arg_list = self._bind(spec, keys, args, more_keys, (), epoch)
+        self.script(spec)(keys=key_list, args=arg_list, client=pipe)

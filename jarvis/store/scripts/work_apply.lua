@@ -1,0 +1,111 @@
+-- FENCED, the store owner's tick: apply a batch of validated entries of a store's
+-- incoming stream, atomically, with a compare-and-set cursor (like city_apply.lua).
+-- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. Each entry is 7 slots: stream id,
+-- type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a";
+-- 'work_submitted': a item id, b item JSON, c queue score, d index in KEYS of its queue;
+-- 'work_completed': a item id, b associate id.
+-- An event id already applied (within the horizon) is a duplicate: counted, not applied
+-- again, not dead-lettered. An event that cannot be applied is dead-lettered with its
+-- reason and the writer's epoch. The cursor moves to ARGV[3] in this script; applied ids
+-- and applied entries of the incoming stream older than the horizon are forgotten.
+-- Returns {applied, duplicates, dead_lettered}.
+local refused = fence(KEYS[1], KEYS[2], ARGV[1])
+if refused then return refused end
+
+local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_LEASES, K_WORK = KEYS[11], KEYS[12]
+local FIRST_QUEUE = 13
+
+local cursor = redis.call('GET', K_CURSOR) or ''
+if cursor ~= ARGV[2] then
+  return redis.error_reply('CURSOR moved to ' .. cursor .. ', expected ' .. ARGV[2])
+end
+local dead_maxlen, partition, now = ARGV[5], ARGV[6], ARGV[7]
+
+local function stream_ms(id)
+  return tonumber(string.match(id, '^(%d+)-'))
+end
+
+local function dead_letter(sid, reason)
+  local raw = ''
+  local entry = redis.call('XRANGE', K_IN, sid, sid)
+  if entry[1] then
+    local fields = entry[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'event' then raw = fields[i + 1] end
+    end
+  end
+  redis.call('XADD', K_DEAD, 'MAXLEN', '~', dead_maxlen, '*',
+    'partition', partition, 'stream_id', sid, 'reason', reason, 'event', raw,
+    'epoch', ARGV[1])
+end
+
+-- Each handler returns nil when applied, else the reason to dead-letter.
+local handlers = {}
+
+-- An item id already queued, claimed or recently done is not queued again (a replay).
+handlers.work_submitted = function(id, json, score, queue_at)
+  local at = tonumber(queue_at)
+  if not at or at < FIRST_QUEUE or at > #KEYS then
+    return 'no queue key given for item ' .. id
+  end
+  if redis.call('HEXISTS', K_ITEMS, id) == 1 or redis.call('ZSCORE', K_DONE, id) then
+    return nil
+  end
+  redis.call('HSET', K_ITEMS, id, json)
+  push(K_HEADS, KEYS[at], score, id)
+  redis.call('HINCRBY', K_WORK, 'submitted', 1)
+end
+
+handlers.work_completed = function(id, associate)
+  local claim, err = held(K_CLAIMS, K_LEASES, id, associate, '', now)
+  if not claim then
+    return (string.gsub(err, '^NOTCLAIMED ', ''))
+  end
+  redis.call('HDEL', K_CLAIMS, id)
+  redis.call('ZREM', K_LEASES, id)
+  redis.call('HDEL', K_ITEMS, id)
+  redis.call('ZADD', K_DONE, now, id)
+  redis.call('HINCRBY', K_WORK, 'done', 1)
+end
+
+local applied, duplicates, dead = 0, 0, 0
+for i = 8, #ARGV, 7 do
+  local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if kind == 'bad' then
+    dead_letter(sid, ARGV[i + 3])
+    dead = dead + 1
+  elseif redis.call('ZSCORE', K_APPLIED, event_id) then
+    duplicates = duplicates + 1
+  else
+    local handler = handlers[kind]
+    local reason
+    if handler then
+      reason = handler(ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+    else
+      reason = 'event type ' .. kind .. ' does not apply to a store'
+    end
+    if reason then
+      dead_letter(sid, reason)
+      dead = dead + 1
+    else
+      redis.call('ZADD', K_APPLIED, stream_ms(sid), event_id)
+      applied = applied + 1
+    end
+  end
+end
+
+if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
+if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
+if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+if ARGV[3] == '' then return {applied, duplicates, dead} end
+redis.call('SET', K_CURSOR, ARGV[3])
+
+-- Forget what is older than the horizon: applied ids, and applied entries of the stream.
+local cutoff = stream_ms(ARGV[3]) - tonumber(ARGV[4])
+if cutoff > 0 then
+  redis.call('ZREMRANGEBYSCORE', K_APPLIED, '-inf', '(' .. cutoff)
+  redis.call('XTRIM', K_IN, 'MINID', cutoff)
+end
+return {applied, duplicates, dead}
