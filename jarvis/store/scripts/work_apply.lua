@@ -15,7 +15,7 @@ if refused then return refused end
 local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_LEASES, K_WORK = KEYS[11], KEYS[12]
-local FIRST_QUEUE = 13
+local FIRST_MORE_KEY = 13
 
 local cursor = redis.call('GET', K_CURSOR) or ''
 if cursor ~= ARGV[2] then
@@ -47,7 +47,7 @@ local handlers = {}
 -- An item id already queued, claimed or recently done is not queued again (a replay).
 handlers.work_submitted = function(id, json, score, queue_at)
   local at = tonumber(queue_at)
-  if not at or at < FIRST_QUEUE or at > #KEYS then
+  if not at or at < FIRST_MORE_KEY or at > #KEYS then
     return 'no queue key given for item ' .. id
   end
   if redis.call('HEXISTS', K_ITEMS, id) == 1 or redis.call('ZSCORE', K_DONE, id) then

@@ -11,8 +11,8 @@ local given = {}
 for i = 4, #KEYS do
   given[KEYS[i]] = i
 end
-for _, q in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  if string.sub(q, -2) == '|r' and not given[q] then
+for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if string.sub(member, -2) == '|r' and not given[member] then
     return false
   end
 end

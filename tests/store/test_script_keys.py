@@ -1,0 +1,103 @@
+"""Every script, run by its real caller against a real Redis behind the key checker
+(``scripts/check_keys.lua``): no script touches a key it was not given in KEYS, and the
+KEYS of every call share one hash tag (one Redis Cluster slot)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from jarvis.actors.batch import assign_waiting
+from jarvis.models.work import Associate, WorkItem
+from jarvis.store.city import CityStore
+from jarvis.store.producer import Producer
+from jarvis.store.runner import ScriptRunner
+from jarvis.store.scripts import _read
+from jarvis.store.specs import SPECS
+from jarvis.store.work.batch import WorkBatch
+from jarvis.store.work.events import WorkEvents
+from jarvis.store.work.queue import WorkQueue
+from tests.store.builders import courier, event, order
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_every_script_touches_only_its_declared_keys_of_one_slot(
+    rds: redis.Redis, namespace: str
+) -> None:
+    runner = ScriptRunner(rds, check_keys=True)
+    clock = Clock(1_700_000_000.0)
+    producer = Producer(rds, namespace)
+
+    city = CityStore(rds, "c1", namespace, scripts=runner)
+    producer.submit_many(
+        [
+            event("c1", "order_created", order=order("o1").model_dump()),
+            event("c1", "courier_online", courier=courier("k1").model_dump()),
+        ]
+    )
+    assert city.apply_events(epoch=1).applied == 2
+    assert city.commit(1, 1, [("o1", "k1")], clock.now).accepted
+
+    work = WorkQueue(rds, namespace, clock=clock, claim_ttl=30, scripts=runner)
+    home = Associate(id="a1", home_store="s1", roles=frozenset({"picker"}))
+    remote = Associate(
+        id="r1", home_store="s2", roles=frozenset({"picker"}), remote=True, stores=("s1",)
+    )
+    for person in (home, remote):
+        work.register_associate(person)
+    work.enqueue_many(
+        [
+            WorkItem(id="w1", store="s1", role="picker"),
+            WorkItem(id="w2", store="s1", role="picker", remotable=True),
+        ]
+    )
+    claim = work.get_work("a1")
+    assert claim is not None
+    work.heartbeat("s1", claim.item.id, "a1", claim.token)
+    work.release("s1", claim.item.id, "a1", claim.token)
+    claim = work.get_work("a1")
+    assert claim is not None
+    work.complete("s1", claim.item.id, "a1", claim.token)
+    assert work.refresh_score("s1", epoch=1) > 0
+    assert work.get_work("r1") is not None  # remotable w2, through the ranking
+    clock.now += 60
+    assert work.reap("s1", epoch=1) == 1  # r1's claim lapsed
+    assert work.counts("s1")["queued"] == 1
+
+    producer.submit_many(
+        [
+            event("s1", "work_submitted", item=WorkItem(id="w3", store="s1", role="cashier")),
+            event("s1", "work_completed", item_id="nope", associate_id="a1"),
+        ]
+    )
+    applied = WorkEvents(work).apply("s1", epoch=1)
+    assert (applied.applied, applied.dead_lettered) == (1, 1)
+
+    batch = WorkBatch(work)
+    batch.set_mode("s1", 1, True, ttl_s=30)
+    ticket = batch.wait(home, clock.now + 10)
+    assert len(assign_waiting(batch, "s1", 1, clock.now)) == 1
+    assert batch.give_up(ticket) is not None
+
+    assert runner.used == set(SPECS)
+
+
+def test_the_key_checker_refuses_an_undeclared_key(rds: redis.Redis, namespace: str) -> None:
+    probe = rds.register_script(_read("check_keys.lua") + "return redis.call('GET', ARGV[1])")
+    declared = f"{namespace}:{{s1}}:a"
+    assert probe(keys=[declared], args=[declared]) is None
+    with pytest.raises(redis.ResponseError, match="UNDECLARED GET"):
+        probe(keys=[declared], args=[f"{namespace}:{{s1}}:b"])
+
+
+def test_the_key_checker_refuses_keys_of_two_hash_tags(rds: redis.Redis, namespace: str) -> None:
+    probe = rds.register_script(_read("check_keys.lua") + "return redis.call('GET', KEYS[1])")
+    with pytest.raises(redis.ResponseError, match="CROSSSLOT"):
+        probe(keys=[f"{namespace}:{{s1}}:a", f"{namespace}:{{s2}}:a"])
