@@ -160,7 +160,7 @@ class WorkBatch:
                 continue
             try:
                 item = WorkItem.model_validate_json(raw)
-            except pydantic.BadInputError as exc:
+            except pydantic.ValidationError as exc:
                 raise StoreError(f"store {store!r}: stored item {item_id!r} is invalid") from exc
             heads.append(Head(item, queue, score))
         return heads
@@ -230,5 +230,5 @@ class WorkBatch:
                 float(data["e"]),
                 float(data["s"]),
             )
-        except (ValueError, KeyError, TypeError, pydantic.BadInputError) as exc:
+        except (ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
             raise StoreError(f"store {ticket.store!r}: invalid claim reply") from exc

@@ -274,7 +274,7 @@ class WorkQueue:
         item_id, raw, token, score = (text(v) for v in reply)
         try:
             item = WorkItem.model_validate_json(raw)
-        except pydantic.BadInputError as exc:
+        except pydantic.ValidationError as exc:
             raise StoreError(f"store {store!r}: stored item {item_id!r} is invalid") from exc
         return Claim(item, associate.id, store, int(token), now, expires, float(score))
 
