@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 import redis
 
 from jarvis.election import ClusterView, PartitionRegistry
+from jarvis.store.decisions import read_decisions
 from jarvis.testing.checker import Report, check_cluster
 from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.traffic import CityTraffic
@@ -33,6 +34,21 @@ class Scenario:
         for name, zone in MEMBERS:
             self.cluster.start_member(name, zone)
         self.traffic.start()
+
+    def dispatching(self, more_than: int) -> Callable[[], bool]:
+        """A condition: the cities' out streams in Redis hold more than ``more_than``
+        assignments."""
+
+        def check() -> bool:
+            seen = 0
+            for city in CITIES:
+                decisions = read_decisions(
+                    self.redis, city, count=100000, namespace=self.cluster.namespace
+                )
+                seen += sum(d.type == "assignment" for d in decisions)
+            return seen > more_than
+
+        return check
 
     def owners(self) -> dict[str, str | None]:
         rows = ClusterView(self.cluster.admin, self.cluster.cluster).partitions()

@@ -42,19 +42,6 @@ def _decided_since(
     return check
 
 
-def _dispatching(scenario: Scenario, more_than: int) -> Callable[[], bool]:
-    """A condition: more than ``more_than`` assignments are in the cities' out streams."""
-
-    def check() -> bool:
-        seen = 0
-        for city in CITIES:
-            decisions = read_decisions(scenario.redis, city, count=100000)
-            seen += sum(d.type == "assignment" for d in decisions)
-        return seen > more_than
-
-    return check
-
-
 def _epochs(scenario: Scenario) -> dict[str, int]:
     rows = ClusterView(scenario.cluster.admin, scenario.cluster.cluster).partitions()
     return {r.partition: r.epoch or 0 for r in rows}
@@ -63,7 +50,7 @@ def _epochs(scenario: Scenario) -> dict[str, int]:
 def test_rolling_restart_under_traffic_misses_no_decision_round(scenario: Scenario) -> None:
     scenario.start()
     wait_for(scenario.all_owned, 20, "every city has an owner")
-    wait_for(_dispatching(scenario, 20), 20, "dispatching under way")
+    wait_for(scenario.dispatching(20), 20, "dispatching under way")
     restart_started = time.time()
     scenario.cluster.rolling_restart()
     wait_for(scenario.all_owned, 10, "every city owned after the restart")
@@ -81,7 +68,7 @@ def test_kill_9_partitions_are_decided_again_within_the_session_timeout(
 ) -> None:
     scenario.start()
     wait_for(scenario.all_owned, 20, "every city has an owner")
-    wait_for(_dispatching(scenario, 10), 20, "dispatching under way")
+    wait_for(scenario.dispatching(10), 20, "dispatching under way")
     owners = scenario.owners()
     epochs = _epochs(scenario)
     victims = [city for city, owner in owners.items() if owner == "m2"]
@@ -123,7 +110,7 @@ def test_paused_member_cannot_write_after_it_is_resumed(scenario: Scenario) -> N
 def test_redis_restart_loses_nothing_and_dispatching_resumes(scenario: Scenario) -> None:
     scenario.start()
     wait_for(scenario.all_owned, 20, "every city has an owner")
-    wait_for(_dispatching(scenario, 10), 20, "dispatching under way")
+    wait_for(scenario.dispatching(10), 20, "dispatching under way")
     scenario.cluster.restart_redis()
     restarted_at = time.time()
     for city in CITIES:

@@ -82,7 +82,7 @@ def test_members_leave_a_frozen_zookeeper_server_and_keep_their_partitions(
     cluster = scenario.cluster
     scenario.start()
     wait_for(scenario.all_owned, 30, "every city has an owner")
-    wait_for(lambda: scenario.traffic.stats.assignments_seen > 10, 20, "dispatching under way")
+    wait_for(scenario.dispatching(10), 20, "dispatching under way")
     before = _owners_and_epochs(scenario)
 
     sessions = {name: _session(cluster, name) for name, _ in MEMBERS}

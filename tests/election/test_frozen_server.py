@@ -20,7 +20,7 @@ from jarvis.election.watchdog import ConnectionWatchdog
 from jarvis.testing.servers import ZooKeeperEnsemble, ZooKeeperServer
 from tests.election.conftest import FAST, add_partitions
 from tests.election.recorder import Recorder, Timeline
-from tests.faults import wait_for
+from tests.faults import wait_for, wait_owned
 
 SESSION_TIMEOUT = 10.0
 
@@ -126,7 +126,7 @@ def test_a_member_owning_nothing_leaves_a_frozen_server_and_keeps_its_session(
         # And it is not idle: partitions added now are taken by it.
         wait_for(lambda: _off(ensemble, admin, server), SESSION_TIMEOUT, "the admin moved too")
         add_partitions(PartitionRegistry(admin, cluster), 3)
-        wait_for(lambda: len(member.owned()) == 3, 15, "a takes the new partitions")
+        wait_owned(member, lambda owned: len(owned) == 3, 15, "a takes the new partitions")
         assert _session(member) == session
         assert member._watchdog.drops, "the watchdog left the frozen server"
     finally:
@@ -142,9 +142,9 @@ def test_an_owner_leaves_a_frozen_server_and_keeps_its_partitions_and_epochs(
     member = _member(ensemble, cluster, Recorder("a", timeline))
     member.start()
     try:
-        wait_for(lambda: len(member.owned()) == 4, 15, "a owns all 4")
-        owned = member.owned()
+        owned = wait_owned(member, lambda owned: len(owned) == 4, 15, "a owns all 4")
         session = _session(member)
+        timeline.wait_heard("a", owned)
         mark = len(timeline.entries())
         server = _freeze_its_server(ensemble, session, frozen)
         wait_for(
