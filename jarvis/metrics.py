@@ -50,7 +50,7 @@ HANDOFF_GAP_SECONDS = Histogram(
 )
 CONNECTION_STATES = Counter(
     "jarvis_zookeeper_connection_states_total",
-    "ZooKeeper connection events: suspended, lost, connected, stepped_down",
+    "ZooKeeper connection events: suspended, lost, connected, stepped_down, server_left",
     ["state"],
 )
 FENCED_COMMITS = Counter(

@@ -5,7 +5,9 @@ A :class:`Member` registers itself, owns its fair share of the partitions listed
 must release, or has lost. :class:`ClusterView` is the read-only picture operators see.
 :class:`ZkAuth` holds the digest credentials whose ACL protects every node Jarvis
 creates; :func:`connect` opens an authenticated client for the registry, the view and the
-CLI.
+CLI. A :class:`ConnectionWatchdog` moves a kazoo client off a server that stopped
+answering (every member runs one); :func:`connected_server` says which server a client
+is on.
 """
 
 from jarvis.election.holdings import DrainOutcome
@@ -16,7 +18,7 @@ from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, Part
 from jarvis.election.paths import NAME, ClusterPaths, check_name
 from jarvis.election.security import ZkAuth, connect
 from jarvis.election.view import ClusterView, MemberRow, OwnershipRow
-from jarvis.election.watchdog import ConnectionWatchdog
+from jarvis.election.watchdog import ConnectionWatchdog, connected_server
 
 __all__ = [
     "KINDS",
@@ -36,4 +38,5 @@ __all__ = [
     "ZkAuth",
     "check_name",
     "connect",
+    "connected_server",
 ]

@@ -15,6 +15,7 @@ __all__ = [
     "Heartbeat",
     "Refused",
     "ReleaseDone",
+    "ServerLeft",
     "StartDrain",
     "StateChanged",
     "Stop",
@@ -74,8 +75,26 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerLeft:
+    """The watchdog left a ZooKeeper server that stopped answering (``host``:``port``)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Stop the worker."""
 
 
-Event = StateChanged | Watched | HandOff | ReleaseDone | Refused | StartDrain | Heartbeat | Stop
+Event = (
+    StateChanged
+    | Watched
+    | HandOff
+    | ReleaseDone
+    | Refused
+    | StartDrain
+    | Heartbeat
+    | ServerLeft
+    | Stop
+)

@@ -55,6 +55,7 @@ from jarvis.election.events import (
     Heartbeat,
     Refused,
     ReleaseDone,
+    ServerLeft,
     StartDrain,
     StateChanged,
     Stop,
@@ -85,8 +86,9 @@ class Member:
     ``options`` says who the member is and sets its timers (see
     :class:`~jarvis.election.options.MemberOptions`); ``listener`` is told what it
     acquires, must release, or has lost. ``on_connection`` (optional, for metrics) is
-    called on the worker thread with ``"suspended"``, ``"lost"``, ``"connected"`` or
-    ``"stepped_down"``; it must return at once. ``clock`` is the member's monotonic
+    called on the worker thread with ``"suspended"``, ``"lost"``, ``"connected"``,
+    ``"stepped_down"`` or ``"server_left"`` (the watchdog left a silent server); it must
+    return at once. ``clock`` is the member's monotonic
     clock.
     """
 
@@ -127,7 +129,10 @@ class Member:
         self._thread: threading.Thread | None = None
         # Leaves a server that stopped answering, whatever the worker is sending.
         self._watchdog = ConnectionWatchdog(
-            self._client, options.session_timeout, name=self.member_id
+            self._client,
+            options.session_timeout,
+            name=self.member_id,
+            on_drop=lambda server: self._events.put(ServerLeft(*server)),
         )
         self._holdings = Holdings(self.member_id, listener, clock, options.cooldown)
         self._leases = LeaseKeeper(
@@ -302,6 +307,8 @@ class Member:
             self._state.heartbeat_in_flight = False
             if event.ok:
                 self._state.last_ok = max(self._state.last_ok, event.sent_at)
+        elif isinstance(event, ServerLeft):
+            self._report_connection("server_left")
 
     def _on_connection(self, state: KazooState) -> None:
         log.info("member %s: connection %s", self.member_id, state)

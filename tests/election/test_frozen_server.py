@@ -8,6 +8,8 @@ what it owns. Real three-server ensemble; each test freezes the server its membe
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from jarvis.election import ClusterPaths, Member, MemberOptions, PartitionRegistry
-from jarvis.election.watchdog import ConnectionWatchdog
+from jarvis.election.watchdog import ConnectionWatchdog, connected_server
 from jarvis.testing.servers import ZooKeeperEnsemble, ZooKeeperServer
 from tests.election.conftest import FAST, add_partitions
 from tests.election.recorder import Recorder, Timeline
@@ -66,11 +68,14 @@ def frozen(ensemble: ZooKeeperEnsemble) -> Iterator[list[ZooKeeperServer]]:
         server.wait_ready()
 
 
-def _member(ensemble: ZooKeeperEnsemble, cluster: str, recorder: Recorder) -> Member:
+def _member(
+    ensemble: ZooKeeperEnsemble, cluster: str, recorder: Recorder, events: list[str]
+) -> Member:
+    """A member with 10 s sessions; its connection events are appended to ``events``."""
     options = MemberOptions(
         ensemble.hosts, cluster, recorder.name, "z1", **{**FAST, "session_timeout": SESSION_TIMEOUT}
     )
-    member = Member(options, recorder)
+    member = Member(options, recorder, on_connection=events.append)
     recorder.member = member
     return member
 
@@ -109,7 +114,8 @@ def test_a_member_owning_nothing_leaves_a_frozen_server_and_keeps_its_session(
     # heartbeats and reads, which kept kazoo on a frozen server forever.
     cluster = f"c{uuid.uuid4().hex[:8]}"
     timeline = Timeline()
-    member = _member(ensemble, cluster, Recorder("a", timeline))
+    events: list[str] = []
+    member = _member(ensemble, cluster, Recorder("a", timeline), events)
     member.start()
     try:
         session = _session(member)
@@ -128,7 +134,7 @@ def test_a_member_owning_nothing_leaves_a_frozen_server_and_keeps_its_session(
         add_partitions(PartitionRegistry(admin, cluster), 3)
         wait_owned(member, lambda owned: len(owned) == 3, 15, "a takes the new partitions")
         assert _session(member) == session
-        assert member._watchdog.drops, "the watchdog left the frozen server"
+        assert "server_left" in events, events
     finally:
         member.stop()
 
@@ -139,7 +145,8 @@ def test_an_owner_leaves_a_frozen_server_and_keeps_its_partitions_and_epochs(
     cluster = f"c{uuid.uuid4().hex[:8]}"
     timeline = Timeline()
     add_partitions(PartitionRegistry(admin, cluster), 4)
-    member = _member(ensemble, cluster, Recorder("a", timeline))
+    events: list[str] = []
+    member = _member(ensemble, cluster, Recorder("a", timeline), events)
     member.start()
     try:
         owned = wait_owned(member, lambda owned: len(owned) == 4, 15, "a owns all 4")
@@ -172,5 +179,46 @@ def test_an_owner_leaves_a_frozen_server_and_keeps_its_partitions_and_epochs(
         calls = {e.call for e in timeline.entries()[mark:]}
         assert not calls & {"lost", "suspended"}, "no step-down, no pause: " + repr(calls)
         assert _session(member) == session
+        assert "stepped_down" not in events, events
+        assert "server_left" in events, events
     finally:
         member.stop()
+
+
+def test_a_client_sending_every_half_second_leaves_a_frozen_server_and_puts_it_last(
+    ensemble: ZooKeeperEnsemble, frozen: list[ZooKeeperServer]
+) -> None:
+    # The finding's traffic without a member: reads every 0.5 s, each bounded by T/6,
+    # keep kazoo's own ping from ever being sent. The watchdog alone moves the client.
+    client = KazooClient(hosts=ensemble.hosts, timeout=SESSION_TIMEOUT)
+    client.start(timeout=30)
+    moved = threading.Event()
+    watchdog = ConnectionWatchdog(client, SESSION_TIMEOUT, on_drop=lambda _: moved.set())
+    watchdog.start()
+    reading = threading.Event()
+
+    def reads() -> None:
+        while not reading.is_set():
+            with contextlib.suppress(Exception):
+                client.exists_async("/").get(timeout=SESSION_TIMEOUT / 6)
+            reading.wait(0.5)
+
+    reader = threading.Thread(target=reads, daemon=True)
+    reader.start()
+    try:
+        server_address = connected_server(client)
+        assert server_address is not None
+        session = client.client_id[0]
+        server = _freeze_its_server(ensemble, session, frozen)
+        assert server.port == server_address[1]
+        assert moved.wait(SESSION_TIMEOUT), "the watchdog never left the frozen server"
+        assert watchdog.drops == [server_address]
+        # The frozen server goes last, so the next connection attempts try the others.
+        assert client.hosts[-1] == ("127.0.0.1", server.port)
+        wait_for(lambda: _moved(ensemble, session, server), SESSION_TIMEOUT, "same session moved")
+    finally:
+        reading.set()
+        reader.join()
+        watchdog.stop()
+        client.stop()
+        client.close()
