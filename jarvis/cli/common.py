@@ -132,7 +132,8 @@ def zookeeper(args: argparse.Namespace) -> Iterator[KazooClient]:
     """A started kazoo client for ``--zk``, with the configured credentials (its creates
     carry their ACL); ServerError when it cannot connect."""
     from jarvis.connections import zk_auth
-    from jarvis.election import check_name, connect
+    from jarvis.election import connect
+    from jarvis.models import check_name
 
     check_name(args.cluster, "cluster name")
     client = connect(args.zk, zk_auth(connection_settings(args)), CONNECT_TIMEOUT)

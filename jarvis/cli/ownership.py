@@ -30,8 +30,9 @@ from jarvis.cli.common import (
     zookeeper,
 )
 from jarvis.config import mask_url
-from jarvis.election import KINDS, NAME, ClusterView, PartitionRegistry, check_name
+from jarvis.election import KINDS, ClusterView, PartitionRegistry
 from jarvis.errors import BadInputError, ServerError
+from jarvis.models import NAME, check_name
 from jarvis.store.keys import DEFAULT_NAMESPACE, check_partition_id
 
 __all__ = ["add_ownership_commands"]

@@ -15,14 +15,13 @@ from jarvis.election.listener import OwnershipListener
 from jarvis.election.member import Member
 from jarvis.election.options import MemberOptions
 from jarvis.election.partitions import KINDS, PartitionInfo, PartitionKind, PartitionRegistry
-from jarvis.election.paths import NAME, ClusterPaths, check_name
+from jarvis.election.paths import ClusterPaths
 from jarvis.election.security import ZkAuth, connect
 from jarvis.election.view import ClusterView, MemberRow, OwnershipRow
 from jarvis.election.watchdog import ConnectionWatchdog, connected_server
 
 __all__ = [
     "KINDS",
-    "NAME",
     "ClusterPaths",
     "ClusterView",
     "ConnectionWatchdog",
@@ -36,7 +35,6 @@ __all__ = [
     "PartitionKind",
     "PartitionRegistry",
     "ZkAuth",
-    "check_name",
     "connect",
     "connected_server",
 ]

@@ -24,6 +24,7 @@ from jarvis.models.events import (
     validate_event,
 )
 from jarvis.models.geo import Point
+from jarvis.models.ids import NAME, NAME_PATTERN, check_name
 from jarvis.models.rules import (
     DequeueRule,
     EnqueueRule,
@@ -49,6 +50,8 @@ __all__ = [
     "CITY_EVENT_TYPES",
     "EVENT_ID_PATTERN",
     "ID_PATTERN",
+    "NAME",
+    "NAME_PATTERN",
     "NO_ELIGIBLE_WORKER",
     "NO_FREE_CAPACITY",
     "STORE_EVENT_TYPES",
@@ -83,6 +86,7 @@ __all__ = [
     "WorkItem",
     "WorkSubmitted",
     "WorkerLimits",
+    "check_name",
     "decide_city",
     "decide_store",
     "load_rules",

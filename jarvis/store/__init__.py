@@ -2,9 +2,9 @@
 
 from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import DecisionRecord, read_decisions
-from jarvis.store.fencing import read_stream, text
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
+from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.specs import SPECS, ScriptSpec
 from jarvis.store.work import (
