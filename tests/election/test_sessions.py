@@ -65,7 +65,13 @@ def test_an_expired_members_partitions_move_and_it_paused_before_losing_them(
     # a comes back with a new session: its listener is resumed, and it gets its share
     # again (only through releases by the others, so still one owner at a time).
     wait_for(lambda: balanced(view, {"a": 10, "b": 10, "c": 10}), 15, "balanced again")
-    calls = [e.call for e in timeline.entries()[mark:] if e.member == "a"]
+
+    def a_calls() -> list[str]:
+        return [e.call for e in timeline.entries()[mark:] if e.member == "a"]
+
+    # ZooKeeper shows a's new owner nodes a moment before a's listener hears of them.
+    timeline.wait_until(lambda: "acquired" in a_calls(), 5, "a's listener heard an acquire")
+    calls = a_calls()
     assert calls.index("resumed") < calls.index("acquired"), calls
     assert all(o.endswith("while {'a'} held it") for o in timeline.double_ownership())
 
