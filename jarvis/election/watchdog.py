@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SILENCE_FRACTION = 1.0 / 3.0
 #: Probe this many times per silence limit (so a healthy server is never near it).
 PROBES_PER_LIMIT = 4
+_STOP_CHECK = 0.1
 
 
 def connected_server(client: KazooClient) -> tuple[str, int] | None:
@@ -116,7 +117,7 @@ class ConnectionWatchdog:
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.silence_limit + 1.0)
+            self._thread.join(timeout=1.0)
             self._thread = None
 
     # --- the watchdog's thread --------------------------------------------------------
@@ -138,7 +139,13 @@ class ConnectionWatchdog:
                 log.debug("%s: watchdog probe not sent: %r", self._name, exc)
                 self._stopping.wait(self.probe_interval)
                 continue
-            probe.wait(max(0.0, last_answer + self.silence_limit - self._clock()))
+            deadline = last_answer + self.silence_limit
+            # Wait in short slices so that stop() never waits for a silent server.
+            while not probe.ready() and not self._stopping.is_set():
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                probe.wait(min(remaining, _STOP_CHECK))
             if probe.ready():
                 if probe.successful():
                     last_answer = self._clock()
