@@ -1,12 +1,6 @@
 -- Apply a batch of validated entries of a city's incoming stream, atomically and fenced.
 --
--- KEYS: 1 epoch, 2 stats, 3 cursor, 4 applied, 5 in, 6 dead, 7 orders, 8 order_status,
---       9 open, 10 closed, 11 assignments, 12 couriers, 13 courier_positions,
---       14 courier_capacity, 15 courier_load, 16 courier_orders, 17 online, 18 out
--- ARGV: 1 epoch, 2 expected cursor ('' when none), 3 last stream id of the batch,
---       4 horizon (ms), 5 dead-letter max length, 6 partition, 7 out max length,
---       then 7 slots per entry:
---       stream id, type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a".
+-- KEYS and ARGV: CITY_APPLY in jarvis/store/specs.py.
 -- Returns {applied, duplicates, dead_lettered}. Semantic errors are dead-lettered with
 -- their reason; the cursor moves to ARGV[3] in the same script. Every change to an
 -- assignment (delivered; ended by a cancel or a courier going offline) and every cancel

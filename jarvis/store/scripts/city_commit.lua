@@ -1,9 +1,6 @@
 -- Commit one tick's assignments of a city, atomically and fenced: all or nothing.
 --
--- KEYS: 1 epoch, 2 stats, 3 order_status, 4 open, 5 assignments, 6 courier_capacity,
---       7 courier_load, 8 courier_orders, 9 online, 10 out
--- ARGV: 1 epoch, 2 tick, 3 now (unix seconds), 4 partition, 5 out max length,
---       then pairs: order id, courier id.
+-- KEYS and ARGV: CITY_COMMIT in jarvis/store/specs.py.
 -- Every pair is checked first (order still open and unassigned, courier online with a
 -- free slot counting the earlier pairs of this commit). If any check fails nothing
 -- changes but the 'conflicts' counter and {0, reason, ...} is returned. Otherwise all

@@ -1,9 +1,6 @@
 -- FENCED, the store owner's batch decision: claim one SPECIFIC queued item for one
 -- SPECIFIC waiting request, and hand the claim to that request.
--- KEYS: 1 epoch, 2 partition stats, 3 items, 4 claims, 5 leases, 6 work stats, 7 heads,
---       8 the item's class queue, 9 waiting, 10 the request's reply list
--- ARGV: 1 epoch, 2 item id, 3 associate id, 4 waiting member, 5 now, 6 lease expiry,
---       7 reply list expiry (whole seconds)
+-- KEYS and ARGV: WORK_CLAIM_FOR in jarvis/store/specs.py.
 -- Refuses, writing nothing, when the request no longer waits (0) or the item is no
 -- longer in that queue (-1): someone else's get-work may have taken it since the
 -- owner read the queue. Otherwise the item moves from its queue to claims + leases

@@ -1,7 +1,6 @@
 -- A waiting get-work request stops waiting: it leaves the waiting set, and takes the
 -- claim the owner may have made for it meanwhile (or nil).
--- KEYS: 1 waiting, 2 the request's reply list
--- ARGV: 1 waiting member
+-- KEYS and ARGV: WORK_GIVE_UP in jarvis/store/specs.py.
 -- Atomic, so a claim is either made before (and returned here) or not at all: the
 -- owner's claim script refuses a request that no longer waits.
 redis.call('ZREM', KEYS[1], ARGV[1])

@@ -29,7 +29,6 @@ members' clocks must agree to well within a lease (NTP); tests drive the clock.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -51,11 +50,10 @@ from jarvis.store.specs import (
     WORK_ENQUEUE,
     WORK_GET,
     WORK_HEARTBEAT,
-    WORK_REAP,
     WORK_RELEASE,
-    WORK_SCORE,
     Arg,
 )
+from jarvis.store.work import upkeep
 from jarvis.store.work.associates import AssociateDirectory
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
 from jarvis.store.work.rules import (
@@ -96,11 +94,6 @@ class QueuedWork(NamedTuple):
 
     item: WorkItem
     start_by: float
-
-
-#: How often a script that checks it was given every queue of the store (counts, score)
-#: is retried when a queue appeared between the read of the heads index and the script.
-QUEUE_SET_RETRIES = 5
 
 
 @lru_cache(maxsize=65536)
@@ -155,7 +148,7 @@ class WorkQueue:
         self.rules = rules or EnqueueRules()
         self.policy = policy or WorkPolicy()
         self.done_retention_s = done_retention_s
-        self._global = GlobalWorkKeys(namespace)
+        self.global_keys = GlobalWorkKeys(namespace)
         self.associates = AssociateDirectory(
             redis, namespace, max_queues=max_queues, cache_s=associate_cache_s
         )
@@ -244,7 +237,9 @@ class WorkQueue:
         )
         if not stores:
             return []
-        scores = guarded("read the store ranking", self.redis.zmscore)(self._global.ranking, stores)
+        scores = guarded("read the store ranking", self.redis.zmscore)(
+            self.global_keys.ranking, stores
+        )
         ranked = sorted(zip(stores, scores, strict=True), key=lambda p: (-(p[1] or 0.0), p[0]))
         return [store for store, _ in ranked[: self.max_store_attempts]]
 
@@ -298,7 +293,7 @@ class WorkQueue:
     ) -> None:
         """Give a held item back to its queue, at its old place. NotClaimedError if not held."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
-        queue = self._claimed_queues(store, [item_id]).get(item_id)
+        queue = upkeep.claimed_queues(self, store, [item_id]).get(item_id)
         if queue is None:
             raise NotClaimedError(f"store {store!r}: item {item_id} is not claimed")
         self.scripts.run(
@@ -338,34 +333,7 @@ class WorkQueue:
             "token": "" if token is None else str(token),
         }
 
-    def _claimed_queues(self, store: str, item_ids: list[str]) -> dict[str, str]:
-        """The class queue each claimed item of ``item_ids`` came from (claimed ones only).
-
-        Read before a script that may put items back, so the script is given every queue
-        key it writes (it re-checks each claim, atomically, against that key).
-        """
-        keys = _work_keys(store, self.namespace)
-        raws = guarded("read claims", self.redis.hmget)(keys.claims, item_ids)
-        prefix = keys.partition.key("work:q|")
-        found = {}
-        for item_id, raw in zip(item_ids, raws, strict=True):
-            if raw is None:
-                continue
-            try:
-                queue = str(json.loads(text(raw))["q"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise StoreError(f"store {store!r}: claim of {item_id!r} is invalid") from exc
-            if not queue.startswith(prefix):
-                raise StoreError(f"store {store!r}: claim of {item_id!r} names queue {queue!r}")
-            found[item_id] = queue
-        return found
-
-    def _queues(self, store: str) -> list[str]:
-        """Every non-empty class queue of ``store`` (the members of its heads index)."""
-        keys = _work_keys(store, self.namespace)
-        return sorted(text(q) for q in guarded("list queues", self.redis.zrange)(keys.heads, 0, -1))
-
-    # -- the store owner's tick (fenced) ---------------------------------------------
+    # -- the store owner's tick (fenced; see jarvis.store.work.upkeep) ----------------
 
     def reap(self, store: str, epoch: int, limit: int = 1000) -> int:
         """Return up to ``limit`` lapsed claims to their queues; returns how many.
@@ -373,60 +341,11 @@ class WorkQueue:
         Fenced: FencedError if a newer owner of ``store`` has written. Also forgets
         completed ids older than ``done_retention_s`` (so a resubmission is new again).
         """
-        keys = _work_keys(store, self.namespace)
-        now = self.clock()
-        lapsed = [
-            text(i)
-            for i in guarded("read leases", self.redis.zrangebyscore)(
-                keys.leases, "-inf", now, start=0, num=int(limit)
-            )
-        ]
-        queues = self._claimed_queues(store, lapsed) if lapsed else {}
-        returned = self.scripts.run(
-            WORK_REAP,
-            store,
-            {"epoch": keys.partition.epoch, "stats": keys.partition.stats, "claims": keys.claims,
-             "leases": keys.leases, "heads": keys.heads, "work_stats": keys.stats,
-             "done": keys.done},
-            {"now": float(now), "limit": int(limit),
-             "forget_before": float(now - self.done_retention_s)},
-            more_keys=sorted(set(queues.values())),
-            more_args=[{"item": item_id} for item_id in lapsed],
-            epoch=epoch,
-        )  # fmt: skip
-        if returned:
-            log.info("store %s: %d lapsed claims returned to their queues", store, returned)
-        return int(returned)
+        return upkeep.reap(self, store, epoch, limit)
 
     def refresh_score(self, store: str, epoch: int) -> float:
-        """Recompute the store's score and write it into the global ranking.
-
-        The score is computed by a fenced script; the ranking, a global key in another
-        slot, is then written outside it. A deposed owner can at worst write one stale
-        score, which the new owner's next tick overwrites: the ranking is advisory, no
-        claim depends on it.
-        """
-        keys = _work_keys(store, self.namespace)
-        now = self.clock()
-        reply = None
-        for _ in range(QUEUE_SET_RETRIES):
-            remotable = [q for q in self._queues(store) if q.endswith("|r")]
-            reply = self.scripts.run(
-                WORK_SCORE,
-                store,
-                {"epoch": keys.partition.epoch, "stats": keys.partition.stats,
-                 "heads": keys.heads},
-                {"now": float(now), "urgent_until": float(now + self.policy.urgent_horizon_s)},
-                more_keys=remotable,
-                epoch=epoch,
-            )  # fmt: skip
-            if reply is not None:
-                break
-        if reply is None:
-            raise StoreError(f"store {store!r}: its queues kept changing while scoring")
-        score = float(text(reply))
-        guarded("write the store ranking", self.redis.zadd)(self._global.ranking, {store: score})
-        return score
+        """Recompute the store's score (fenced) and write it into the global ranking."""
+        return upkeep.refresh_score(self, store, epoch)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -435,7 +354,7 @@ class WorkQueue:
         keys = _work_keys(store, self.namespace)
         if limit < 1:
             return []
-        queues = self._queues(store)
+        queues = upkeep.store_queues(self, store)
         pipe = self.redis.pipeline(transaction=True)
         for q in queues:
             pipe.zrange(q, 0, limit - 1, withscores=True)
@@ -457,13 +376,13 @@ class WorkQueue:
         """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
         lapsed and released. ``queued + claimed + done == submitted`` always holds."""
         keys = _work_keys(store, self.namespace)
-        for _ in range(QUEUE_SET_RETRIES):
+        for _ in range(upkeep.QUEUE_SET_RETRIES):
             reply = self.scripts.run(
                 WORK_COUNTS,
                 store,
                 {"heads": keys.heads, "claims": keys.claims, "work_stats": keys.stats},
                 {},
-                more_keys=self._queues(store),
+                more_keys=upkeep.store_queues(self, store),
             )
             if reply is not None:
                 break
@@ -475,6 +394,6 @@ class WorkQueue:
     def ranking(self, limit: int = 100) -> list[tuple[str, float]]:
         """The global store ranking, neediest first."""
         rows = guarded("read the store ranking", self.redis.zrevrange)(
-            self._global.ranking, 0, limit - 1, withscores=True
+            self.global_keys.ranking, 0, limit - 1, withscores=True
         )
         return [(text(store), float(score)) for store, score in rows]
