@@ -198,7 +198,7 @@ class RedisCluster:
         with self._client(node) as client:
             # "CLUSTER", "NODES" apart: redis-py's reply parser for "CLUSTER NODES" drops
             # the node ids this needs.
-            reply = client.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
+            reply = client.execute_command("CLUSTER", "NODES")
         return parse_cluster_nodes(str(reply))
 
     def role(self, node: RedisServer) -> str:
@@ -207,7 +207,7 @@ class RedisCluster:
             return "down"
         try:
             with self._client(node) as client:
-                reply = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+                reply = client.execute_command("ROLE")
         except redis.RedisError:
             return "down"
         return str(reply[0])
@@ -231,7 +231,7 @@ class RedisCluster:
 
     def keyslot(self, key: str) -> int:
         with self._client(self._first_running()) as client:
-            return int(client.execute_command("CLUSTER KEYSLOT", key))  # type: ignore[no-untyped-call]
+            return int(client.execute_command("CLUSTER KEYSLOT", key))
 
     def primary_for(self, key: str) -> RedisServer:
         """The primary serving ``key``'s slot, as the cluster sees it now."""
@@ -276,7 +276,7 @@ class RedisCluster:
         for node in running:
             try:
                 with self._client(node) as client:
-                    info = str(client.execute_command("CLUSTER", "INFO"))  # type: ignore[no-untyped-call]
+                    info = str(client.execute_command("CLUSTER", "INFO"))
             except redis.RedisError as exc:
                 return f"node {node.port} does not answer: {exc}"
             if "cluster_state:ok" not in info:
