@@ -121,6 +121,32 @@ class Settings(BaseModel):
     redis_tls_verify: bool = Field(
         True, description="verify Redis's certificate and host name (rediss:// only)"
     )
+    redis_mode: Literal["standalone", "cluster"] = Field(
+        "standalone",
+        description="standalone: one Redis (with or without replicas); cluster: a Redis "
+        "Cluster, the URL naming one seed node (the client discovers the rest)",
+    )
+    redis_min_replicas: int | None = Field(
+        None,
+        ge=0,
+        le=16,
+        description="replicas a write must reach (WAIT) before Jarvis acknowledges it "
+        "(unset: 1 in cluster mode, 0 in standalone mode)",
+    )
+    redis_wait_timeout: float = Field(
+        1.0,
+        gt=0.0,
+        le=60.0,
+        description="seconds a write waits for its replicas; past that its outcome is "
+        "unknown (HTTP 503, the owner re-reads its state)",
+    )
+    redis_timeout: float = Field(
+        5.0,
+        gt=0.0,
+        le=300.0,
+        description="seconds a Redis command may take before it fails (a frozen node "
+        "must not hang a member)",
+    )
     cluster: str = Field(
         "default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="cluster name in ZooKeeper"
     )
@@ -282,6 +308,11 @@ class Settings(BaseModel):
                     raise ValueError(
                         f"setting {name!r} ({env_name(name)}) needs a rediss:// URL in 'redis'"
                     )
+        if self.redis_mode == "cluster" and self.redis.startswith("unix://"):
+            raise ValueError(
+                "setting 'redis_mode' (JARVIS_REDIS_MODE) is cluster: 'redis' must be a "
+                "redis:// or rediss:// URL of one node, not a unix socket"
+            )
         if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
             raise ValueError(
                 "settings 'redis_tls_cert_file' and 'redis_tls_key_file' go together: set both"
@@ -293,6 +324,14 @@ class Settings(BaseModel):
     @property
     def has_zk_auth(self) -> bool:
         return self.zk_auth is not None or self.zk_auth_file is not None
+
+    @property
+    def min_replicas(self) -> int:
+        """Replicas every acknowledged write must reach: ``redis_min_replicas`` or the
+        mode's default (1 in cluster mode, 0 in standalone mode)."""
+        if self.redis_min_replicas is not None:
+            return self.redis_min_replicas
+        return 1 if self.redis_mode == "cluster" else 0
 
     def zk_credentials(self) -> str | None:
         """``user:password`` for ZooKeeper digest auth, or None."""

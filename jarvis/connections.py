@@ -1,9 +1,11 @@
 """Clients built from :class:`~jarvis.config.Settings`, with their credentials and TLS.
 
-The daemon and the CLI connect through these two functions, so both honour the same
+The daemon and the CLI connect through these functions, so both honour the same
 settings: ZooKeeper digest credentials and ACLs (``zk_auth``, ``zk_auth_file``,
-``zk_world_read``), and the Redis ACL user, password and TLS options (``redis_*``).
-Secrets are read here, at connect time, and never logged.
+``zk_world_read``), the Redis ACL user, password and TLS options (``redis_*``), the Redis
+deployment (``redis_mode``: one node, or a Redis Cluster found from one seed node) and
+how many replicas confirm each acknowledged write (``redis_min_replicas``,
+``redis_wait_timeout``). Secrets are read here, at connect time, and never logged.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import redis
 
 from jarvis.config import Settings
 from jarvis.election import ZkAuth
+from jarvis.store.replication import RedisClient, Replication
 
-__all__ = ["redis_client", "zk_auth"]
+__all__ = ["redis_client", "replication", "zk_auth"]
 
 
 def zk_auth(settings: Settings) -> ZkAuth | None:
@@ -32,8 +35,18 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-def redis_client(settings: Settings, *, decode_responses: bool = True) -> redis.Redis:
+def replication(settings: Settings) -> Replication:
+    """How many replicas must confirm a write before Jarvis acknowledges it."""
+    return Replication(settings.min_replicas, settings.redis_wait_timeout)
+
+
+def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisClient:
     """A Redis client for ``settings.redis`` with the configured user, password and TLS.
+
+    With ``redis_mode = "cluster"`` a :class:`redis.RedisCluster` that discovers the
+    cluster from the URL's node and routes each command to the primary of its slot.
+    Every command fails after ``redis_timeout`` seconds instead of hanging on a frozen
+    node.
 
     ``redis_username`` and ``redis_password`` (or its file) replace the URL's user and
     password. With a ``rediss://`` URL the certificate is verified against
@@ -41,7 +54,10 @@ def redis_client(settings: Settings, *, decode_responses: bool = True) -> redis.
     ``redis_tls_cert_file``/``redis_tls_key_file`` present a client certificate.
     """
     url = settings.redis
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
     password = settings.redis_password_value()
     if settings.redis_username is not None or password is not None:
         parsed = urlsplit(url)
@@ -58,4 +74,6 @@ def redis_client(settings: Settings, *, decode_responses: bool = True) -> redis.
             options["ssl_certfile"] = str(settings.redis_tls_cert_file)
         if settings.redis_tls_key_file is not None:
             options["ssl_keyfile"] = str(settings.redis_tls_key_file)
+    if settings.redis_mode == "cluster":
+        return redis.RedisCluster.from_url(url, decode_responses=decode_responses, **options)
     return redis.Redis.from_url(url, decode_responses=decode_responses, **options)

@@ -20,11 +20,12 @@ from jarvis.actors import EngineFactory, Gate, LostFlags, MemberSupervisor, Supe
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
 from jarvis.config import Settings, mask_url
-from jarvis.connections import redis_client, zk_auth
+from jarvis.connections import redis_client, replication, zk_auth
 from jarvis.election import DrainOutcome, Member, MemberOptions
 from jarvis.errors import ConfigError, ServerError
 from jarvis.models.rules import Rules, load_rules
 from jarvis.store.city import CityStore
+from jarvis.store.runner import ScriptRunner
 
 if TYPE_CHECKING:
     from jarvis.api import HttpServer
@@ -58,6 +59,8 @@ class Daemon:
         self.settings = settings
         self.rules: Rules | None = load_rules(settings.rules) if settings.rules else None
         self.redis = redis_client(settings)
+        #: Every script of every partition, each write confirmed by settings.min_replicas.
+        self.scripts = ScriptRunner(self.redis, replication=replication(settings))
         self.gate = Gate()
         self.lost = LostFlags()
         self.stopped = threading.Event()
@@ -66,15 +69,16 @@ class Daemon:
         self.http: HttpServer | None = None  # when settings.http is set
 
     def engine_factory(self) -> EngineFactory:
-        settings, client, rules = self.settings, self.redis, self.rules
+        settings, client, rules, scripts = self.settings, self.redis, self.rules, self.scripts
 
         def build(partition: str, kind: str, config: Mapping[str, Any]) -> PartitionEngine:
             if kind == "city":
-                return CityEngine(CityStore(client, partition, settings.namespace), rules=rules)
+                store = CityStore(client, partition, settings.namespace, scripts=scripts)
+                return CityEngine(store, rules=rules)
             if kind == "store":
                 from jarvis.actors.store import StoreEngine
 
-                return StoreEngine.build(client, partition, settings, rules, config)
+                return StoreEngine.build(client, partition, settings, rules, config, scripts)
             raise ConfigError(f"partition {partition!r}: unknown kind {kind!r}")
 
         return build
@@ -178,10 +182,12 @@ class Daemon:
         from jarvis.store.work.queue import WorkQueue
 
         namespace = self.settings.namespace
-        work = WorkQueue(self.redis, namespace, claim_ttl=self.settings.claim_ttl)
+        work = WorkQueue(
+            self.redis, namespace, claim_ttl=self.settings.claim_ttl, scripts=self.scripts
+        )
         context = ApiContext(
             work=work,
-            producer=Producer(self.redis, namespace),
+            producer=Producer(self.redis, namespace, replication=self.scripts.replication),
             readiness=self._readiness,
             partitions=lambda: [row.as_dict() for row in self._view().partitions()],
             members=lambda: [row.as_dict() for row in self._view().members()],

@@ -16,7 +16,8 @@ The tree::
     │   └── NotClaimedError      the item is not claimed by this associate (or the claim lapsed)
     ├── ElectionError            ZooKeeper ownership failed (wraps kazoo errors)
     └── StoreError               Redis state failed (wraps redis-py errors)
-        └── FencedError          a write carried an epoch lower than one Redis has seen
+        ├── FencedError          a write carried an epoch lower than one Redis has seen
+        └── NotReplicatedError   a write's replicas did not confirm it in time: outcome unknown
 
 Errors from kazoo, redis-py and scipy are wrapped where they cross into Jarvis with
 ``raise ... from``, so callers catch ours and still see the cause.
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidEstimateError",
     "JarvisError",
     "NotClaimedError",
+    "NotReplicatedError",
     "PayloadTooLargeError",
     "ServerError",
     "ServerMissingError",
@@ -110,3 +112,20 @@ class FencedError(StoreError):
         self.partition = partition
         self.epoch = epoch
         self.highest = highest
+
+
+class NotReplicatedError(StoreError):
+    """A write reached its primary but fewer replicas than required confirmed it in time.
+
+    Its outcome is unknown: it may survive, or vanish in a failover. Nobody may act on
+    it; retrying is safe (every write is idempotent).
+    """
+
+    def __init__(self, key: str, wanted: int, confirmed: int) -> None:
+        super().__init__(
+            f"write to {key!r} confirmed by {confirmed} of {wanted} required replica(s) "
+            "in time: its outcome is unknown, retry"
+        )
+        self.key = key
+        self.wanted = wanted
+        self.confirmed = confirmed

@@ -1,7 +1,10 @@
 """Real servers for the tests: one ZooKeeper and one Redis per test session.
 
 Every test that needs them gets a fresh ZooKeeper chroot and a fresh Redis key
-namespace, so tests never see each other's state. When a test fails, the tail of each
+namespace, so tests never see each other's state. The store and actor suites also run
+against a Redis Cluster (three primaries, one replica each, started once per session
+when first needed): their conftest parametrises ``redis_mode``, which ``redis_url`` and
+``rds`` follow. When a test fails, the tail of each
 server's log is attached to its report. A missing server binary fails the test with a
 message that says to run ``make setup``; nothing here ever skips.
 """
@@ -9,14 +12,22 @@ message that says to run ``make setup``; nothing here ever skips.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Literal
 
 import pykka
 import pytest
-import redis
 from kazoo.client import KazooClient
 
+from jarvis.config import Settings
+from jarvis.connections import redis_client
+from jarvis.store.replication import RedisClient
+from jarvis.testing.redis_cluster import RedisCluster
 from jarvis.testing.servers import DevCluster
 
 pytest_plugins = ["tests.faults"]
@@ -51,6 +62,29 @@ def servers() -> Iterator[DevCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One Redis Cluster for the session; tests that kill its nodes start their own."""
+    root = Path(tempfile.mkdtemp(prefix="jarvis-redis-cluster-"))
+    cluster = RedisCluster(root)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        if os.environ.get("JARVIS_KEEP_SERVER_DIRS") != "1":
+            shutil.rmtree(root, ignore_errors=True)
+
+
+RedisMode = Literal["standalone", "cluster"]
+
+
+@pytest.fixture
+def redis_mode() -> RedisMode:
+    """Standalone Redis; the store and actor suites parametrise this over both modes."""
+    return "standalone"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -62,6 +96,10 @@ def pytest_runtest_makereport(
         if isinstance(cluster, DevCluster):
             for name, tail in cluster.logs():
                 report.sections.append((f"{name} log (tail)", tail or "(empty)"))
+    funcargs = getattr(item, "funcargs", {}) if report.failed else {}
+    if isinstance(funcargs.get("redis_cluster"), RedisCluster):
+        for name, tail in funcargs["redis_cluster"].logs():
+            report.sections.append((f"{name} log (tail)", tail[-1500:] or "(empty)"))
 
 
 @pytest.fixture
@@ -97,13 +135,23 @@ def namespace() -> str:
 
 
 @pytest.fixture
-def redis_url(servers: DevCluster) -> str:
+def redis_url(servers: DevCluster, redis_mode: RedisMode, request: pytest.FixtureRequest) -> str:
+    """The standalone server's URL, or a seed node of the session's Redis Cluster."""
+    if redis_mode == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url
     return servers.redis.url
 
 
 @pytest.fixture
-def rds(redis_url: str, namespace: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+def redis_settings(redis_url: str, redis_mode: RedisMode, namespace: str) -> Settings:
+    """Settings that reach this test's Redis (either mode) in its fresh namespace."""
+    return Settings(redis=redis_url, redis_mode=redis_mode, namespace=namespace)
+
+
+@pytest.fixture
+def rds(redis_settings: Settings, namespace: str) -> Iterator[RedisClient]:
+    client = redis_client(redis_settings)
     try:
         yield client
     finally:

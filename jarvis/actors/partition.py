@@ -10,7 +10,9 @@ Life of a partition actor:
    serial): the actor runs one last tick, stops ticking, tells the member the
    partition is free and stops.
 
-A failing tick is logged and counted and the partition keeps ticking. A fenced commit
+A failing tick is logged and counted and the partition keeps ticking; when its writes
+were not confirmed by enough replicas (outcome unknown), the next tick first loads the
+partition's state from Redis again. A fenced commit
 means another member owns the partition now: the actor stops acting for it at once.
 While the member's ZooKeeper connection is suspended, ``gate()`` is false: ticks still
 apply events but commit nothing.
@@ -31,7 +33,7 @@ from jarvis import metrics
 from jarvis.actors.engine import PartitionEngine
 from jarvis.actors.messages import Release, Tick
 from jarvis.actors.scheduler import Scheduler
-from jarvis.errors import FencedError
+from jarvis.errors import FencedError, NotReplicatedError
 
 __all__ = ["PartitionActor"]
 
@@ -134,6 +136,12 @@ class PartitionActor(pykka.ThreadingActor):
             self.lost.set()
             self.stop()
             return
+        except NotReplicatedError as exc:
+            # Outcome unknown (the write may vanish in a failover): act on nothing this tick
+            # believed it wrote; the next tick loads the partition again from Redis.
+            metrics.TICK_ERRORS.labels(kind).inc()
+            self._log.warning("partition %s: tick %s: %s", self.partition, self.tick_no, exc)
+            self._loaded = False
         except Exception:
             metrics.TICK_ERRORS.labels(kind).inc()
             self._log.exception("partition %s: tick %s failed", self.partition, self.tick_no)

@@ -24,14 +24,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import redis
-
 from jarvis.actors.batch import assign_waiting
 from jarvis.actors.engine import TickReport
 from jarvis.config import Settings
 from jarvis.models.config import StoreConfig
 from jarvis.models.rules import Rules
 from jarvis.store.city import CityStore
+from jarvis.store.replication import RedisClient
+from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.batch import WorkBatch
 from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.queue import WorkQueue
@@ -76,14 +76,16 @@ class StoreEngine:
     @classmethod
     def build(
         cls,
-        client: redis.Redis,
+        client: RedisClient,
         store: str,
         settings: Settings,
         rules: Rules | None,
         config: Mapping[str, Any] | None = None,
+        scripts: ScriptRunner | None = None,
     ) -> StoreEngine:
-        """The engine of ``store``; ``config`` is its partition config (``batch``: bool)."""
-        work = WorkQueue(client, settings.namespace, claim_ttl=settings.claim_ttl)
+        """The engine of ``store``; ``config`` is its partition config (``batch``: bool);
+        ``scripts`` the member's script runner (its replication policy)."""
+        work = WorkQueue(client, settings.namespace, claim_ttl=settings.claim_ttl, scripts=scripts)
         batch = WorkBatch(work) if (config or {}).get("batch") is True else None
         return cls(
             store,

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from jarvis.config import Settings, env_name, load_settings
 
 if TYPE_CHECKING:
-    import redis
     from kazoo.client import KazooClient
+
+    from jarvis.store.replication import RedisClient
 
 __all__ = [
     "EXIT_FAILURE",
@@ -144,7 +145,7 @@ def zookeeper(args: argparse.Namespace) -> Iterator[KazooClient]:
         client.close()
 
 
-def redis_for(args: argparse.Namespace, url: str) -> redis.Redis:
+def redis_for(args: argparse.Namespace, url: str) -> RedisClient:
     """A Redis client for ``url`` with the configured user, password and TLS."""
     from jarvis.connections import redis_client
 

@@ -20,6 +20,7 @@ import redis
 
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.store.keys import PartitionKeys
+from jarvis.store.replication import RedisClient
 from jarvis.testing.checker import Report, check_cluster
 from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.traffic import CityTraffic, StoreTraffic
@@ -42,7 +43,7 @@ class LiveView:
     def __init__(
         self,
         cluster: LocalCluster,
-        client: redis.Redis,
+        client: RedisClient,
         traffic: CityTraffic,
         stores: StoreTraffic,
     ) -> None:

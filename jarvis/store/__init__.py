@@ -4,6 +4,7 @@ from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
+from jarvis.store.replication import NO_REPLICATION, RedisClient, Replication
 from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.specs import SPECS, ScriptSpec
@@ -23,6 +24,7 @@ from jarvis.store.work import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "NO_REPLICATION",
     "SPECS",
     "ApplyResult",
     "CitySnapshot",
@@ -37,6 +39,8 @@ __all__ = [
     "PartitionKeys",
     "Producer",
     "QueuedWork",
+    "RedisClient",
+    "Replication",
     "ScriptRunner",
     "ScriptSpec",
     "Ticket",

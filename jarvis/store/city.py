@@ -38,6 +38,7 @@ from jarvis.models.events import (
 from jarvis.models.geo import Point
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replication import RedisClient
 from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import ScriptRunner, check_epoch
 from jarvis.store.specs import CITY_APPLY, CITY_COMMIT, Arg
@@ -123,7 +124,7 @@ class CityStore:
 
     def __init__(
         self,
-        redis: redis.Redis,
+        redis: RedisClient,
         partition: str,
         namespace: str = DEFAULT_NAMESPACE,
         *,

@@ -20,6 +20,7 @@ import redis
 
 from jarvis.errors import StoreError
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replication import RedisClient
 from jarvis.store.replies import stream_entries
 
 __all__ = ["DecisionRecord", "read_decisions"]
@@ -86,7 +87,7 @@ class DecisionRecord:
 
 
 def read_decisions(
-    client: redis.Redis,
+    client: RedisClient,
     partition: str,
     after: str = "-",
     count: int = 1000,

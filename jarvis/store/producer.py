@@ -19,6 +19,12 @@ from jarvis.errors import StoreError
 from jarvis.models.events import Event, validate_event
 from jarvis.store.city import EVENT_FIELD
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replication import (
+    NO_REPLICATION,
+    RedisClient,
+    Replication,
+    write_replicated,
+)
 from jarvis.store.replies import text
 
 __all__ = ["Producer"]
@@ -31,9 +37,16 @@ EventInput = Event | Mapping[str, Any] | str | bytes
 class Producer:
     """Writes events to ``<namespace>:{<partition>}:in``, one stream entry per event."""
 
-    def __init__(self, redis: redis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        replication: Replication = NO_REPLICATION,
+    ) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.replication = replication
 
     def _entry(self, event: EventInput) -> tuple[str, dict[FieldT, EncodableT]]:
         valid = validate_event(event)
@@ -44,10 +57,16 @@ class Producer:
         """Validate ``event`` and append it to its partition's stream; its stream id.
 
         BadInputError (nothing written) when the event is malformed; StoreError when
-        Redis did not accept it (then it is not acknowledged: submit again).
+        Redis did not accept it, NotReplicatedError when too few replicas confirmed it in
+        time (either way it is not acknowledged: submit again).
         """
         stream, fields = self._entry(event)
         try:
+            if self.replication.min_replicas:
+                [entry_id] = write_replicated(
+                    self.redis, stream, [_xadd(stream, fields)], self.replication
+                )
+                return text(entry_id)
             return text(self.redis.xadd(stream, fields))
         except redis.RedisError as exc:
             raise StoreError(f"submitting to {stream} failed: {exc}") from exc
@@ -62,6 +81,8 @@ class Producer:
         entries = [self._entry(event) for event in events]
         if not entries:
             return []
+        if self.replication.min_replicas or isinstance(self.redis, redis.RedisCluster):
+            return self._submit_per_stream(entries)
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 for stream, fields in entries:
@@ -71,3 +92,29 @@ class Producer:
             raise StoreError(f"submitting {len(entries)} events failed: {exc}") from exc
         log.debug("submitted %d events", len(replies))
         return [text(reply) for reply in replies]
+
+    def _submit_per_stream(self, entries: list[tuple[str, dict[FieldT, EncodableT]]]) -> list[str]:
+        """Each stream's entries in one round trip to its primary, then ``WAIT``."""
+        by_stream: dict[str, list[int]] = {}
+        for i, (stream, _) in enumerate(entries):
+            by_stream.setdefault(stream, []).append(i)
+        ids: list[str] = [""] * len(entries)
+        for stream, indexes in by_stream.items():
+            commands = [_xadd(stream, entries[i][1]) for i in indexes]
+            try:
+                replies = write_replicated(self.redis, stream, commands, self.replication)
+            except redis.RedisError as exc:
+                raise StoreError(
+                    f"submitting {len(indexes)} events to {stream} failed: {exc}"
+                ) from exc
+            for i, reply in zip(indexes, replies, strict=True):
+                ids[i] = text(reply)
+        log.debug("submitted %d events", len(ids))
+        return ids
+
+
+def _xadd(stream: str, fields: Mapping[FieldT, EncodableT]) -> tuple[Any, ...]:
+    flat: list[Any] = []
+    for name, value in fields.items():
+        flat.extend((name, value))
+    return ("XADD", stream, "*", *flat)

@@ -12,6 +12,7 @@ from typing import Any, ParamSpec
 import redis
 
 from jarvis.errors import StoreError
+from jarvis.store.replication import RedisClient
 
 __all__ = ["guarded", "read_stream", "stream_entries", "text"]
 
@@ -33,7 +34,7 @@ def stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-def read_stream(client: redis.Redis, key: str, after: str, count: int) -> list[tuple[str, Any]]:
+def read_stream(client: RedisClient, key: str, after: str, count: int) -> list[tuple[str, Any]]:
     """Up to ``count`` entries of stream ``key`` after ``after`` ('' or '-': from the start).
 
     Field values come back undecoded (bytes) even from a client that decodes replies, so

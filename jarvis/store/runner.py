@@ -6,6 +6,13 @@ A fenced script replies ``FENCED <highest>`` when its epoch is stale (see
 :class:`~jarvis.errors.NotClaimedError`. ``BADEPOCH``:
 :class:`~jarvis.errors.BadInputError`. Any other failure:
 :class:`~jarvis.errors.StoreError`.
+
+Acknowledged means replicated: with a :class:`~jarvis.store.replication.Replication` of
+``min_replicas > 0`` every script runs on the primary of its slot followed by ``WAIT``
+on the same connection, and a write too few replicas confirmed in time raises
+:class:`~jarvis.errors.NotReplicatedError` (its outcome is unknown). A batch
+(:meth:`ScriptRunner.run_many`) waits once per node. In a Redis Cluster, where redis-py
+refuses pipelined scripts, a batch is sent per slot the same way.
 """
 
 from __future__ import annotations
@@ -19,12 +26,23 @@ from redis.client import Pipeline
 from redis.commands.core import Script
 
 from jarvis.errors import BadInputError, FencedError, NotClaimedError, StoreError
+from jarvis.store.replication import (
+    NO_REPLICATION,
+    RedisClient,
+    Replication,
+    node_for,
+    run_replicated,
+    write_replicated,
+)
 from jarvis.store.scripts import source
 from jarvis.store.specs import Arg, ScriptSpec
 
 __all__ = ["ScriptRunner", "check_epoch", "script_error"]
 
 log = logging.getLogger(__name__)
+
+#: Scripts that write nothing: no replica has anything to confirm.
+READ_ONLY = frozenset({"work_counts"})
 
 
 def check_epoch(epoch: object) -> str:
@@ -54,11 +72,20 @@ class ScriptRunner:
 
     ``check_keys`` loads every script behind the key checker (``check_keys.lua``): a
     call on an undeclared key, or keys of two hash tags, fails. For tests.
+
+    ``replication``: how many replicas confirm each script's writes (none by default).
     """
 
-    def __init__(self, client: redis.Redis, *, check_keys: bool = False) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        check_keys: bool = False,
+        replication: Replication = NO_REPLICATION,
+    ) -> None:
         self.client = client
         self.check_keys = check_keys
+        self.replication = replication
         self._scripts: dict[ScriptSpec, Script] = {}
         #: Names of the scripts this runner has run (so a test can see it covered all).
         self.used: set[str] = set()
@@ -101,9 +128,57 @@ class ScriptRunner:
         argument. Returns the script's reply; raises as the module docstring says."""
         key_list, arg_list = self._bind(spec, keys, args, more_keys, more_args, epoch)
         try:
-            return self.script(spec)(keys=key_list, args=arg_list)
+            replication = NO_REPLICATION if spec.name in READ_ONLY else self.replication
+            return run_replicated(self.client, self.script(spec), key_list, arg_list, replication)
         except redis.RedisError as exc:
             raise script_error(exc, partition, epoch) from exc
+
+    @property
+    def pipelines(self) -> bool:
+        """Whether batches may go through one plain pipeline (standalone, no WAIT)."""
+        return not isinstance(self.client, redis.RedisCluster) and not self.replication.min_replicas
+
+    def run_many(
+        self,
+        spec: ScriptSpec,
+        calls: Sequence[tuple[str, Mapping[str, str], Mapping[str, Arg]]],
+    ) -> list[Any]:
+        """Run ``spec`` once per (partition, keys, args) of ``calls`` (unfenced); replies
+        in order. Each call is atomic on its own, never the batch: on a failure some calls
+        may have run, and the first failure is raised."""
+        if not calls:
+            return []
+        if self.pipelines:
+            pipe = self.client.pipeline(transaction=False)
+            for _, keys, args in calls:
+                self.queue(pipe, spec, keys, args)
+            try:
+                return list(pipe.execute())
+            except redis.RedisError as exc:
+                raise script_error(exc, ",".join(sorted({c[0] for c in calls})), None) from exc
+        script = self.script(spec)
+        groups: dict[str, list[tuple[int, list[Any]]]] = {}
+        for i, (partition, keys, args) in enumerate(calls):
+            key_list, arg_list = self._bind(spec, keys, args, (), (), None)
+            command = ["EVALSHA", script.sha, len(key_list), *key_list, *arg_list]
+            groups.setdefault(partition, []).append((i, command))
+        replies: list[Any] = [None] * len(calls)
+        for partition, group in groups.items():
+            first_key = group[0][1][3]
+            commands = [tuple(command) for _, command in group]
+            try:
+                try:
+                    done = write_replicated(self.client, first_key, commands, self.replication)
+                except redis.exceptions.NoScriptError:
+                    node = node_for(self.client, first_key)
+                    script.sha = str(node.script_load(script.script))
+                    commands = [(c[0], script.sha, *c[2:]) for c in commands]
+                    done = write_replicated(self.client, first_key, commands, self.replication)
+            except redis.RedisError as exc:
+                raise script_error(exc, partition, None) from exc
+            for (i, _), reply in zip(group, done, strict=True):
+                replies[i] = reply
+        return replies
 
     def queue(
         self,

@@ -23,9 +23,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import redis
-
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
+from jarvis.store.replication import RedisClient
 from jarvis.store.replies import read_stream, text
 
 __all__ = ["PartitionReport", "Report", "check_cluster", "check_history"]
@@ -179,7 +178,7 @@ def check_history(
     return report
 
 
-def _stream(client: redis.Redis, key: str) -> list[Entry]:
+def _stream(client: RedisClient, key: str) -> list[Entry]:
     entries: list[Entry] = []
     after = "-"
     while True:
@@ -192,7 +191,7 @@ def _stream(client: redis.Redis, key: str) -> list[Entry]:
 
 
 def check_cluster(
-    client: redis.Redis, partitions: Iterable[str], namespace: str = DEFAULT_NAMESPACE
+    client: RedisClient, partitions: Iterable[str], namespace: str = DEFAULT_NAMESPACE
 ) -> Report:
     """Check every partition's history in Redis (client with ``decode_responses=True``)."""
     reports = {}

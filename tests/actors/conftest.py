@@ -1,4 +1,7 @@
-"""Fixtures and helpers for the partition-actor tests (with the stub or a Redis engine)."""
+"""Fixtures and helpers for the partition-actor tests (with the stub or a Redis engine).
+
+The tests that use Redis run against a standalone Redis and against a Redis Cluster.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,11 @@ from prometheus_client import REGISTRY
 from jarvis.actors import PartitionActor, PartitionEngine, Scheduler, TickReport
 
 CITY = "oslo"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_mode" in metafunc.fixturenames:
+        metafunc.parametrize("redis_mode", ["standalone", "cluster"])
 
 
 @pytest.fixture

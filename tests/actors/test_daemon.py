@@ -27,10 +27,13 @@ from tests.faults import expire_session, wait_for, wait_owned
 CITY = "paris"
 
 
-def _settings(zk_hosts: str, redis_url: str, namespace: str, member: str) -> Settings:
+def _settings(
+    zk_hosts: str, redis_url: str, namespace: str, member: str, redis_mode: str = "standalone"
+) -> Settings:
     return Settings(
         zk=zk_hosts,
         redis=redis_url,
+        redis_mode=redis_mode,
         namespace=namespace,
         cluster="t",
         zone="a",
@@ -42,8 +45,8 @@ def _settings(zk_hosts: str, redis_url: str, namespace: str, member: str) -> Set
 
 
 @pytest.fixture
-def daemon(zk_hosts: str, redis_url: str, namespace: str) -> Iterator[Daemon]:
-    d = Daemon(_settings(zk_hosts, redis_url, namespace, "m1"))
+def daemon(zk_hosts: str, redis_url: str, namespace: str, redis_mode: str) -> Iterator[Daemon]:
+    d = Daemon(_settings(zk_hosts, redis_url, namespace, "m1", redis_mode))
     yield d
     if not d.stopped.is_set():
         d.stop(graceful=False)
@@ -165,14 +168,15 @@ def test_a_partition_whose_engine_cannot_be_built_is_given_up_and_another_member
     zk_hosts: str,
     zk: KazooClient,
     redis_url: str,
+    redis_mode: str,
     rds: redis.Redis,
     namespace: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="jarvis")
     PartitionRegistry(zk, "t").add(CITY, "city")
-    broken = _NoEngineFor(_settings(zk_hosts, redis_url, namespace, "m1"), CITY)
-    healthy = Daemon(_settings(zk_hosts, redis_url, namespace, "m2"))
+    broken = _NoEngineFor(_settings(zk_hosts, redis_url, namespace, "m1", redis_mode), CITY)
+    healthy = Daemon(_settings(zk_hosts, redis_url, namespace, "m2", redis_mode))
     try:
         broken.start()
         assert broken.failed.wait(WAIT), "m1 never tried to build the engine"
@@ -231,12 +235,13 @@ def test_a_drain_whose_partitions_went_with_an_expired_session_is_not_a_graceful
     zk_hosts: str,
     zk: KazooClient,
     redis_url: str,
+    redis_mode: str,
     namespace: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="jarvis")
     PartitionRegistry(zk, "t").add(CITY, "city")
-    d = _Holding(_settings(zk_hosts, redis_url, namespace, "m1"))
+    d = _Holding(_settings(zk_hosts, redis_url, namespace, "m1", redis_mode))
     d.start()
     member = d.member
     assert member is not None

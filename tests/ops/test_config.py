@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from jarvis.cli.main import EXIT_OK, EXIT_USAGE, main
-from jarvis.config import SECRETS, Settings, env_name
+from jarvis.config import SECRETS, Settings, env_name, load_settings
+from jarvis.errors import ConfigError
 
 #: One invalid value per setting (files named here do not exist).
 INVALID: dict[str, str] = {
@@ -27,6 +28,10 @@ INVALID: dict[str, str] = {
     "redis_tls_cert_file": "/nonexistent/client.crt",
     "redis_tls_key_file": "/nonexistent/client.key",
     "redis_tls_verify": "perhaps",
+    "redis_mode": "sentinel",
+    "redis_min_replicas": "-1",
+    "redis_wait_timeout": "0",
+    "redis_timeout": "never",
     "cluster": "no spaces allowed",
     "namespace": "a{b}",
     "zone": "eu/west",
@@ -199,3 +204,15 @@ def test_secret_files_are_read_by_config_check(
     assert code == EXIT_USAGE
     assert "'redis_password_file'" in err
     assert "is empty" in err
+
+
+def test_cluster_mode_needs_a_tcp_url_and_waits_for_one_replica_by_default() -> None:
+    with pytest.raises(ConfigError, match="redis_mode"):
+        load_settings(environ={"JARVIS_REDIS_MODE": "cluster", "JARVIS_REDIS": "unix:///r.sock"})
+    cluster = load_settings(environ={"JARVIS_REDIS_MODE": "cluster"})
+    assert (cluster.redis_mode, cluster.min_replicas) == ("cluster", 1)
+    assert load_settings(environ={}).min_replicas == 0
+    chosen = load_settings(
+        environ={"JARVIS_REDIS_MODE": "cluster"}, overrides={"redis_min_replicas": 2}
+    )
+    assert chosen.min_replicas == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import redis
 
+from jarvis.config import Settings
+from jarvis.connections import redis_client
 from jarvis.models.events import Event
 from jarvis.models.geo import Point
 from jarvis.store.city import CitySnapshot, CityStore
@@ -150,7 +152,7 @@ def test_courier_moves_and_updates_are_applied(rds: redis.Redis, namespace: str)
 
 
 def test_a_client_without_decoded_responses_sees_the_same_state(
-    rds: redis.Redis, namespace: str, redis_url: str
+    rds: redis.Redis, namespace: str, redis_settings: Settings
 ) -> None:
     feed(
         rds,
@@ -158,7 +160,7 @@ def test_a_client_without_decoded_responses_sees_the_same_state(
         event(CITY, "order_created", order=order("o1")),
         event(CITY, "courier_online", courier=courier("c1", capacity=2)),
     )
-    raw = redis.Redis.from_url(redis_url)  # replies are bytes
+    raw = redis_client(redis_settings, decode_responses=False)  # replies are bytes
     try:
         store = CityStore(raw, CITY, namespace)
         assert store.snapshot() == CityStore(rds, CITY, namespace).snapshot()

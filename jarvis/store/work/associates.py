@@ -12,11 +12,11 @@ import threading
 import time
 
 import pydantic
-import redis
 
 from jarvis.errors import BadInputError, StoreError, UnknownAssociateError
 from jarvis.models.work import Associate
 from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.replication import RedisClient
 from jarvis.store.replies import guarded
 from jarvis.store.work.keys import GlobalWorkKeys
 from jarvis.store.work.rules import check_id
@@ -33,7 +33,7 @@ class AssociateDirectory:
 
     def __init__(
         self,
-        redis: redis.Redis,
+        redis: RedisClient,
         namespace: str = DEFAULT_NAMESPACE,
         *,
         max_queues: int = 64,

@@ -42,8 +42,9 @@ import redis
 from jarvis.errors import BadInputError, NotClaimedError, StoreError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
+from jarvis.store.replication import RedisClient
 from jarvis.store.replies import guarded, text
-from jarvis.store.runner import ScriptRunner, script_error
+from jarvis.store.runner import ScriptRunner
 from jarvis.store.specs import (
     WORK_COMPLETE,
     WORK_COUNTS,
@@ -122,7 +123,7 @@ class WorkQueue:
 
     def __init__(
         self,
-        redis: redis.Redis,
+        redis: RedisClient,
         namespace: str = DEFAULT_NAMESPACE,
         *,
         claim_ttl: float = 60.0,
@@ -182,14 +183,7 @@ class WorkQueue:
         """
         now = self.clock()
         calls = [self._enqueue_call(item, now) for item in items]
-        pipe = self.redis.pipeline(transaction=False)
-        for _, keys, args in calls:
-            self.scripts.queue(pipe, WORK_ENQUEUE, keys, args)
-        try:
-            added = sum(int(r) for r in pipe.execute())
-        except redis.RedisError as exc:
-            stores = ",".join(sorted({store for store, _, _ in calls}))
-            raise script_error(exc, stores, None) from exc
+        added = sum(int(r) for r in self.scripts.run_many(WORK_ENQUEUE, calls))
         log.debug("enqueued %d of %d work items", added, len(calls))
         return added
 
