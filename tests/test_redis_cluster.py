@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from jarvis.config import Settings
 from jarvis.connections import redis_client, replication
-from jarvis.errors import NotReplicatedError
+from jarvis.errors import FencedError, NotReplicatedError, StoreError
+from jarvis.store.city import CityStore
 from jarvis.store.replication import RedisClient, Replication, run_replicated, write_replicated
+from jarvis.store.runner import ScriptRunner
 from jarvis.testing.redis_cluster import RedisCluster
+from tests.faults import wait_for
 
+#: Two zxid-sized epochs, above 2**53 (no float may stand in for them).
+EPOCH_OLD = 2**60 + 1
+EPOCH_NEW = 2**60 + 2
 SET_AND_GET = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])"
 
 
@@ -78,3 +85,45 @@ def test_a_write_too_few_replicas_confirm_has_an_unknown_outcome(client: RedisCl
     assert (caught.value.wanted, caught.value.confirmed) == (2, 1)
     # Unknown, not undone: the primary did apply it (which is why nobody may act on it).
     assert client.get(key) == "v"
+
+
+def test_after_a_failover_no_write_below_an_acknowledged_epoch_is_accepted(
+    tmp_path: Path,
+) -> None:
+    """Kill the primary of a city's slot after an epoch was acknowledged (replicated);
+    once its replica took over, a write with a lower epoch is fenced, and the
+    acknowledged tick is still there."""
+    cluster = RedisCluster(tmp_path / "redis-cluster")
+    cluster.start()
+    client = redis_client(Settings(redis=cluster.url, redis_mode="cluster"))
+    namespace = f"jt{uuid.uuid4().hex[:8]}"
+    try:
+        acked = CityStore(
+            client,
+            "paris",
+            namespace,
+            scripts=ScriptRunner(client, replication=Replication(1, 2.0)),
+        )
+        acked.record_tick(EPOCH_NEW, 7, 1000.0)  # returns only once a replica has it
+        old = cluster.primary_for(acked.keys.epoch)
+        cluster.kill(old)
+        promoted = cluster.wait_primary_replaced(old)
+        assert promoted.port != old.port
+        stale = CityStore(client, "paris", namespace)  # the new primary has no replica yet
+
+        def refused() -> FencedError | None:
+            try:
+                stale.record_tick(EPOCH_OLD, 8, 1001.0)
+            except FencedError as exc:
+                return exc
+            except StoreError:  # the client is still finding the new primary: again
+                return None
+            pytest.fail("a write with an epoch below the acknowledged one was accepted")
+
+        fenced = wait_for(refused, 30.0, "the promoted replica answers the stale write")
+        assert fenced is not None
+        assert fenced.highest == EPOCH_NEW
+        assert stale.last_tick()[0] == 7
+    finally:
+        client.close()
+        cluster.stop()
