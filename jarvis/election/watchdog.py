@@ -15,11 +15,14 @@ socket close, reports SUSPENDED, and connects to the next server with the *same*
 session: the session lives on the ensemble, so with a quorum left it is resumed (kazoo
 reports CONNECTED) well before it could expire, and nothing owned is lost.
 
-The watchdog acts only on an established connection; a connection attempt that hangs
-is kazoo's to time out (after ``session_timeout / len(hosts)``), and since the silent
+The watchdog acts only on an established connection; a connection attempt that hangs is
+kazoo's to time out (after ``session_timeout / len(hosts)``), and since the silent
 server went to the end of the list, the next attempts go to the others first. It never
 depends on what the rest of the member sends: the probe is its own, and a probe that is
-answered late still counts from its answer, not from its sending.
+answered late still counts from its answer, not from its sending. With a single server
+there is nowhere else to go, and leaving a server that is only slow (a loaded machine)
+would cost a reconnect for nothing: the watchdog then stays idle and kazoo's own ping
+decides.
 """
 
 from __future__ import annotations
@@ -128,6 +131,9 @@ class ConnectionWatchdog:
         last_answer = self._clock()
         while not self._stopping.is_set():
             sock = _socket(self._client)
+            if len(self._client.hosts) < 2:  # nowhere else to go: kazoo's ping decides
+                self._stopping.wait(self.probe_interval)
+                continue
             if sock is None or sock is left or self._client.state != KazooState.CONNECTED:
                 self._stopping.wait(min(0.05, self.probe_interval))
                 continue
