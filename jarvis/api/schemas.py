@@ -103,6 +103,9 @@ class PartitionOut(_Body):
     zone: str | None
     epoch: int | None
     since: float | None
+    pin: str | None = None  # "member M" or "zone Z" from the partition's config
+    moving_to: str | None = None  # a pending `jarvis move`
+    frozen: bool = False  # the cluster is frozen (`jarvis freeze`)
 
 
 class MemberOut(_Body):
@@ -113,6 +116,7 @@ class MemberOut(_Body):
     version: str
     host: str
     pid: int
+    frozen: bool = False
 
 
 class EventsIn(_Body):

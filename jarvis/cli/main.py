@@ -14,7 +14,8 @@ Member commands::
     jarvis config check [--config FILE] [--SETTING VALUE ...] [--json]
 
 The commands live in :mod:`jarvis.cli.settings` (run, config) and
-:mod:`jarvis.cli.ownership` (partitions, members, drain).
+:mod:`jarvis.cli.ownership` (partitions, members, drain) and :mod:`jarvis.cli.placement`
+(freeze, unfreeze, move).
 
 Ownership commands (scripts depend on them; keep them stable)::
 
@@ -23,15 +24,23 @@ Ownership commands (scripts depend on them; keep them stable)::
     jarvis partitions remove ID
     jarvis members [--json]
     jarvis drain MEMBER [--timeout SECONDS | --no-wait]
+    jarvis freeze [--reason TEXT]
+    jarvis unfreeze
+    jarvis move PARTITION (--to MEMBER | --zone ZONE) [--timeout SECONDS | --no-wait]
 
 ``partitions --json`` prints a list with one object per partition: ``partition``,
 ``kind``, ``owner``, ``zone``, ``epoch`` (the owner node's czxid), ``since`` (unix
-seconds); the last four are null when unowned. With ``--redis`` each also has
+seconds), null when unowned; ``pin`` and ``moving_to`` (``"member M"``, ``"zone Z"`` or
+null) and ``frozen`` (the cluster is in maintenance mode). With ``--redis`` each also has
 ``last_tick_age`` (seconds since ``last_tick_at`` in the partition's stats hash, or
 null). ``members --json`` prints one object per live member: ``member``, ``zone``,
-``partitions`` (count), ``draining``, ``version``, ``host``, ``pid``. ``drain`` asks the
-member (through ZooKeeper) to give every partition away and waits until it holds none
-(exit 1 if it still holds some after ``--timeout``, env ``JARVIS_DRAIN_TIMEOUT``).
+``partitions`` (count), ``draining``, ``version``, ``host``, ``pid``, ``frozen``.
+``drain`` asks the member (through ZooKeeper) to give every partition away and waits
+until it holds none (exit 1 if it still holds some after ``--timeout``, env
+``JARVIS_DRAIN_TIMEOUT``). ``freeze`` stops voluntary moves cluster-wide until
+``unfreeze`` (failover and drains go on); ``move`` hands a partition to a member or a
+zone and waits until it is there (exit 1 after ``--timeout``, env
+``JARVIS_MOVE_TIMEOUT``); an unknown partition, member or zone exits with 2.
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ from jarvis.cli.common import (
     redis_for,
 )
 from jarvis.cli.ownership import add_ownership_commands
+from jarvis.cli.placement import add_placement_commands
 from jarvis.cli.settings import add_settings_commands
 from jarvis.config import load_settings, mask_url
 from jarvis.errors import BadInputError, ConfigError, JarvisError, ServerError
@@ -222,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_cmd_demo)
     add_ownership_commands(sub)
+    add_placement_commands(sub)
     add_settings_commands(sub)
     _add_engine_commands(sub)
     return parser

@@ -1,5 +1,8 @@
 """`jarvis partitions`, `jarvis members`, `jarvis drain`: ownership as ZooKeeper has it.
 
+Both listings say when the cluster is frozen (``jarvis freeze``, see
+:mod:`jarvis.cli.placement`); partitions also show pins and pending moves.
+
 The contract of these commands (scripts depend on it) is in :mod:`jarvis.cli.main`. They
 connect with the configured ZooKeeper credentials (``JARVIS_ZK_AUTH``,
 ``JARVIS_ZK_AUTH_FILE`` or ``--zk-auth-file``): with ACLs on, a client without them
@@ -82,6 +85,15 @@ def _tick_ages(args: argparse.Namespace, partitions: Sequence[str]) -> dict[str,
     return ages
 
 
+def _frozen_line(view: ClusterView) -> str:
+    """One line saying the cluster is frozen, or nothing."""
+    controls = view.controls()
+    if not controls.frozen:
+        return ""
+    reason = f": {controls.reason}" if controls.reason else ""
+    return f"\nFROZEN since {_utc(controls.frozen_at)}{reason} (no voluntary moves)"
+
+
 def _partitions_report(args: argparse.Namespace, view: ClusterView) -> str:
     rows = view.partitions()
     ages = None
@@ -110,8 +122,13 @@ def _partitions_report(args: argparse.Namespace, view: ClusterView) -> str:
         for line, row in zip(table, rows, strict=True):
             age = ages[row.partition]
             line.append("-" if age is None else f"{age:.1f}s ago")
+    if any(r.pin is not None or r.moving_to is not None for r in rows):
+        headers += ["PIN", "MOVING TO"]
+        for line, row in zip(table, rows, strict=True):
+            line += [row.pin or "-", row.moving_to or "-"]
     owned = sum(1 for r in rows if r.owner is not None)
-    return _table(headers, table) + f"\n{len(rows)} partitions, {owned} owned"
+    summary = f"\n{len(rows)} partitions, {owned} owned"
+    return _table(headers, table) + summary + _frozen_line(view)
 
 
 def _cmd_partitions(args: argparse.Namespace) -> int:
@@ -159,7 +176,9 @@ def _cmd_partitions_remove(args: argparse.Namespace) -> int:
 
 def _cmd_members(args: argparse.Namespace) -> int:
     with zookeeper(args) as client:
-        rows = ClusterView(client, args.cluster).members()
+        view = ClusterView(client, args.cluster)
+        rows = view.members()
+        frozen = "" if args.json else _frozen_line(view)
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], indent=2))
         return EXIT_OK
@@ -176,7 +195,7 @@ def _cmd_members(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
-    print(_table(headers, table) + f"\n{len(rows)} members")
+    print(_table(headers, table) + f"\n{len(rows)} members" + frozen)
     return EXIT_OK
 
 

@@ -36,6 +36,7 @@ class MemberSlot:
     member: str
     zone: str
     draining: bool = False
+    version: str = ""
 
 
 def _spread(partition: str, member: str) -> int:

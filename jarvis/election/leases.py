@@ -13,7 +13,12 @@ A :class:`LeaseKeeper` works for one member, on its worker thread, against the m
   czxid, data version as guard).
 - :meth:`~LeaseKeeper.balance`: releases the surplus over this member's quota at a
   bounded rate (everything when draining), and creates owner nodes for the free
-  partitions the plan gives this member, in one pipelined round.
+  partitions the plan gives this member, in one pipelined round. The operator's
+  controls and the members' versions steer it (:mod:`jarvis.election.placement`):
+  nothing is released as surplus while frozen or during a rolling deploy, a partition
+  asked to move is handed off at once, a pinned one at the move rate.
+- :meth:`~LeaseKeeper.finish_moves`: a move request this member has carried out (or that
+  nobody can carry out any more) is removed from the placement node.
 """
 
 from __future__ import annotations
@@ -24,12 +29,23 @@ from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.protocol.states import ZnodeStat
 
-from jarvis.election.balance import MemberSlot, MoveLimiter, assign_free, pick_releases, quotas
+from jarvis.election.balance import MemberSlot, MoveLimiter, pick_releases, quotas
 from jarvis.election.holdings import Holdings
 from jarvis.election.nodes import MemberNode, OwnerNode, encode
 from jarvis.election.paths import ClusterPaths
+from jarvis.election.placement import (
+    Preference,
+    Steering,
+    misplaced,
+    pin_of,
+    place_free,
+    settled,
+    steering,
+)
 from jarvis.election.snapshot import Snapshot, gather
+from jarvis.errors import BadInputError
 
 __all__ = ["LeaseKeeper"]
 
@@ -147,24 +163,17 @@ class LeaseKeeper:
             for partition_id in holdings.ids():
                 holdings.begin_release(partition_id)
             return
-        slots = [
-            MemberSlot(m, entry.node.zone, entry.node.draining and m != self.member_id)
-            for m, entry in snapshot.members.items()
-        ]
+        slots = self.slots()
+        steer = self.steering(slots)
         held = snapshot.held()
         targets = quotas(len(snapshot.partitions), slots, held)
-        keeping = holdings.keeping()
-        surplus = len(keeping) - targets.get(self.member_id, 0)
-        allowed = min(surplus, self._limiter.available())
-        if allowed > 0:
-            picks = pick_releases(keeping, allowed, self.member_id, now, self._cooldown)
-            self._limiter.take(len(picks))
-            for partition_id in picks:
-                holdings.begin_release(partition_id)
+        self._release_misplaced(steer)
+        if not steer.holds_still:
+            self._release_surplus(targets.get(self.member_id, 0), steer, now)
         free = snapshot.free()
         if not free or not may_acquire:
             return
-        plan = assign_free(free, targets, held, snapshot.handed_off())
+        plan = place_free(free, targets, held, snapshot.handed_off(), steer, slots)
         # Free partitions the plan gives this member, and any left free too long by the
         # member the plan gave them to (it may be stuck).
         mine = [p for p in free if plan.get(p) == self.member_id]
@@ -183,6 +192,108 @@ class LeaseKeeper:
                 "member %s takes %s (targets %s, held %s)", self.member_id, wanted, targets, held
             )
             self._acquire(wanted)
+
+    def slots(self) -> list[MemberSlot]:
+        """The live members as the balancer sees them (this member never draining here:
+        a draining member does not plan)."""
+        return [
+            MemberSlot(
+                m,
+                entry.node.zone,
+                entry.node.draining and m != self.member_id,
+                entry.node.version,
+            )
+            for m, entry in self._snapshot.members.items()
+        ]
+
+    def steering(self, slots: list[MemberSlot]) -> Steering:
+        """The placement rules in force (controls, pins, versions)."""
+        pins: dict[str, Preference] = {}
+        for partition_id, info in self._snapshot.partitions.items():
+            try:
+                pin = pin_of(info.config)
+            except BadInputError as exc:
+                log.debug("partition %s: pin ignored: %s", partition_id, exc)
+                continue
+            if pin is not None:
+                pins[partition_id] = pin
+        return steering(self._snapshot.placement, pins, slots)
+
+    def _me(self) -> MemberSlot:
+        return MemberSlot(self.member_id, self._node.zone, False, self._node.version)
+
+    def _release_misplaced(self, steer: Steering) -> None:
+        """Hand off what an operator asked to move (at once) and what is pinned elsewhere
+        (at the move rate)."""
+        keeping = self._holdings.keeping()
+        moved, pinned = misplaced(keeping, self._me(), steer)
+        for partition_id in moved:
+            log.info(
+                "member %s hands %s off: moved to %s",
+                self.member_id,
+                partition_id,
+                steer.preferences[partition_id],
+            )
+            self._holdings.begin_release(partition_id, handoff=True)
+        allowed = min(len(pinned), self._limiter.available())
+        if allowed > 0:
+            self._limiter.take(allowed)
+            for partition_id in pinned[:allowed]:
+                log.info(
+                    "member %s hands %s off: pinned to %s",
+                    self.member_id,
+                    partition_id,
+                    steer.preferences[partition_id],
+                )
+                self._holdings.begin_release(partition_id, handoff=True)
+
+    def _release_surplus(self, target: int, steer: Steering, now: float) -> None:
+        """Release what this member holds over ``target``, at a bounded rate, never a
+        partition that sits where its preference wants it."""
+        keeping = self._holdings.keeping()
+        surplus = len(keeping) - target
+        allowed = min(surplus, self._limiter.available())
+        if allowed <= 0:
+            return
+        stay = settled(keeping, self._me(), steer)
+        movable = {p: at for p, at in keeping.items() if p not in stay}
+        picks = pick_releases(movable, allowed, self.member_id, now, self._cooldown)
+        self._limiter.take(len(picks))
+        for partition_id in picks:
+            self._holdings.begin_release(partition_id)
+
+    def finish_moves(self) -> None:
+        """Remove the move requests this member has carried out, and those nobody can
+        carry out any more (their target gone) for partitions it owns, in one write
+        guarded by the placement node's version."""
+        snapshot = self._snapshot
+        controls = snapshot.placement
+        if not controls.moves:
+            return
+        steer = self.steering(self.slots())
+        me = self._me()
+        done = [
+            p
+            for p in controls.moves
+            if p in self._holdings.keeping()
+            and (p in steer.stale_moves or steer.preferences[p].satisfied_by(me))
+        ]
+        done += [p for p in controls.moves if p not in snapshot.partitions]
+        if not done:
+            return
+        moves = {p: r for p, r in controls.moves.items() if p not in done}
+        node = controls.model_copy(update={"moves": moves})
+        path = self._paths.placement
+        (reply,) = gather(
+            [self._client.set_async(path, encode(node), version=snapshot.placement_version)],
+            self._timeout,
+            tolerate=(NoNodeError, BadVersionError),
+        )
+        if isinstance(reply, ZnodeStat):
+            log.info("member %s: move requests done: %s", self.member_id, sorted(done))
+            snapshot.placement, snapshot.placement_version = node, reply.version
+        else:
+            snapshot.mark_stale(path)
 
     def _acquire(self, partition_ids: list[str]) -> None:
         owner = OwnerNode(member=self.member_id, zone=self._node.zone, acquired_at=time.time())

@@ -370,6 +370,7 @@ class Member:
             self._holdings.begin_drain("a drain request")
         self._leases.finish_releases()
         self._leases.reconcile()
+        self._leases.finish_moves()
         self._publish_draining()
         self._settle(now)
         if now >= self._state.acquire_after:

@@ -15,9 +15,11 @@ from jarvis.errors import ElectionError
 __all__ = [
     "DrainRequest",
     "MemberNode",
+    "MoveRequest",
     "OwnerNode",
     "PartitionKind",
     "PartitionNode",
+    "PlacementNode",
     "decode",
     "encode",
 ]
@@ -62,6 +64,29 @@ class DrainRequest(_Node):
 
     session: int
     requested_at: float  # unix seconds
+
+
+class MoveRequest(_Node):
+    """One operator move (``jarvis move``): the partition should go to ``member``, or to
+    a member of ``zone`` (exactly one of the two is set)."""
+
+    member: str | None = None
+    zone: str | None = None
+    requested_at: float  # unix seconds
+
+
+class PlacementNode(_Node):
+    """``/placement``: the operator's controls over placement, cluster-wide.
+
+    ``frozen``: maintenance mode, no voluntary moves (balance, pins) while set; crash
+    failover and drains still happen. ``moves``: partition -> where an operator asked it
+    to go; the member that ends up owning it there removes the request.
+    """
+
+    frozen: bool = False
+    frozen_at: float | None = None  # unix seconds
+    reason: str = ""
+    moves: dict[str, MoveRequest] = Field(default_factory=dict)
 
 
 N = TypeVar("N", bound=_Node)

@@ -6,6 +6,7 @@
     /jarvis/<cluster>/partitions/<id>            persistent: kind and partition config
     /jarvis/<cluster>/partitions/<id>/owner      ephemeral: member, zone, acquired_at
     /jarvis/<cluster>/drain/<member>             persistent: a request that <member> drain
+    /jarvis/<cluster>/placement                  persistent: freeze flag and move requests
 
 A drain request names the session of the member it is meant for, so a request left
 behind never drains the next process that reuses the member id.
@@ -44,6 +45,10 @@ class ClusterPaths:
     @property
     def drains(self) -> str:
         return f"{self.root}/drain"
+
+    @property
+    def placement(self) -> str:
+        return f"{self.root}/placement"
 
     def member(self, member_id: str) -> str:
         return f"{self.members}/{member_id}"

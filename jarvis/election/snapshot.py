@@ -2,7 +2,8 @@
 
 Only the member's worker thread uses a :class:`Snapshot`. Every read leaves a kazoo
 watch behind (children watches on ``members`` and ``partitions``, data watches on each
-member node, ``exists`` watches on each owner node and on the member's drain request),
+member node, ``exists`` watches on each owner node, on the member's drain request and on
+the cluster's placement controls),
 and the watch callback only queues the path for the worker, which then refreshes just
 that part. Reads are pipelined (many async requests, then one wait) and bounded by a
 timeout, so the worker never hangs on a suspended connection.
@@ -23,7 +24,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import WatchedEvent, ZnodeStat
 
-from jarvis.election.nodes import DrainRequest, MemberNode, PartitionNode, decode
+from jarvis.election.nodes import DrainRequest, MemberNode, PartitionNode, PlacementNode, decode
 from jarvis.election.partitions import PartitionInfo
 from jarvis.election.paths import ClusterPaths
 
@@ -92,6 +93,10 @@ class Snapshot:
         #: partition -> the highest epoch seen for it
         self.last_epoch: dict[str, int] = {}
         self.drain_request: DrainRequest | None = None
+        #: The operator's placement controls and the data version they were read at
+        #: (-1: no node).
+        self.placement = PlacementNode()
+        self.placement_version = -1
         # What to read again on the next refresh.
         self._stale_all = True
         self._stale_members = False  # the list of members
@@ -99,6 +104,7 @@ class Snapshot:
         self._stale_partitions = False
         self._stale_owners: set[str] = set()
         self._stale_drain = False
+        self._stale_placement = False
 
     # --- staleness --------------------------------------------------------------------
 
@@ -117,6 +123,8 @@ class Snapshot:
             self._stale_partitions = True
         elif path == paths.drain(self._member_id):
             self._stale_drain = True
+        elif path == paths.placement:
+            self._stale_placement = True
         else:
             partition_id = paths.partition_of_owner(path)
             if partition_id is not None:
@@ -130,6 +138,7 @@ class Snapshot:
         if self._stale_all:
             self._stale_all = False
             self._stale_members = self._stale_partitions = self._stale_drain = False
+            self._stale_placement = False
             self._stale_owners.clear()
             self._stale_member_ids.clear()
             try:
@@ -139,6 +148,7 @@ class Snapshot:
                 raise
             return True
         asked = self._stale_members or self._stale_partitions or self._stale_drain
+        asked = asked or self._stale_placement
         asked = asked or bool(self._stale_owners or self._stale_member_ids)
         try:
             if self._stale_members:
@@ -155,6 +165,9 @@ class Snapshot:
             if self._stale_drain:
                 self._stale_drain = False
                 self.refresh_drain_request()
+            if self._stale_placement:
+                self._stale_placement = False
+                self.refresh_placement()
         except BaseException:
             self._stale_all = True
             raise
@@ -166,6 +179,7 @@ class Snapshot:
         self.refresh_members()
         self.refresh_partitions(full=True)
         self.refresh_drain_request()
+        self.refresh_placement()
 
     def refresh_members(self) -> None:
         names = self._client.get_children_async(self._paths.members, watch=self._watch)
@@ -238,6 +252,16 @@ class Snapshot:
             if not isinstance(reply, NoNodeError):
                 self.drain_request = decode(DrainRequest, reply[0], path)
 
+    def refresh_placement(self) -> None:
+        path = self._paths.placement
+        (stat,) = gather([self._client.exists_async(path, watch=self._watch)], self._timeout)
+        self.placement, self.placement_version = PlacementNode(), -1
+        if isinstance(stat, ZnodeStat):
+            (reply,) = gather([self._client.get_async(path)], self._timeout)
+            if not isinstance(reply, NoNodeError):
+                self.placement = decode(PlacementNode, reply[0], path)
+                self.placement_version = reply[1].version
+
     # --- updates ----------------------------------------------------------------------
 
     def set_owner(self, partition_id: str, stat: ZnodeStat | None) -> None:
@@ -272,6 +296,7 @@ class Snapshot:
         self.free_since.clear()
         self.last_epoch.clear()
         self.drain_request = None
+        self.placement, self.placement_version = PlacementNode(), -1
         self._stale_all = True
 
     # --- derived ----------------------------------------------------------------------

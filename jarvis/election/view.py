@@ -1,7 +1,8 @@
 """A read-only view of a cluster's ownership, for the CLI and the HTTP API.
 
 Reads everything in a few pipelined rounds (no watches), so one call costs a handful of
-round trips whatever the number of partitions.
+round trips whatever the number of partitions. Every row says whether the cluster is
+frozen (``jarvis freeze``); a partition row also shows its pin and a pending move.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
+from jarvis.election.controls import PlacementControls
 from jarvis.election.nodes import (
     DrainRequest,
     MemberNode,
     OwnerNode,
     PartitionKind,
     PartitionNode,
+    PlacementNode,
     decode,
     encode,
 )
 from jarvis.election.paths import ClusterPaths, check_name
+from jarvis.election.placement import Preference, pin_of
 from jarvis.election.snapshot import gather
 from jarvis.errors import BadInputError, ElectionError
 
@@ -33,7 +37,8 @@ _TIMEOUT = 15.0
 
 @dataclass(frozen=True, slots=True)
 class OwnershipRow:
-    """One partition and its owner (``owner`` and the rest None when unowned)."""
+    """One partition and its owner (``owner`` to ``since`` None when unowned); ``pin``
+    and ``moving_to`` read ``member M`` or ``zone Z`` (None when there is none)."""
 
     partition: str
     kind: PartitionKind
@@ -41,6 +46,9 @@ class OwnershipRow:
     zone: str | None
     epoch: int | None
     since: float | None  # unix seconds
+    pin: str | None = None
+    moving_to: str | None = None
+    frozen: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +65,7 @@ class MemberRow:
     version: str
     host: str
     pid: int
+    frozen: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +77,11 @@ class ClusterView:
     def __init__(self, client: KazooClient, cluster: str) -> None:
         self._client = client
         self._paths = ClusterPaths(cluster)
+        self._controls = PlacementControls(client, cluster)
+
+    def controls(self) -> PlacementNode:
+        """The operator's placement controls (freeze, pending moves)."""
+        return self._controls.read()
 
     def _children(self, path: str) -> list[str]:
         try:
@@ -87,19 +101,43 @@ class ClusterView:
             owners = self._read([self._paths.owner(p) for p in ids])
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot read partitions: {exc!r}") from exc
+        controls = self.controls()
         rows = []
         for partition_id, node, owner in zip(ids, nodes, owners, strict=True):
             if node is None:
                 continue  # removed while we read
             info = decode(PartitionNode, node[0], self._paths.partition(partition_id))
+            move = controls.moves.get(partition_id)
+            pin = _pin_text(info.config)
+            moving_to = None if move is None else str(Preference.of_move(move))
             if owner is None:
-                rows.append(OwnershipRow(partition_id, info.kind, None, None, None, None))
+                rows.append(
+                    OwnershipRow(
+                        partition_id,
+                        info.kind,
+                        None,
+                        None,
+                        None,
+                        None,
+                        pin,
+                        moving_to,
+                        controls.frozen,
+                    )
+                )
                 continue
             data, stat = owner
             lease = decode(OwnerNode, data, self._paths.owner(partition_id))
             rows.append(
                 OwnershipRow(
-                    partition_id, info.kind, lease.member, lease.zone, stat.czxid, lease.acquired_at
+                    partition_id,
+                    info.kind,
+                    lease.member,
+                    lease.zone,
+                    stat.czxid,
+                    lease.acquired_at,
+                    pin,
+                    moving_to,
+                    controls.frozen,
                 )
             )
         return rows
@@ -112,6 +150,7 @@ class ClusterView:
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot read members: {exc!r}") from exc
         counts: dict[str, int] = {}
+        frozen = self.controls().frozen
         for row in self.partitions():
             if row.owner is not None:
                 counts[row.owner] = counts.get(row.owner, 0) + 1
@@ -129,6 +168,7 @@ class ClusterView:
                     info.version,
                     info.host,
                     info.pid,
+                    frozen,
                 )
             )
         return rows
@@ -152,3 +192,11 @@ class ClusterView:
                 self._client.set(path, data)
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot ask {member_id!r} to drain: {exc!r}") from exc
+
+
+def _pin_text(config: Any) -> str | None:
+    try:
+        pin = pin_of(config)
+    except BadInputError:
+        return "invalid"
+    return None if pin is None else str(pin)

@@ -11,7 +11,7 @@ from kazoo.client import KazooClient
 from openapi_spec_validator import validate
 
 from jarvis.api.schemas import MAX_EVENTS_PER_REQUEST
-from jarvis.election import PartitionRegistry
+from jarvis.election import PartitionRegistry, PlacementControls
 from jarvis.store.work.queue import WorkQueue
 from tests.api.conftest import CLUSTER
 from tests.faults import wait_for
@@ -262,12 +262,16 @@ def test_events_are_accepted_all_or_none(client: httpx.Client, work: WorkQueue) 
 
 
 def test_partitions_and_members(client: httpx.Client, zk: KazooClient) -> None:
-    PartitionRegistry(zk, CLUSTER).add(STORE, "store")
+    PartitionRegistry(zk, CLUSTER).add(STORE, "store", {"pin": {"zone": "z1"}})
     assert client.get("/v1/partitions").json() == [
         {"partition": STORE, "kind": "store", "owner": None, "zone": None, "epoch": None,
-         "since": None}
+         "since": None, "pin": "zone z1", "moving_to": None, "frozen": False}
     ]  # fmt: skip
     assert client.get("/v1/members").json() == []
+    PlacementControls(zk, CLUSTER).freeze("deploy", 1.0)
+    assert [row["frozen"] for row in client.get("/v1/partitions").json()] == [True]
+    PlacementControls(zk, CLUSTER).unfreeze()
+    assert [row["frozen"] for row in client.get("/v1/partitions").json()] == [False]
     zk.stop()
     _error(client.get("/v1/partitions"), 503)
 
