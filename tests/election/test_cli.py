@@ -50,6 +50,7 @@ def _zookeeper_rows(zk: KazooClient, cluster: str) -> list[dict[str, Any]]:
         kind = json.loads(zk.get(paths.partition(partition_id))[0])["kind"]
         row: dict[str, Any] = {"partition": partition_id, "kind": kind, "owner": None}
         row |= {"zone": None, "epoch": None, "since": None}
+        row |= {"pin": None, "moving_to": None, "frozen": False}
         if zk.exists(paths.owner(partition_id)):
             data, stat = zk.get(paths.owner(partition_id))
             owner = json.loads(data)
@@ -111,7 +112,7 @@ def test_members_json_matches_zookeeper(
 ) -> None:
     add_partitions(registry, 5)
     spawn("a", "z1", recorded=False, version="9.9.9")
-    spawn("b", "z2", recorded=False)
+    spawn("b", "z2", recorded=False, version="9.9.9")  # one version: balance
     wait_for(lambda: sorted(v for k, v in balanced_counts(view).items()) == [2, 3], 10, "2 and 3")
     code, out, _ = run(capsys, "members", "--json", *flags)
     assert code == EXIT_OK

@@ -1,0 +1,136 @@
+"""Operator controls against a real ZooKeeper: freeze, move, pins, version-aware deploys."""
+
+from __future__ import annotations
+
+import time
+
+from kazoo.client import KazooClient
+
+from jarvis.election import ClusterView, MoveRequest, PartitionRegistry, PlacementControls
+from tests.election.conftest import Spawn, add_partitions, balanced, counts
+from tests.election.recorder import Timeline
+from tests.faults import wait_for, wait_owned
+
+
+def _releases(timeline: Timeline, since: int = 0) -> list[str]:
+    return [
+        f"{e.member}:{e.partition}"
+        for e in timeline.entries()[since:]
+        if e.call == "release_requested"
+    ]
+
+
+def test_freeze_stops_voluntary_moves_but_not_failover(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+    zk: KazooClient,
+    cluster: str,
+) -> None:
+    add_partitions(registry, 6)
+    controls = PlacementControls(zk, cluster)
+    controls.freeze("test", time.time())
+    a = spawn("a", "z1")
+    b = spawn("b", "z2")
+    # Free partitions are still taken while frozen.
+    wait_for(lambda: balanced(view, {"a": 3, "b": 3}), 15, "3 partitions each while frozen")
+    kept = wait_owned(b, lambda owned: len(owned) == 3, 5, "b knows it owns 3")
+    spawn("c", "z3")
+    spawn("d", "z1")
+    wait_for(lambda: len(view.members()) == 4, 10, "four members registered")
+    assert all(row.frozen for row in view.members())
+    # Crash failover still happens: a's partitions go to the newcomers.
+    a.stop()
+    wait_for(
+        lambda: (
+            balanced(view, {"b": 3, "c": 2, "d": 1}) or balanced(view, {"b": 3, "c": 1, "d": 2})
+        ),
+        15,
+        "a's partitions taken over by c and d",
+    )
+    # b, over its share of 2 all along, gave nothing up.
+    assert b.owned() == kept
+    assert _releases(timeline) == []
+    assert timeline.double_ownership() == []
+
+    controls.unfreeze()
+    wait_for(lambda: balanced(view, {"b": 2, "c": 2, "d": 2}), 15, "balance resumes: 2 each")
+    assert len(_releases(timeline)) == 1
+    assert timeline.double_ownership() == []
+
+
+def test_move_hands_a_partition_to_the_named_member_and_clears_the_request(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+    zk: KazooClient,
+    cluster: str,
+) -> None:
+    add_partitions(registry, 6)
+    members = {m: spawn(m, f"z{i}") for i, m in enumerate("abc")}
+    wait_for(lambda: balanced(view, {"a": 2, "b": 2, "c": 2}), 15, "2 partitions each")
+    controls = PlacementControls(zk, cluster)
+    controls.freeze("a move is not a voluntary move", time.time())
+    owners = {row.partition: row for row in view.partitions()}
+    partition = min(p for p, row in owners.items() if row.owner == "a")
+    mark = len(timeline.entries())
+    controls.request_move(partition, MoveRequest(member="c", requested_at=time.time()))
+    owned = wait_owned(members["c"], lambda o: partition in o, 10, f"c took {partition}")
+    assert owned[partition] > (owners[partition].epoch or 0)
+    wait_for(lambda: partition not in controls.read().moves, 10, "the move request removed")
+    calls = [(e.member, e.call) for e in timeline.entries()[mark:] if e.partition == partition]
+    assert calls == [("a", "release_requested"), ("a", "released"), ("c", "acquired")]
+    assert counts(view) == {"a": 1, "b": 2, "c": 3}  # frozen: nothing else moved
+    assert timeline.double_ownership() == []
+
+
+def test_a_pin_is_honoured_and_released_when_its_member_dies(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+) -> None:
+    add_partitions(registry, 4)
+    registry.add("pinned", "city", {"pin": {"member": "b"}})
+    spawn("a", "z1")
+    wait_for(lambda: counts(view) == {"a": 5}, 15, "a alone owns all five")
+    b = spawn("b", "z2")
+    wait_owned(b, lambda owned: "pinned" in owned, 10, "b took its pinned partition")
+    wait_for(lambda: sorted(counts(view).values()) == [2, 3], 15, "shares of 3 and 2")
+    row = next(r for r in view.partitions() if r.partition == "pinned")
+    assert (row.owner, row.pin) == ("b", "member b")
+
+    b.stop()  # the pinned member dies: the pin no longer holds the partition
+    wait_for(lambda: counts(view) == {"a": 5}, 15, "a took everything, the pinned one too")
+    b = spawn("b", "z2")
+    wait_owned(b, lambda owned: "pinned" in owned, 10, "b back: the pin holds again")
+    assert timeline.double_ownership() == []
+
+
+def test_a_rolling_deploy_to_a_new_version_moves_each_partition_once(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+) -> None:
+    partitions = add_partitions(registry, 12)
+    old = {m: spawn(m, f"z{m}", version="1.0") for m in "abc"}
+    wait_for(lambda: balanced(view, {"a": 4, "b": 4, "c": 4}), 15, "4 partitions each")
+    timeline.wait_until(lambda: len(timeline.acquisitions()) == 12, 5, "12 acquisitions")
+    mark = len(timeline.entries())
+    for name, member in old.items():
+        # Each new member starts before its old one drains (a surge deploy).
+        spawn(f"{name}2", f"z{name}", version="1.1")
+        wait_for(lambda: len(view.members()) == 4, 10, f"{name}2 registered")
+        assert member.drain(15.0).graceful
+        member.stop()
+    expected = {"a2": 4, "b2": 4, "c2": 4}
+    wait_for(lambda: balanced(view, expected), 15, "4 partitions on each new member")
+    timeline.wait_until(
+        lambda: len(timeline.acquisitions(mark)) >= 12, 5, "12 acquisitions recorded"
+    )
+    moved = sorted(e.partition or "" for e in timeline.acquisitions(mark))
+    assert moved == partitions  # every partition moved, and exactly once
+    assert timeline.double_ownership() == []
