@@ -43,7 +43,7 @@ def test_versions_compare_numbers_as_numbers() -> None:
 def test_newest_members_only_while_several_versions_are_live() -> None:
     assert newest_members([A, B, C]) is None
     new = MemberSlot("a2", "z1", version="1.1")
-    assert newest_members([A, B, C, new]) == {"a2"}
+    assert newest_members([A, B, C, new]) == frozenset({"a2"})
     # A draining member of the newest version takes nothing.
     assert newest_members([A, MemberSlot("a2", "z1", True, "1.1")]) is None
 
@@ -89,7 +89,7 @@ def test_during_a_rolling_deploy_free_partitions_go_to_the_newest_version() -> N
     held = {"a": 4, "b": 4, "c": 4, "a2": 0}
     targets = quotas(12, slots, held)
     steer = steering(PlacementNode(), {}, slots)
-    assert steer.newest == {"a2"}
+    assert steer.newest == frozenset({"a2"})
     assert steer.holds_still
     plan = place_free(["p0", "p1", "p2", "p3"], targets, held, {"p0": "a"}, steer, slots)
     assert plan == {"p0": "a2", "p1": "a2", "p2": "a2", "p3": "a2"}
