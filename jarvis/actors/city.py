@@ -1,4 +1,9 @@
-"""The city engine: apply events, snapshot, solve, one fenced commit."""
+"""The city engine: apply events, snapshot, solve, one fenced commit.
+
+When too few replicas confirm the events it applied (an unknown outcome), the tick still
+decides from what Redis holds and commits, then raises the NotReplicatedError: the
+partition actor then reloads the partition before its next tick.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import time
 from collections.abc import Callable
 
 from jarvis.actors.engine import TickReport
+from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
-from jarvis.store.city import CityStore
+from jarvis.store.city import ApplyResult, CityStore
 
 __all__ = ["CityEngine"]
 
@@ -31,7 +37,13 @@ class CityEngine:
         return self.store.last_tick()
 
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
-        applied = self.store.apply_events(epoch)
+        unconfirmed: NotReplicatedError | None = None
+        try:
+            applied = self.store.apply_events(epoch)
+        except NotReplicatedError as exc:
+            # Applied or not, we cannot tell: decide from what Redis holds now (the
+            # snapshot re-reads it), then report the unknown outcome after the commit.
+            unconfirmed, applied = exc, ApplyResult(0, 0, 0, "")
         snapshot = self.store.snapshot()
         started = time.perf_counter()
         decision = decide_city(
@@ -45,6 +57,8 @@ class CityEngine:
         result = self.store.commit(epoch, tick, pairs, now)
         if not result.accepted:
             log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))
+        if unconfirmed is not None:
+            raise unconfirmed
         return TickReport(
             tick=tick,
             applied=applied.applied,

@@ -29,8 +29,12 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
+from jarvis.config import Settings
+from jarvis.connections import redis_client
 from jarvis.election.watchdog import ConnectionWatchdog
 from jarvis.errors import ServerError
+from jarvis.store.replication import RedisClient
+from jarvis.testing.redis_cluster import RedisCluster
 from jarvis.testing.servers import (
     RedisServer,
     ZooKeeperEnsemble,
@@ -80,6 +84,7 @@ class LocalCluster:
         log_level: str = "INFO",
         member_env: Mapping[str, str] | None = None,
         zk_tick_time_ms: int = 200,
+        redis_cluster: bool = False,
     ) -> None:
         self._owns_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="jarvis-cluster-")) if root is None else root
@@ -94,7 +99,13 @@ class LocalCluster:
             self.zookeeper = ZooKeeperEnsemble(self.root / "zk", tick_time_ms=zk_tick_time_ms)
         else:
             self.zookeeper = ZooKeeperServer(self.root / "zk", tick_time_ms=zk_tick_time_ms)
-        self.redis = RedisServer(self.root / "redis")
+        #: One Redis, or (``redis_cluster``) a Redis Cluster of three primaries with one
+        #: replica each, which the members use with ``--redis-mode cluster``.
+        self.redis: RedisServer | RedisCluster
+        if redis_cluster:
+            self.redis = RedisCluster(self.root / "redis-cluster")
+        else:
+            self.redis = RedisServer(self.root / "redis")
         self.members: dict[str, MemberProcess] = {}
         self._admin: KazooClient | None = None
         self._admin_watchdog: ConnectionWatchdog | None = None
@@ -108,6 +119,14 @@ class LocalCluster:
     @property
     def redis_url(self) -> str:
         return self.redis.url
+
+    @property
+    def redis_mode(self) -> str:
+        return "cluster" if isinstance(self.redis, RedisCluster) else "standalone"
+
+    def redis_client(self) -> RedisClient:
+        """A client of the harness for its Redis (a cluster client in cluster mode)."""
+        return redis_client(Settings(redis=self.redis_url, redis_mode=self.redis_mode))
 
     def start(self) -> LocalCluster:
         try:
@@ -130,6 +149,8 @@ class LocalCluster:
         return self._admin
 
     def restart_redis(self) -> None:
+        if isinstance(self.redis, RedisCluster):
+            raise ServerError("restart_redis needs one Redis; restart a cluster node instead")
         self.redis.restart()
 
     def _ensemble(self) -> ZooKeeperEnsemble:
@@ -188,6 +209,8 @@ class LocalCluster:
             self.zk_hosts,
             "--redis",
             self.redis_url,
+            "--redis-mode",
+            self.redis_mode,
             "--cluster",
             self.cluster,
             "--zone",
@@ -282,7 +305,10 @@ class LocalCluster:
             yield from self.zookeeper.logs()
         else:
             yield "zookeeper", self.zookeeper.log_tail()
-        yield "redis", self.redis.log_tail()
+        if isinstance(self.redis, RedisCluster):
+            yield from self.redis.logs()
+        else:
+            yield "redis", self.redis.log_tail()
         for name, member in self.members.items():
             yield f"member {name}", member.log_tail()
 

@@ -4,7 +4,8 @@ A background thread plays the outside world: couriers come online in each city, 
 arrive at a steady rate, and whatever Jarvis assigns is picked up and delivered a moment
 later (the simulator follows each city's out stream), which frees the courier again.
 Every loop is bounded in time; :meth:`CityTraffic.stop` ends it. All traffic goes to the
-local Redis of the harness.
+local Redis of the harness (``redis_mode="cluster"``: its Redis Cluster, each event
+confirmed by a replica like any producer's).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import redis
 
+from jarvis.config import Settings
+from jarvis.connections import redis_client, replication
 from jarvis.errors import JarvisError
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import (
@@ -34,6 +38,7 @@ from jarvis.models.work import Associate, WorkItem
 from jarvis.store.decisions import read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.producer import Producer
+from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.queue import Claim, WorkQueue
 
 __all__ = ["CityTraffic", "StoreTraffic", "StoreTrafficStats", "TrafficStats"]
@@ -111,9 +116,12 @@ class CityTraffic(_Generator):
         delivery_seconds: float = 1.5,
         seed: int = 7,
         clock: Callable[[], float] = time.time,
+        redis_mode: Literal["standalone", "cluster"] = "standalone",
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.producer = Producer(self.client, namespace)
+        settings = Settings(redis=redis_url, redis_mode=redis_mode)
+        self.client = redis_client(settings)
+        # Like a producer in production: an event counts as sent once replicated.
+        self.producer = Producer(self.client, namespace, replication=replication(settings))
         self.cities = list(cities)
         self.namespace = namespace
         self.couriers_per_city = couriers_per_city
@@ -248,9 +256,12 @@ class StoreTraffic(_Generator):
         associates_per_store: int = 3,
         items_per_second: float = 2.0,
         seed: int = 11,
+        redis_mode: Literal["standalone", "cluster"] = "standalone",
     ) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.work = WorkQueue(self.client, namespace)
+        settings = Settings(redis=redis_url, redis_mode=redis_mode)
+        self.client = redis_client(settings)
+        scripts = ScriptRunner(self.client, replication=replication(settings))
+        self.work = WorkQueue(self.client, namespace, scripts=scripts)
         self.stores = list(stores)
         self.items_per_second = items_per_second
         self.random = random.Random(seed)

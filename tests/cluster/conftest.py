@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 
 import pytest
-import redis
 
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.store.decisions import read_decisions
@@ -24,8 +23,13 @@ class Scenario:
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
-        self.traffic = CityTraffic(cluster.redis_url, CITIES, namespace=cluster.namespace)
-        self.redis = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+        self.traffic = CityTraffic(
+            cluster.redis_url,
+            CITIES,
+            namespace=cluster.namespace,
+            redis_mode="cluster" if cluster.redis_mode == "cluster" else "standalone",
+        )
+        self.redis = cluster.redis_client()
 
     def start(self) -> None:
         registry = PartitionRegistry(self.cluster.admin, self.cluster.cluster)
