@@ -11,6 +11,13 @@ All three measured in one run, on real `jarvis run` processes with 100 cities:
   session timeout (the bound a crash can promise: the session must expire first).
 - ``single_instance_restart``: the before picture, one member owning every city,
   stopped (SIGTERM) and started again, as a deploy of a one-machine dispatcher would.
+
+Each restart also reports ``moves_per_partition``: per city, the number of ownerships
+that made a decision after the deploy began, minus one (the ownership it began with),
+averaged over cities (goal of a deploy: 1.0, each city moves once). Two surge deploys
+sit beside the rolling restart: each new member starts (and is ready) before its old
+one drains, once announcing the same version (how every deploy looked to the cluster
+before members compared versions) and once a newer one (version-aware placement).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 import numpy as np
 import redis
 
+from jarvis import __version__
 from jarvis.election import ClusterView, PartitionRegistry
 from jarvis.store.decisions import read_decisions
 from jarvis.testing.checker import check_cluster
@@ -79,21 +87,38 @@ def _ticks(cluster: LocalCluster, city: str) -> list[float]:
     return ats
 
 
+def _moves(cluster: LocalCluster, cities: list[str], since: float) -> np.ndarray:
+    """Per city: ownerships (epochs) that decided at or after ``since``, minus one."""
+    client = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+    moves = []
+    for city in cities:
+        epochs = {d.epoch for d in read_decisions(client, city, count=100000) if d.at >= since}
+        moves.append(max(0, len(epochs) - 1))
+    client.close()
+    return np.array(moves, dtype=float)
+
+
 def _restart_gaps(
     name: str, cities: list[str], members: list[tuple[str, str]], restart: Any
 ) -> dict[str, Any]:
-    """Per-city largest decision gap, in ticks, through ``restart(cluster)``."""
+    """Per-city largest decision gap, in ticks, and moves per city, through
+    ``restart(cluster)``."""
     cluster, traffic = _cluster(cities, members)
     try:
         time.sleep(3 * TICK)
+        began = time.time()
         restart(cluster)
+        view = ClusterView(cluster.admin, cluster.cluster)
+        _wait(lambda: _balanced(view, len(members)), 120, "ownership balanced after the deploy")
         time.sleep(3 * TICK)
         gaps = _gaps(cluster, traffic, cities) / TICK
+        moves = _moves(cluster, cities, began)
     finally:
         traffic.stop()
         cluster.stop()
     return {"benchmark": name, "cities": len(cities), "members": len(members),
             "largest_gap_ticks": float(gaps.max()), "p99_gap_ticks": float(np.percentile(gaps, 99)),
+            "moves_per_partition": float(moves.mean()), "max_moves": int(moves.max()),
             "tick_s": TICK}  # fmt: skip
 
 
@@ -102,6 +127,19 @@ def _rolling(cities: list[str]) -> dict[str, Any]:
         "rolling_restart", cities, [("m1", "a"), ("m2", "b"), ("m3", "c")],
         lambda cluster: cluster.rolling_restart(),
     )  # fmt: skip
+
+
+def _surge(cities: list[str], version: str, name: str) -> dict[str, Any]:
+    """Each new member (announcing ``version``) starts before its old one drains."""
+
+    def deploy(cluster: LocalCluster) -> None:
+        for old, member in list(cluster.members.items()):
+            cluster.start_member(f"{old}-new", member.zone, version=version)
+            code = cluster.stop_member(old)
+            if code != 0:
+                raise RuntimeError(f"member {old} exited with {code} on SIGTERM")
+
+    return _restart_gaps(name, cities, [("m1", "a"), ("m2", "b"), ("m3", "c")], deploy)
 
 
 def _single(cities: list[str]) -> dict[str, Any]:
@@ -144,4 +182,10 @@ def _kill(cities: list[str]) -> dict[str, Any]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     cities = [f"city-{i:03d}" for i in range(20 if quick else 100)]
-    return [_rolling(cities), _kill(cities), _single(cities)]
+    return [
+        _rolling(cities),
+        _surge(cities, __version__, "surge_deploy_same_version"),
+        _surge(cities, f"{__version__}.1", "surge_deploy_new_version"),
+        _kill(cities),
+        _single(cities),
+    ]

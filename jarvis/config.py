@@ -161,6 +161,12 @@ class Settings(BaseModel):
         pattern=r"^[A-Za-z0-9_.@-]{1,128}$",
         description="member id (default: host-pid)",
     )
+    member_version: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.+-]{1,64}$",
+        description="version this member announces (unset: the package's); while several "
+        "are live, free partitions go to the newest (rolling deploys)",
+    )
     # --- timing -----------------------------------------------------------------
     tick: float = Field(1.0, gt=0.0, le=60.0, description="seconds between two ticks")
     session_timeout: float = Field(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from jarvis import metrics
+from jarvis import __version__, metrics
 from jarvis.actors import EngineFactory, Gate, LostFlags, MemberSupervisor, SupervisorListener
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
@@ -106,6 +106,7 @@ class Daemon:
             session_timeout=self.settings.session_timeout,
             max_moves_per_interval=self.settings.max_moves_per_interval,
             rebalance_interval=self.settings.rebalance_interval,
+            version=self.settings.member_version or __version__,
             auth_data=tuple(auth.auth_data) if auth else None,
             default_acl=tuple(auth.acl) if auth else None,
         )

@@ -185,7 +185,10 @@ class LocalCluster:
 
     # --- members --------------------------------------------------------------------
 
-    def start_member(self, name: str, zone: str, wait: bool = True) -> MemberProcess:
+    def start_member(
+        self, name: str, zone: str, wait: bool = True, version: str | None = None
+    ) -> MemberProcess:
+        """Start `jarvis run` for member ``name`` (announcing ``version`` if given)."""
         if name in self.members and self.members[name].alive:
             raise ServerError(f"member {name} is already running")
         log_path = self.root / "members" / f"{name}.log"
@@ -222,6 +225,8 @@ class LocalCluster:
             "--session-timeout",
             str(self.session_timeout),
         ]
+        if version is not None:
+            cmd += ["--member-version", version]
         with log_path.open("ab") as out:
             proc = subprocess.Popen(
                 cmd,
