@@ -16,7 +16,8 @@ A :class:`LeaseKeeper` works for one member, on its worker thread, against the m
   partitions the plan gives this member, in one pipelined round. The operator's
   controls and the members' versions steer it (:mod:`jarvis.election.placement`):
   nothing is released as surplus while frozen or during a rolling deploy, a partition
-  asked to move is handed off at once, a pinned one at the move rate.
+  asked to move is handed off at once, a pinned one at the move rate. When partitions
+  have weights (:mod:`jarvis.election.weights`), members even out weight, not count.
 - :meth:`~LeaseKeeper.finish_moves`: a move request this member has carried out (or that
   nobody can carry out any more) is removed from the placement node.
 """
@@ -45,6 +46,13 @@ from jarvis.election.placement import (
     steering,
 )
 from jarvis.election.snapshot import Snapshot, gather
+from jarvis.election.weights import (
+    DEFAULT_WEIGHT,
+    loads,
+    pick_weighted_releases,
+    uniform,
+    weight_of,
+)
 from jarvis.errors import BadInputError
 
 __all__ = ["LeaseKeeper"]
@@ -167,13 +175,18 @@ class LeaseKeeper:
         steer = self.steering(slots)
         held = snapshot.held()
         targets = quotas(len(snapshot.partitions), slots, held)
+        weights = self.weights()
+        weighted = None if uniform(weights) else (weights, self._loads(weights, targets))
         self._release_misplaced(steer)
         if not steer.holds_still:
-            self._release_surplus(targets.get(self.member_id, 0), steer, now)
+            if weighted is None:
+                self._release_surplus(targets.get(self.member_id, 0), steer, now)
+            else:
+                self._release_heavy(weights, weighted[1], steer)
         free = snapshot.free()
         if not free or not may_acquire:
             return
-        plan = place_free(free, targets, held, snapshot.handed_off(), steer, slots)
+        plan = place_free(free, targets, held, snapshot.handed_off(), steer, slots, weighted)
         # Free partitions the plan gives this member, and any left free too long by the
         # member the plan gave them to (it may be stuck).
         mine = [p for p in free if plan.get(p) == self.member_id]
@@ -218,6 +231,53 @@ class LeaseKeeper:
             if pin is not None:
                 pins[partition_id] = pin
         return steering(self._snapshot.placement, pins, slots)
+
+    def weights(self) -> dict[str, float]:
+        """Partition -> weight, from the configs (a malformed weight counts as 1)."""
+        weights: dict[str, float] = {}
+        for partition_id, info in self._snapshot.partitions.items():
+            try:
+                weights[partition_id] = weight_of(info.config)
+            except BadInputError as exc:
+                log.debug("partition %s: weight ignored: %s", partition_id, exc)
+                weights[partition_id] = DEFAULT_WEIGHT
+        return weights
+
+    def _loads(self, weights: dict[str, float], targets: dict[str, int]) -> dict[str, float]:
+        """Weight carried by each live, non-draining member."""
+        snapshot = self._snapshot
+        member_of = {entry.session: m for m, entry in snapshot.members.items()}
+        owners = {
+            p: member_of[entry.session]
+            for p, entry in snapshot.owners.items()
+            if entry is not None and entry.session in member_of
+        }
+        return loads(owners, weights, targets)
+
+    def _release_heavy(
+        self, weights: dict[str, float], load: dict[str, float], steer: Steering
+    ) -> None:
+        """Give up partitions whose move to the lightest member evens the two out, at the
+        move rate, never one that sits where its preference wants it."""
+        if self.member_id not in load:
+            return
+        allowed = self._limiter.available()
+        if allowed <= 0:
+            return
+        keeping = self._holdings.keeping()
+        stay = settled(keeping, self._me(), steer)
+        movable = {p: weights.get(p, DEFAULT_WEIGHT) for p in keeping if p not in stay}
+        others = {m: w for m, w in load.items() if m != self.member_id}
+        picks = pick_weighted_releases(movable, load[self.member_id], others, allowed)
+        self._limiter.take(len(picks))
+        for partition_id in picks:
+            log.info(
+                "member %s releases %s (weight %s) to even out weight",
+                self.member_id,
+                partition_id,
+                weights.get(partition_id, DEFAULT_WEIGHT),
+            )
+            self._holdings.begin_release(partition_id)
 
     def _me(self) -> MemberSlot:
         return MemberSlot(self.member_id, self._node.zone, False, self._node.version)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from jarvis.election.nodes import PartitionKind, PartitionNode, decode, encode
 from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.placement import pin_of
+from jarvis.election.weights import weight_of
 from jarvis.errors import BadInputError, ElectionError
 
 __all__ = ["KINDS", "PartitionInfo", "PartitionKind", "PartitionRegistry"]
@@ -50,7 +51,8 @@ def _node(kind: object, config: object) -> PartitionNode:
         raise BadInputError(f"invalid partition kind {kind!r}: use one of {', '.join(KINDS)}")
     if not isinstance(config, Mapping):
         raise BadInputError(f"partition config must be a JSON object, not {config!r}")
-    pin_of(config)  # a malformed pin is refused here, not ignored later
+    pin_of(config)  # a malformed pin or weight is refused here, not ignored later
+    weight_of(config)
     try:
         return PartitionNode(kind=kind, config=dict(config))
     except ValidationError as exc:

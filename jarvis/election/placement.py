@@ -30,6 +30,7 @@ from typing import Any
 
 from jarvis.election.balance import MemberSlot, assign_free
 from jarvis.election.nodes import MoveRequest, PlacementNode
+from jarvis.election.weights import DEFAULT_WEIGHT, assign_free_weighted
 from jarvis.errors import BadInputError
 
 __all__ = [
@@ -193,12 +194,15 @@ def place_free(
     avoid: Mapping[str, str],
     steer: Steering,
     slots: Iterable[MemberSlot],
+    weighted: tuple[Mapping[str, float], Mapping[str, float]] | None = None,
 ) -> dict[str, str]:
     """Free partition -> the member that should take it.
 
     A partition with a preference goes to the satisfying member furthest below its
-    target; the others go as :func:`~jarvis.election.balance.assign_free` plans them,
-    among the members of the newest version while a rolling deploy is under way.
+    target; the others go as :func:`~jarvis.election.balance.assign_free` plans them
+    (or, given ``weighted`` = (partition weights, member loads),
+    :func:`~jarvis.election.weights.assign_free_weighted`), among the members of the
+    newest version while a rolling deploy is under way.
     """
     by_id = {s.member: s for s in slots if s.member in targets}
     count = {m: held.get(m, 0) for m in targets}
@@ -221,5 +225,12 @@ def place_free(
     pool_targets = {m: t for m, t in targets.items() if newest is None or m in newest} or dict(
         targets
     )
-    plan.update(assign_free(rest, pool_targets, count, avoid))
+    if weighted is None:
+        plan.update(assign_free(rest, pool_targets, count, avoid))
+        return plan
+    weights, load = weighted
+    carried = {m: load.get(m, 0.0) for m in targets}
+    for partition_id, member in plan.items():
+        carried[member] += weights.get(partition_id, DEFAULT_WEIGHT)
+    plan.update(assign_free_weighted(rest, pool_targets, carried, weights, avoid))
     return plan

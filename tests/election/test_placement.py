@@ -134,3 +134,23 @@ def test_a_rolling_deploy_to_a_new_version_moves_each_partition_once(
     moved = sorted(e.partition or "" for e in timeline.acquisitions(mark))
     assert moved == partitions  # every partition moved, and exactly once
     assert timeline.double_ownership() == []
+
+
+def test_weighted_balance_evens_out_weight_not_count_within_the_move_rate(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+) -> None:
+    registry.add("big", "city", {"weight": 4})
+    villages = add_partitions(registry, 5)
+    spawn("a", "z1", max_moves_per_interval=1)
+    wait_for(lambda: counts(view) == {"a": 6}, 15, "a alone owns all six")
+    b = spawn("b", "z2", max_moves_per_interval=1)
+    # Even weight (5 against 4) is one move: the big city alone to b.
+    owned = wait_owned(b, lambda o: "big" in o, 15, "b took the big city")
+    assert set(owned) == {"big"}
+    wait_for(lambda: counts(view) == {"a": 5, "b": 1}, 15, "a keeps the five villages")
+    assert {r.partition for r in view.partitions() if r.owner == "a"} == set(villages)
+    assert _releases(timeline) == ["a:big"]
+    assert timeline.double_ownership() == []

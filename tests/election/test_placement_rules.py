@@ -17,6 +17,13 @@ from jarvis.election.placement import (
     steering,
     version_key,
 )
+from jarvis.election.weights import (
+    assign_free_weighted,
+    loads,
+    pick_weighted_releases,
+    uniform,
+    weight_of,
+)
 from jarvis.errors import BadInputError
 
 A = MemberSlot("a", "z1", version="1.0")
@@ -116,3 +123,31 @@ def test_a_rolling_deploy_with_each_new_member_started_first_moves_each_partitio
         del live[old]
     assert moves == 12
     assert sorted(owner.values()) == ["a2"] * 4 + ["b2"] * 4 + ["c2"] * 4
+
+
+def test_weights_parse_from_config_and_bad_ones_are_refused() -> None:
+    assert weight_of({}) == 1.0
+    assert weight_of({"weight": 40}) == 40.0
+    for bad in (0, -1, "heavy", True, 2e6, None):
+        with pytest.raises(BadInputError, match="invalid weight"):
+            weight_of({"weight": bad})
+
+
+def test_weighted_placement_evens_out_weight_not_count() -> None:
+    weights = {"big": 4.0, **{f"v{i}": 1.0 for i in range(5)}}
+    assert not uniform(weights)
+    plan = assign_free_weighted(weights, ["a", "b"], {}, weights)
+    carried = loads(plan, weights, ["a", "b"])
+    assert sorted(carried.values()) == [4.0, 5.0]
+    assert sorted(list(plan.values()).count(m) for m in "ab") == [2, 4]
+
+
+def test_weighted_releases_only_even_a_pair_out_and_stop() -> None:
+    # a carries the big city and three villages (7), b one village (1): the big city
+    # would overshoot (3 vs 5), three villages make it 4 vs 4, and then nothing moves.
+    mine = {"big": 4.0, "v1": 1.0, "v2": 1.0, "v3": 1.0}
+    picks = pick_weighted_releases(mine, 7.0, {"b": 1.0}, count=10)
+    assert picks == ["v1", "v2", "v3"]
+    assert pick_weighted_releases({"big": 4.0}, 5.0, {"b": 0.0}, count=10) == ["big"]
+    assert pick_weighted_releases({"v1": 1.0, "v2": 1.0}, 5.0, {"b": 4.0}, 10) == []
+    assert pick_weighted_releases({"v1": 1.0, "v2": 1.0, "v3": 1.0}, 3.0, {"b": 0.0}, 1) == ["v1"]
