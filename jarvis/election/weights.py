@@ -8,9 +8,9 @@ soon as one differs, members aim at an even share of *weight* instead:
   carrying the least weight (never straight back to the member that handed it off).
 - :func:`pick_weighted_releases`: a member gives a partition up only if moving it to the
   lightest member makes the pair more even (its weight is below the gap between them),
-  the heaviest that does not overshoot the middle (else the one closest to it). Every such move lowers the sum of squared
-  loads, so balancing stops; still at the move rate, and never the partitions a
-  preference keeps here.
+  the heaviest that does not overshoot the middle (else the one closest to it). Every
+  such move lowers the sum of squared loads, so balancing stops; still at the move rate,
+  and never the partitions a preference keeps here.
 """
 
 from __future__ import annotations
