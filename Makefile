@@ -3,19 +3,21 @@ SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 PYTHON ?= python3
-APT_PACKAGES := zookeeper redis-server default-jre-headless python3-venv
+APT_PACKAGES := zookeeper redis-server default-jre-headless python3-venv prometheus
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages run test lint bench clean
 
 setup: system-packages $(STAMP)
 
-# Install what is missing: ZooKeeper (on Java) and Redis, via apt-get.
+# Install what is missing: ZooKeeper (on Java), Redis and promtool (Debian package
+# prometheus, which checks the alert rules and the metrics text in the tests), via apt-get.
 system-packages:
 	@missing=""; \
 	[ -f /usr/share/java/zookeeper.jar ] || missing="$$missing zookeeper"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \

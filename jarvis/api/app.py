@@ -18,7 +18,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jarvis import __version__
-from jarvis.api.errors import ERROR_RESPONSES, install_error_handlers
+from jarvis.api.errors import ERROR_RESPONSES, codes_table, install_error_handlers
 from jarvis.api.schemas import (
     MAX_EVENTS_PER_REQUEST,
     EventsIn,
@@ -70,7 +70,9 @@ def create_app(context: ApiContext) -> FastAPI:
         title="Jarvis",
         version=__version__,
         description="Dispatching engine: store work dispenser, events, ownership views. "
-        "Endpoints that change state need `Authorization: Bearer <token>`.",
+        "Endpoints that change state need `Authorization: Bearer <token>`.\n\n"
+        'Every error answer is `{"code", "error", "detail"}`: `code` is stable and '
+        "machine-readable (branch on it, not on the words of `error`):\n\n" + codes_table(),
     )
     install_error_handlers(app)
     app.add_middleware(HttpGuard, policy=context.policy)

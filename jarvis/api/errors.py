@@ -1,17 +1,8 @@
-"""How errors leave the HTTP interface: always ``{"error": ..., "detail": ...}``.
+"""How errors leave the HTTP interface: always ``{"code": ..., "error": ..., "detail": ...}``.
 
-=====================================  ======
-what                                   status
-=====================================  ======
-malformed JSON or body, bad parameter  422
-bad id, bad event, refused by a rule   400
-unknown associate, unknown route       404
-item not claimed by you / lapsed       409
-duplicate work item                    409
-body or batch over its limit           413
-no bearer token / a wrong one          401 / 403
-Redis or ZooKeeper unreachable         503
-=====================================  ======
+``code`` is stable and machine-readable (a client branches on it, never on the
+message); ``error`` says the same in words. :data:`ERROR_CODES` lists every code with
+its status and meaning; the OpenAPI description carries the same table.
 
 Bad input is never a 500: a 500 means a bug, and is logged with its traceback.
 """
@@ -31,23 +22,61 @@ from jarvis.errors import (
     BadInputError,
     ConfigError,
     DispatchError,
+    DuplicateItemError,
     ElectionError,
     JarvisError,
     NotClaimedError,
+    NotFoundError,
     PayloadTooLargeError,
     ServerError,
     StoreError,
     UnknownAssociateError,
 )
 
-__all__ = ["ERROR_RESPONSES", "error_response", "install_error_handlers", "status_of"]
+__all__ = [
+    "ERROR_CODES",
+    "ERROR_RESPONSES",
+    "HTTP_CODES",
+    "codes_table",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
 
 log = logging.getLogger(__name__)
+
+#: Every code an error answer may carry: (status, meaning).
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_request": (422, "malformed JSON, a body or parameter that fails its schema"),
+    "bad_input": (400, "a bad id or event, or input an enqueue rule refuses"),
+    "duplicate_id": (400, "two tasks or two workers of one request share an id"),
+    "invalid_estimate": (400, "an estimate is NaN, infinite or negative"),
+    "unauthenticated": (401, "no bearer token, or a malformed Authorization header"),
+    "forbidden": (403, "the bearer token is not valid"),
+    "unknown_associate": (404, "the associate was never registered"),
+    "not_found": (404, "no such route, or no such work item in the store"),
+    "method_not_allowed": (405, "the route does not take this method"),
+    "not_claimed": (409, "the item is not claimed (never, or no longer)"),
+    "not_your_claim": (409, "the item is claimed by another associate"),
+    "claim_replaced": (409, "the claim with this token is gone; the item was claimed again"),
+    "claim_lapsed": (409, "the claim's lease ran out before this call"),
+    "item_cancelled": (409, "the item was cancelled while claimed"),
+    "duplicate_item": (409, "a work item with this id is queued, claimed or recently done"),
+    "bad_request": (400, "any other request the HTTP layer refuses"),
+    "payload_too_large": (413, "the body or the batch is over its limit"),
+    "unavailable": (503, "Redis or ZooKeeper cannot be reached, or failed"),
+    "fenced": (503, "a newer owner of the partition has written; retry"),
+    "not_replicated": (503, "replicas did not confirm the write in time: outcome unknown"),
+    "config_error": (503, "the member's configuration is invalid"),
+    "internal": (500, "a bug: logged with its traceback"),
+}
 
 _STATUS: list[tuple[type[JarvisError], int]] = [
     (PayloadTooLargeError, 413),
     (UnknownAssociateError, 404),
+    (NotFoundError, 404),
     (NotClaimedError, 409),
+    (DuplicateItemError, 409),
     (BadInputError, 400),
     (DispatchError, 400),
     (ServerError, 503),
@@ -70,12 +99,37 @@ def status_of(exc: JarvisError) -> int:
     return 503
 
 
+def codes_table() -> str:
+    """:data:`ERROR_CODES` as a Markdown table (for the OpenAPI description)."""
+    rows = [f"| `{code}` | {status} | {why} |" for code, (status, why) in ERROR_CODES.items()]
+    return "\n".join(["| code | status | meaning |", "| --- | --- | --- |", *rows])
+
+
+#: Codes of the answers starlette and the guard give by status alone.
+HTTP_CODES: dict[int, str] = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "invalid_request",
+}
+
+
+def _http_code(status: int) -> str:
+    return HTTP_CODES.get(status, "bad_request" if status < 500 else "unavailable")
+
+
 def error_response(
-    status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
         status_code=status,
-        content=ErrorOut(error=message, detail=detail).model_dump(mode="json"),
+        content=ErrorOut(code=code, error=message, detail=detail).model_dump(mode="json"),
         headers=headers,
     )
 
@@ -86,7 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(exc)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return error_response(status, str(exc))
+        return error_response(status, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,15 +148,16 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        return error_response(422, "invalid request", detail)
+        return error_response(422, "invalid_request", "invalid request", detail)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # Unknown routes (404), wrong methods (405, with its Allow header), and the like.
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(exc.status_code, str(exc.detail), headers=headers)
+        status = exc.status_code
+        return error_response(status, _http_code(status), str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal error")
+        return error_response(500, "internal", "internal error")

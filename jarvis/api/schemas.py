@@ -38,8 +38,10 @@ class _Body(BaseModel):
 
 
 class ErrorOut(_Body):
-    """Every 4xx/5xx answer: what went wrong, in words."""
+    """Every 4xx/5xx answer: ``code``, stable and machine-readable (the table in the API
+    description lists them all), and what went wrong in words."""
 
+    code: str = Field(description="stable machine-readable error code (see the API description)")
     error: str
     detail: Any = None
 

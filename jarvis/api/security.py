@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jarvis.api.errors import HTTP_CODES
+
 __all__ = ["HttpGuard", "HttpPolicy"]
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -102,7 +104,8 @@ class HttpGuard:
 
 
 async def _answer(send: Send, status: int, reason: str, www_authenticate: bool = False) -> None:
-    payload = json.dumps({"error": reason, "detail": None}).encode()
+    code = HTTP_CODES.get(status, "bad_request")
+    payload = json.dumps({"code": code, "error": reason, "detail": None}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

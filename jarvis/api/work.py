@@ -7,11 +7,10 @@ import time
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from jarvis import metrics
 from jarvis.api import waiting
-from jarvis.api.errors import ERROR_RESPONSES, error_response
+from jarvis.api.errors import ERROR_RESPONSES
 from jarvis.api.schemas import (
     MAX_WAIT_S,
     ClaimOut,
@@ -22,7 +21,7 @@ from jarvis.api.schemas import (
     QueueOut,
     StatusOut,
 )
-from jarvis.errors import BadInputError
+from jarvis.errors import BadInputError, DuplicateItemError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import check_partition_id
 
@@ -40,13 +39,11 @@ def work_router(context: ApiContext) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["work"], responses=ERROR_RESPONSES)
 
     @router.post("/work", status_code=201, response_model=EnqueueOut)
-    def submit_work(item: WorkItem) -> EnqueueOut | JSONResponse:
+    def submit_work(item: WorkItem) -> EnqueueOut:
         """Queue a work item in its store (409 if its id is queued, claimed or recently done)."""
         if not context.work.enqueue(item):
-            return error_response(
-                409,
-                f"work item {item.id!r} is already queued, claimed or recently done",
-                {"item": item.id},
+            raise DuplicateItemError(
+                f"work item {item.id!r} is already queued, claimed or recently done"
             )
         return EnqueueOut(item=item.id, queued=True)
 

@@ -2,8 +2,8 @@
 and its error replies turned into ours.
 
 A fenced script replies ``FENCED <highest>`` when its epoch is stale (see
-``scripts/fence.lua``): :class:`~jarvis.errors.FencedError`. ``NOTCLAIMED <reason>``:
-:class:`~jarvis.errors.NotClaimedError`. ``BADEPOCH``:
+``scripts/fence.lua``): :class:`~jarvis.errors.FencedError`. ``NOTCLAIMED <code> <reason>``:
+:class:`~jarvis.errors.NotClaimedError` with that ``code``. ``BADEPOCH``:
 :class:`~jarvis.errors.BadInputError`. Any other failure:
 :class:`~jarvis.errors.StoreError`.
 
@@ -60,7 +60,8 @@ def script_error(exc: redis.RedisError, partition: str, epoch: int | None) -> Ex
     if message.startswith("FENCED ") and epoch is not None:
         return FencedError(partition, epoch, int(message.split()[1]))
     if message.startswith("NOTCLAIMED "):
-        return NotClaimedError(f"store {partition!r}: {message[len('NOTCLAIMED ') :]}")
+        code, _, reason = message[len("NOTCLAIMED ") :].partition(" ")
+        return NotClaimedError(f"store {partition!r}: {reason}", code=code)
     if message.startswith("BADEPOCH"):
         return BadInputError(f"partition {partition!r}: invalid epoch {epoch!r}")
     return StoreError(f"partition {partition!r}: script failed: {message}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -21,9 +22,24 @@ from jarvis.testing.servers import free_port
 CLUSTER = "t"
 
 
+class Clock:
+    """The wall clock plus an offset a test moves forward (to let a claim lapse)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 @pytest.fixture
-def work(rds: redis.Redis, namespace: str) -> WorkQueue:
-    return WorkQueue(rds, namespace, claim_ttl=60.0)
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def work(rds: redis.Redis, namespace: str, clock: Clock) -> WorkQueue:
+    return WorkQueue(rds, namespace, claim_ttl=60.0, clock=clock)
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ import pytest
 from kazoo.client import KazooClient
 from openapi_spec_validator import validate
 
+from jarvis.api.errors import ERROR_CODES
 from jarvis.api.schemas import MAX_EVENTS_PER_REQUEST
 from jarvis.election import PartitionRegistry, PlacementControls
 from jarvis.store.work.queue import WorkQueue
-from tests.api.conftest import CLUSTER
+from tests.api.conftest import CLUSTER, Clock
 from tests.faults import wait_for
 
 STORE = "s1"
@@ -29,10 +30,15 @@ def _associate(client: httpx.Client, aid: str = "a1", **extra: Any) -> dict[str,
     return body
 
 
-def _error(response: httpx.Response, status: int) -> str:
+def _error(response: httpx.Response, status: int, code: str | None = None) -> str:
+    """The message of an error answer; checks its shape, and that its code is a listed
+    one of this status (and is ``code`` when given)."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error", "detail"}
+    assert set(body) == {"code", "error", "detail"}
+    assert ERROR_CODES[body["code"]][0] == status, body
+    if code is not None:
+        assert body["code"] == code, body
     message = body["error"]
     assert isinstance(message, str)
     assert message
@@ -85,9 +91,9 @@ def test_openapi_description_is_served_and_valid(client: httpx.Client) -> None:
 
 
 def test_unknown_routes_and_methods_answer_in_the_error_shape(client: httpx.Client) -> None:
-    assert _error(client.get("/v1/nowhere"), 404) == "Not Found"
+    assert _error(client.get("/v1/nowhere"), 404, "not_found") == "Not Found"
     wrong = client.get("/v1/work")
-    _error(wrong, 405)
+    _error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "POST"
 
 
@@ -134,7 +140,7 @@ def test_queue_lists_items_next_first_with_counts(client: httpx.Client) -> None:
 
 def test_duplicate_work_is_409(client: httpx.Client) -> None:
     client.post("/v1/work", json=_item("w1"))
-    assert "already" in _error(client.post("/v1/work", json=_item("w1")), 409)
+    assert "already" in _error(client.post("/v1/work", json=_item("w1")), 409, "duplicate_item")
 
 
 @pytest.mark.parametrize(
@@ -162,8 +168,9 @@ def test_body_that_is_not_json_is_422(client: httpx.Client) -> None:
 
 
 def test_get_work_answers(client: httpx.Client) -> None:
-    assert "unknown associate" in _error(client.post("/v1/associates/ghost/get-work"), 404)
-    _error(client.post("/v1/associates/bad%20id/get-work"), 400)
+    ghost = client.post("/v1/associates/ghost/get-work")
+    assert "unknown associate" in _error(ghost, 404, "unknown_associate")
+    _error(client.post("/v1/associates/bad%20id/get-work"), 400, "bad_input")
     _associate(client)
     _error(client.post("/v1/associates/a1/get-work", params={"wait": 11}), 422)
     _error(client.post("/v1/associates/a1/get-work", params={"wait": "soon"}), 422)
@@ -211,19 +218,38 @@ def test_claim_calls_refuse_what_you_do_not_hold(client: httpx.Client) -> None:
     claim = _claim(client, "a1")
     for action in ("complete", "release", "heartbeat"):
         url = f"/v1/stores/{STORE}/work/w1/{action}"
-        assert "another associate" in _error(client.post(url, json={"associate": "a2"}), 409)
+        other = client.post(url, json={"associate": "a2"})
+        assert "another associate" in _error(other, 409, "not_your_claim")
         stale = {"associate": "a1", "token": claim["token"] + 1}
-        assert "no longer held" in _error(client.post(url, json=stale), 409)
+        assert "no longer held" in _error(client.post(url, json=stale), 409, "claim_replaced")
         never = f"/v1/stores/{STORE}/work/nothing/{action}"
-        assert "not claimed" in _error(client.post(never, json={"associate": "a1"}), 409)
+        never_claimed = client.post(never, json={"associate": "a1"})
+        assert "not claimed" in _error(never_claimed, 409, "not_claimed")
         _error(
             client.post(f"/v1/stores/bad%20store/work/w1/{action}", json={"associate": "a1"}), 400
         )
         _error(
             client.post(f"/v1/stores/{STORE}/work/bad%20id/{action}", json={"associate": "a1"}), 400
         )
-        _error(client.post(url, json={"associate": "a1", "token": -1}), 422)
+        _error(client.post(url, json={"associate": "a1", "token": -1}), 422, "invalid_request")
         _error(client.post(url, json={"who": "a1"}), 422)
+
+
+def test_a_lapsed_claim_answers_claim_lapsed(client: httpx.Client, clock: Clock) -> None:
+    client.post("/v1/work", json=_item("w1"))
+    _associate(client, "a1")
+    claim = _claim(client, "a1")
+    clock.offset += 61.0  # past the 60 s lease; nobody has reaped it yet
+    holder = {"associate": "a1", "token": claim["token"]}
+    for action in ("heartbeat", "release", "complete"):
+        url = f"/v1/stores/{STORE}/work/w1/{action}"
+        assert "lapsed" in _error(client.post(url, json=holder), 409, "claim_lapsed")
+
+
+def test_the_api_description_lists_every_error_code(client: httpx.Client) -> None:
+    description = client.get("/openapi.json").json()["info"]["description"]
+    for code, (status, _) in ERROR_CODES.items():
+        assert f"| `{code}` | {status} |" in description
 
 
 def test_queue_answers(client: httpx.Client) -> None:

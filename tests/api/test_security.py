@@ -45,6 +45,7 @@ def test_a_state_change_without_a_token_is_401(guarded: httpx.Client) -> None:
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Bearer")
     assert answer.json()["error"] == "a bearer token is required"
+    assert answer.json()["code"] == "unauthenticated"
     # Nothing was queued.
     assert guarded.get("/v1/stores/s1/queue").json()["counts"]["queued"] == 0
 
@@ -53,6 +54,7 @@ def test_a_state_change_with_a_wrong_token_is_403(guarded: httpx.Client) -> None
     answer = guarded.post("/v1/work", json=ITEM, headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 403
     assert "not valid" in answer.json()["error"]
+    assert answer.json()["code"] == "forbidden"
     answer = guarded.put("/v1/associates/a1", json={}, headers={"Authorization": "Basic x"})
     assert answer.status_code == 401
 
@@ -83,6 +85,7 @@ def test_a_body_over_the_cap_is_413_before_the_app_reads_it(guarded: httpx.Clien
     answer = guarded.post("/v1/events", json=big, headers=auth)
     assert answer.status_code == 413
     assert "4096 bytes" in answer.json()["error"]
+    assert answer.json()["code"] == "payload_too_large"
 
 
 def test_a_batch_over_the_cap_is_413_and_writes_nothing(guarded: httpx.Client) -> None:

@@ -61,7 +61,7 @@ end
 handlers.work_completed = function(id, associate)
   local claim, err = held(K_CLAIMS, K_LEASES, id, associate, '', now)
   if not claim then
-    return (string.gsub(err, '^NOTCLAIMED ', ''))
+    return (string.gsub(err, '^NOTCLAIMED %S+ ', ''))
   end
   redis.call('HDEL', K_CLAIMS, id)
   redis.call('ZREM', K_LEASES, id)

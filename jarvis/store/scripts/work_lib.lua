@@ -24,22 +24,23 @@ local function requeue(heads_key, queue_key, claim, id)
 end
 
 -- The claim on `id` if `associate` holds it (and, when `token` is not '', holds that
--- very claim) and its lease has not lapsed at `now`; else nil and the reason.
+-- very claim) and its lease has not lapsed at `now`; else nil and the reason, as
+-- 'NOTCLAIMED <code> <message>' (the code is the client's: see jarvis/api/errors.py).
 local function held(claims_key, leases_key, id, associate, token, now)
   local raw = redis.call('HGET', claims_key, id)
   if not raw then
-    return nil, 'NOTCLAIMED item ' .. id .. ' is not claimed'
+    return nil, 'NOTCLAIMED not_claimed item ' .. id .. ' is not claimed'
   end
   local claim = cjson.decode(raw)
   if claim.a ~= associate then
-    return nil, 'NOTCLAIMED item ' .. id .. ' is claimed by another associate'
+    return nil, 'NOTCLAIMED not_your_claim item ' .. id .. ' is claimed by another associate'
   end
   if token ~= '' and claim.t ~= token then
-    return nil, 'NOTCLAIMED item ' .. id .. ': claim ' .. token .. ' is no longer held'
+    return nil, 'NOTCLAIMED claim_replaced item ' .. id .. ': claim ' .. token .. ' is no longer held'
   end
   local expires = redis.call('ZSCORE', leases_key, id)
   if (not expires) or tonumber(expires) <= tonumber(now) then
-    return nil, 'NOTCLAIMED item ' .. id .. ': the claim lapsed'
+    return nil, 'NOTCLAIMED claim_lapsed item ' .. id .. ': the claim lapsed'
   end
   return claim, nil
 end
