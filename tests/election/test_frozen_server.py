@@ -3,7 +3,10 @@
 With a 10 s session, kazoo alone never leaves a frozen server while the member keeps
 sending (its ping deadline is pushed back by every request): the member's watchdog must
 leave it after a third of the session timeout, keeping the session, so the member keeps
-what it owns. Real three-server ensemble; each test freezes the server its member is on.
+what it owns. Real three-server ensemble; each test freezes the server its member is on:
+an idle member, an owner, a plain client with the finding's traffic, and a member that
+has really stepped down (quorum gone) and finds its own server still frozen when the
+quorum is back. Each of the member tests fails with the watchdog not started.
 """
 
 from __future__ import annotations
@@ -222,3 +225,39 @@ def test_a_client_sending_every_half_second_leaves_a_frozen_server_and_puts_it_l
         watchdog.stop()
         client.stop()
         client.close()
+
+
+def test_a_stepped_down_member_leaves_its_frozen_server_and_takes_its_partitions_back(
+    ensemble: ZooKeeperEnsemble, admin: KazooClient, frozen: list[ZooKeeperServer]
+) -> None:
+    # The finding itself: the member has stepped down (here because the quorum was gone
+    # for two thirds of its session timeout), and when the quorum comes back its own
+    # server is still frozen. It must leave it and take its partitions back.
+    cluster = f"c{uuid.uuid4().hex[:8]}"
+    timeline = Timeline()
+    events: list[str] = []
+    add_partitions(PartitionRegistry(admin, cluster), 3)
+    member = _member(ensemble, cluster, Recorder("a", timeline), events)
+    member.start()
+    try:
+        owned = wait_owned(member, lambda owned: len(owned) == 3, 15, "a owns all 3")
+        session = _session(member)
+        own_server = _freeze_its_server(ensemble, session, frozen)
+        other = next(s for s in ensemble.servers if s is not own_server)
+        ensemble.pause(other)  # the third server alone has no quorum
+        frozen.append(other)
+        wait_owned(member, lambda owned: not owned, SESSION_TIMEOUT, "a stepped down")
+        assert "stepped_down" in events, events
+        ensemble.resume(other)  # the quorum is back; a's own server stays frozen
+        frozen.remove(other)
+        back = wait_owned(
+            member, lambda owned: len(owned) == 3, 3 * SESSION_TIMEOUT, "a owns all 3 again"
+        )
+        assert ensemble.server_of(session) not in (None, own_server)
+        # The same session came back before it could expire: the same owner nodes, so
+        # the same epochs, and nobody else owned anything meanwhile.
+        assert _session(member) == session
+        assert back == owned
+        assert timeline.double_ownership() == []
+    finally:
+        member.stop()
