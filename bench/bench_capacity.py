@@ -1,0 +1,179 @@
+"""How many idle partitions one member ticks on time.
+
+One real ``jarvis run`` member (tick 1 s) is given 500 / 1,000 / 2,000 / 4,000 idle
+partitions (stores and cities, 9:1), registered with
+:class:`~jarvis.election.PartitionRegistry`. Once it owns every one, its ``/metrics`` are
+read at the start and the end of a window:
+
+- ``due_ticks_run``: ticks run (``jarvis_ticks_total``) over ticks due (partitions x
+  window / tick); 1.0 means every partition ticked on time;
+- ``p99_lateness_s``: 99th percentile of how late a tick started after it was due
+  (``jarvis_tick_lateness_seconds``, from its histogram buckets: an upper bound);
+- ``tick_errors``: ticks that raised during the window (``jarvis_tick_errors_total``);
+- ``member_cpu``: CPU the member process used over the window, in cores
+  (``/proc/<pid>/stat``).
+
+    python -m bench bench_capacity [--quick]
+
+Run alone, ``python -m bench.bench_capacity PARTITIONS [SECONDS]`` keeps one member with
+that many partitions running for a while and prints its pid, for a profiler
+(``py-spy top --pid PID``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from jarvis.election import ClusterView, PartitionRegistry
+from jarvis.testing.cluster import LocalCluster
+from jarvis.testing.servers import free_port
+
+TICK = 1.0
+SIZES = (500, 1000, 2000, 4000)
+QUICK_SIZES = (200, 400)
+WINDOW = 20.0
+QUICK_WINDOW = 6.0
+#: Settled: wait this long after every partition is owned before measuring.
+WARMUP = 5.0
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"benchmark: never {what} within {timeout} s")
+        time.sleep(0.2)
+
+
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Samples of metric ``name`` in a Prometheus text page: (labels, value)."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels: dict[str, str] = {}
+        if "{" in head:
+            metric, _, rest = head.partition("{")
+            for pair in rest.rstrip("}").split(","):
+                if pair:
+                    key, _, val = pair.partition("=")
+                    labels[key] = val.strip('"')
+        else:
+            metric = head
+        if metric == name:
+            rows.append((labels, float(value)))
+    return rows
+
+
+def _total(text: str, name: str) -> float:
+    return sum(v for _, v in _samples(text, name))
+
+
+def _buckets(text: str, name: str) -> dict[float, float]:
+    """Cumulative histogram buckets summed over labels: upper bound -> count."""
+    out: dict[float, float] = {}
+    for labels, value in _samples(text, name + "_bucket"):
+        le = float(labels["le"])
+        out[le] = out.get(le, 0.0) + value
+    return out
+
+
+def _quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """Upper bound of the ``q`` quantile of what was observed between two scrapes."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    goal = q * counts[-1]
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= goal:
+            return bound
+    return bounds[-1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _start(partitions: int, extra_env: dict[str, str] | None = None) -> tuple[LocalCluster, str]:
+    port = free_port()
+    env = {"JARVIS_HTTP": f"127.0.0.1:{port}", "JARVIS_HTTP_READ_OPEN": "true"}
+    env.update(extra_env or {})
+    cluster = LocalCluster(cluster="capacity", tick=TICK, log_level="WARNING", member_env=env)
+    cluster.start()
+    registry = PartitionRegistry(cluster.admin, cluster.cluster)
+    cities = partitions // 10
+    for i in range(partitions - cities):
+        registry.add(f"s{i:05d}", "store")
+    for i in range(cities):
+        registry.add(f"c{i:04d}", "city")
+    cluster.start_member("m1", "a")
+    view = ClusterView(cluster.admin, cluster.cluster)
+    _wait(
+        lambda: sum(1 for r in view.partitions() if r.owner) == partitions,
+        120,
+        f"all {partitions} partitions owned",
+    )
+    return cluster, f"http://127.0.0.1:{port}/metrics"
+
+
+def measure(partitions: int, window: float, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    cluster, url = _start(partitions, extra_env)
+    try:
+        pid = cluster.members["m1"].proc.pid
+        time.sleep(WARMUP)
+        with httpx.Client(timeout=30) as http:
+            before, cpu0, t0 = http.get(url).text, _cpu_seconds(pid), time.monotonic()
+            time.sleep(window)
+            after, cpu1, t1 = http.get(url).text, _cpu_seconds(pid), time.monotonic()
+        elapsed = t1 - t0
+        ticks = _total(after, "jarvis_ticks_total") - _total(before, "jarvis_ticks_total")
+        errors = _total(after, "jarvis_tick_errors_total") - _total(
+            before, "jarvis_tick_errors_total"
+        )
+        lateness = _quantile(
+            _buckets(before, "jarvis_tick_lateness_seconds"),
+            _buckets(after, "jarvis_tick_lateness_seconds"),
+            0.99,
+        )
+        return {
+            "benchmark": "capacity",
+            "partitions": partitions,
+            "tick_s": TICK,
+            "window_s": round(elapsed, 1),
+            "due_ticks_run": round(ticks / (partitions * elapsed / TICK), 3),
+            "p99_lateness_s": lateness,
+            "tick_errors": int(errors),
+            "member_cpu": round((cpu1 - cpu0) / elapsed, 2),
+        }
+    finally:
+        cluster.stop()
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    sizes, window = (QUICK_SIZES, QUICK_WINDOW) if quick else (SIZES, WINDOW)
+    return [measure(n, window) for n in sizes]
+
+
+def hold(partitions: int, seconds: float) -> None:
+    """One member with ``partitions`` partitions, kept running for a profiler."""
+    cluster, url = _start(partitions)
+    try:
+        member = cluster.members["m1"]
+        print(f"member pid {member.proc.pid}; metrics at {url}; log {member.log_path}", flush=True)
+        time.sleep(seconds)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    hold(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 60.0)
