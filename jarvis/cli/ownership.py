@@ -128,7 +128,24 @@ def _partitions_report(args: argparse.Namespace, view: ClusterView) -> str:
             line += [row.pin or "-", row.moving_to or "-"]
     owned = sum(1 for r in rows if r.owner is not None)
     summary = f"\n{len(rows)} partitions, {owned} owned"
-    return _table(headers, table) + summary + _frozen_line(view)
+    unowned = _unowned_warning(view, len(rows) - owned)
+    return _table(headers, table) + summary + unowned + _frozen_line(view)
+
+
+def _unowned_warning(view: ClusterView, unowned: int) -> str:
+    """A warning line when partitions have no owner, saying why if members are full."""
+    if unowned == 0:
+        return ""
+    members = [m for m in view.members() if not m.draining]
+    if not members:
+        return f"\nwarning: {unowned} partition(s) have no owner: no member is running"
+    caps = [m.max_partitions for m in members]
+    if all(cap is not None and m.partitions >= cap for m, cap in zip(members, caps, strict=True)):
+        return (
+            f"\nwarning: {unowned} partition(s) have no owner: every member is at its "
+            "max_partitions (add a member or raise JARVIS_MAX_PARTITIONS)"
+        )
+    return f"\nwarning: {unowned} partition(s) have no owner yet"
 
 
 def _cmd_partitions(args: argparse.Namespace) -> int:

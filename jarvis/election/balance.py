@@ -8,9 +8,12 @@ case is a lost race to create an owner node.
 - :func:`quotas`: every live, non-draining member gets ``P // n`` or one more; the extra
   ones go to zones in proportion to their members (so no zone holds more than its share
   while another has room), and inside a zone to the members already holding the most
-  (sticky: a membership change moves only what it must).
+  (sticky: a membership change moves only what it must). A member's quota never
+  exceeds its ``capacity`` (its ``max_partitions``): what it cannot take goes to members
+  with room, and what no member has room for is in nobody's quota.
 - :func:`assign_free`: each free partition goes to the member furthest below its quota,
-  skipping the member that just gave it away (a handoff goes to someone else).
+  skipping the member that just gave it away (a handoff goes to someone else) and any
+  member at its capacity (with no room anywhere, the partition stays free).
 - :func:`pick_releases`: which of a member's partitions to give up when it is over its
   quota (not the ones it has just taken).
 - :class:`MoveLimiter`: at most ``n`` releases per interval, so a restart storm cannot
@@ -26,7 +29,14 @@ from dataclasses import dataclass
 
 from jarvis.errors import ConfigError
 
-__all__ = ["MemberSlot", "MoveLimiter", "assign_free", "pick_releases", "quotas"]
+__all__ = [
+    "MemberSlot",
+    "MoveLimiter",
+    "assign_free",
+    "pick_releases",
+    "quotas",
+    "unplaced",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,8 @@ class MemberSlot:
     zone: str
     draining: bool = False
     version: str = ""
+    #: The most partitions the member takes (None: no limit).
+    capacity: int | None = None
 
 
 def _spread(partition: str, member: str) -> int:
@@ -76,7 +88,35 @@ def quotas(
         ranked = sorted(slots, key=lambda s: (-held.get(s.member, 0), s.member))
         for rank, slot in enumerate(ranked):
             result[slot.member] = base + (1 if rank < zone_extra[zone] else 0)
+    return _capped(result, {s.member: s.capacity for s in active}, held)
+
+
+def _capped(
+    result: dict[str, int], capacity: Mapping[str, int | None], held: Mapping[str, int]
+) -> dict[str, int]:
+    """Lower quotas above their member's capacity; give the excess to members with room
+    (the lowest quota first, then the most held, then by name), as far as room goes."""
+    excess = 0
+    for member, cap in capacity.items():
+        if cap is not None and result[member] > cap:
+            excess += result[member] - cap
+            result[member] = cap
+    while excess > 0:
+        room = [m for m, cap in capacity.items() if cap is None or result[m] < cap]
+        if not room:
+            break  # more partitions than every member together takes: some stay free
+        best = min(room, key=lambda m: (result[m], -held.get(m, 0), m))
+        result[best] += 1
+        excess -= 1
     return result
+
+
+def unplaced(targets: Mapping[str, int], members: Iterable[MemberSlot], partitions: int) -> int:
+    """How many of ``partitions`` no live, non-draining member has room for (0: none)."""
+    active = [m for m in members if not m.draining]
+    if any(m.capacity is None for m in active):
+        return 0
+    return max(0, partitions - sum(targets.values()))
 
 
 def assign_free(
@@ -84,18 +124,27 @@ def assign_free(
     targets: Mapping[str, int],
     held: Mapping[str, int],
     avoid: Mapping[str, str] | None = None,
+    capacity: Mapping[str, int | None] | None = None,
 ) -> dict[str, str]:
     """Free partition -> the member that should take it.
 
     Each goes to the member furthest below its target (ties spread by a stable hash),
     never to ``avoid[partition]`` (the member that just released it) while any other
-    member is live.
+    member is live, and never to a member that holds ``capacity[member]`` already (a
+    partition no member has room for is left out of the plan).
     """
     avoid = avoid or {}
+    capacity = capacity or {}
     count = {m: held.get(m, 0) for m in targets}
+
+    def has_room(m: str) -> bool:
+        cap = capacity.get(m)
+        return cap is None or count[m] < cap
+
     plan: dict[str, str] = {}
     for partition in sorted(free):
-        pool = [m for m in targets if m != avoid.get(partition)] or list(targets)
+        open_ = [m for m in targets if has_room(m)]
+        pool = [m for m in open_ if m != avoid.get(partition)] or open_
         if not pool:
             break
         best = min(pool, key=lambda m: (count[m] - targets[m], _spread(partition, m)))

@@ -18,6 +18,8 @@ A :class:`LeaseKeeper` works for one member, on its worker thread, against the m
   nothing is released as surplus while frozen or during a rolling deploy, a partition
   asked to move is handed off at once, a pinned one at the move rate. When partitions
   have weights (:mod:`jarvis.election.weights`), members even out weight, not count.
+  It never takes more than the member's ``max_partitions``; partitions no member
+  has room for stay free, and the member says so in a warning (once per change).
 - :meth:`~LeaseKeeper.finish_moves`: a move request this member has carried out (or that
   nobody can carry out any more) is removed from the placement node.
 """
@@ -32,7 +34,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 from kazoo.protocol.states import ZnodeStat
 
-from jarvis.election.balance import MemberSlot, MoveLimiter, pick_releases, quotas
+from jarvis.election.balance import MemberSlot, MoveLimiter, pick_releases, quotas, unplaced
 from jarvis.election.holdings import Holdings
 from jarvis.election.nodes import MemberNode, OwnerNode, encode
 from jarvis.election.paths import ClusterPaths
@@ -91,6 +93,7 @@ class LeaseKeeper:
         self._cooldown = cooldown
         self._orphan_grace = orphan_grace
         self._clock = clock
+        self._unplaced_warned = 0
 
     def member_node(self) -> MemberNode:
         """This member's node as it should read now (draining flag, recent handoffs)."""
@@ -175,6 +178,7 @@ class LeaseKeeper:
         steer = self.steering(slots)
         held = snapshot.held()
         targets = quotas(len(snapshot.partitions), slots, held)
+        self._warn_unplaced(unplaced(targets, slots, len(snapshot.partitions)))
         weights = self.weights()
         weighted = None if uniform(weights) else (weights, self._loads(weights, targets))
         self._release_misplaced(steer)
@@ -200,6 +204,9 @@ class LeaseKeeper:
             log.info("member %s takes partitions left free too long: %s", self.member_id, orphans)
         refused = holdings.refused()  # in their backoff: someone else should take them
         wanted = [p for p in mine + orphans if p not in refused]
+        limit = self._node.max_partitions
+        if limit is not None:  # never more than max_partitions, whatever the plan says
+            wanted = wanted[: max(0, limit - len(holdings))]
         if wanted:
             log.debug(
                 "member %s takes %s (targets %s, held %s)", self.member_id, wanted, targets, held
@@ -215,6 +222,7 @@ class LeaseKeeper:
                 entry.node.zone,
                 entry.node.draining and m != self.member_id,
                 entry.node.version,
+                self._node.max_partitions if m == self.member_id else entry.node.max_partitions,
             )
             for m, entry in self._snapshot.members.items()
         ]
@@ -354,6 +362,21 @@ class LeaseKeeper:
             snapshot.placement, snapshot.placement_version = node, reply.version
         else:
             snapshot.mark_stale(path)
+
+    def _warn_unplaced(self, count: int) -> None:
+        """Say (once per change) how many partitions no member has room for."""
+        if count == self._unplaced_warned:
+            return
+        self._unplaced_warned = count
+        if count:
+            log.warning(
+                "member %s: %d partition(s) stay unowned: every member is at its "
+                "max_partitions; add a member or raise max_partitions",
+                self.member_id,
+                count,
+            )
+        else:
+            log.info("member %s: every partition has room on a member again", self.member_id)
 
     def _acquire(self, partition_ids: list[str]) -> None:
         owner = OwnerNode(member=self.member_id, zone=self._node.zone, acquired_at=time.time())

@@ -144,6 +144,7 @@ class Member:
                 host=options.host_name,
                 pid=options.process_id,
                 version=options.version,
+                max_partitions=options.max_partitions,
             ),
             self._snapshot,
             self._holdings,

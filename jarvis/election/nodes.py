@@ -39,6 +39,8 @@ class MemberNode(_Node):
     pid: int
     version: str
     draining: bool = False
+    #: The most partitions this member takes (None: no limit).
+    max_partitions: int | None = None
     #: Partitions this member recently gave up on request (``release``) -> the epoch it
     #: gave up; the others plan them for someone else.
     handoffs: dict[str, int] = Field(default_factory=dict)

@@ -36,6 +36,9 @@ class MemberOptions:
     partition handed off is not planned back to the member that released it; a
     partition the listener refused (its engine could not be built) is not taken back
     for the cooldown, doubled at each refusal in a row, at most 32 times over.
+    ``max_partitions`` (None: no limit) is the most partitions the member takes; it is
+    published in its member node, so every member plans with it, and what no member has
+    room for stays unowned.
     ``auth_data`` and ``default_acl`` go to kazoo (see :class:`~jarvis.election.ZkAuth`):
     every node the member creates carries the ACL. ``host`` and ``pid`` default to this
     process's.
@@ -52,6 +55,7 @@ class MemberOptions:
     settle_delay: float = 0.2
     orphan_grace: float | None = None
     handoff_cooldown: float | None = None
+    max_partitions: int | None = None
     auth_data: tuple[tuple[str, str], ...] | None = None
     default_acl: tuple[Any, ...] | None = None
     host: str | None = None
@@ -64,6 +68,8 @@ class MemberOptions:
             raise ConfigError("session_timeout must be > 0 and settle_delay >= 0")
         if self.rebalance_interval <= 0 or self.max_moves_per_interval < 1:
             raise ConfigError("rebalance_interval must be > 0 and max_moves_per_interval >= 1")
+        if self.max_partitions is not None and self.max_partitions < 1:
+            raise ConfigError(f"max_partitions must be >= 1, not {self.max_partitions}")
 
     @property
     def step_down_after(self) -> float:

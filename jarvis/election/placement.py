@@ -202,9 +202,11 @@ def place_free(
     target; the others go as :func:`~jarvis.election.balance.assign_free` plans them
     (or, given ``weighted`` = (partition weights, member loads),
     :func:`~jarvis.election.weights.assign_free_weighted`), among the members of the
-    newest version while a rolling deploy is under way.
+    newest version while a rolling deploy is under way. No
+    member is planned more than its capacity (``max_partitions``).
     """
     by_id = {s.member: s for s in slots if s.member in targets}
+    capacity = {m: s.capacity for m, s in by_id.items()}
     count = {m: held.get(m, 0) for m in targets}
     plan: dict[str, str] = {}
     rest: list[str] = []
@@ -213,7 +215,11 @@ def place_free(
         pool = (
             []
             if preference is None
-            else [m for m, s in by_id.items() if preference.satisfied_by(s)]
+            else [
+                m
+                for m, s in by_id.items()
+                if preference.satisfied_by(s) and (s.capacity is None or count[m] < s.capacity)
+            ]
         )
         if not pool:
             rest.append(partition_id)
@@ -226,11 +232,17 @@ def place_free(
         targets
     )
     if weighted is None:
-        plan.update(assign_free(rest, pool_targets, count, avoid))
+        plan.update(assign_free(rest, pool_targets, count, avoid, capacity))
         return plan
     weights, load = weighted
     carried = {m: load.get(m, 0.0) for m in targets}
     for partition_id, member in plan.items():
         carried[member] += weights.get(partition_id, DEFAULT_WEIGHT)
-    plan.update(assign_free_weighted(rest, pool_targets, carried, weights, avoid))
+    for partition_id, member in assign_free_weighted(
+        rest, pool_targets, carried, weights, avoid
+    ).items():
+        cap = capacity.get(member)
+        if cap is None or count[member] < cap:  # no room: the partition stays free
+            plan[partition_id] = member
+            count[member] += 1
     return plan

@@ -66,6 +66,7 @@ class MemberRow:
     host: str
     pid: int
     frozen: bool = False
+    max_partitions: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,6 +170,7 @@ class ClusterView:
                     info.host,
                     info.pid,
                     frozen,
+                    info.max_partitions,
                 )
             )
         return rows
