@@ -126,7 +126,9 @@ def _start(partitions: int, extra_env: dict[str, str] | None = None) -> tuple[Lo
     return cluster, f"http://127.0.0.1:{port}/metrics"
 
 
-def measure(partitions: int, window: float, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def measure(
+    partitions: int, window: float, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     cluster, url = _start(partitions, extra_env)
     try:
         pid = cluster.members["m1"].proc.pid

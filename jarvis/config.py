@@ -58,6 +58,9 @@ __all__ = [
 ]
 
 ENV_PREFIX = "JARVIS_"
+#: Default of ``max_partitions``: idle partitions one member ticks on time on a 2-core
+#: machine at a 1 s tick (``python -m bench bench_capacity``, see the README).
+MAX_PARTITIONS = 1000
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
 
@@ -147,6 +150,12 @@ class Settings(BaseModel):
         description="seconds a Redis command may take before it fails (a frozen node "
         "must not hang a member)",
     )
+    redis_max_connections: int = Field(
+        64,
+        ge=2,
+        le=10000,
+        description="Redis connections of the member's pool; a call waits for a free one",
+    )
     cluster: str = Field(
         "default", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="cluster name in ZooKeeper"
     )
@@ -180,6 +189,18 @@ class Settings(BaseModel):
     )
     rebalance_interval: float = Field(
         1.0, gt=0.0, le=60.0, description="seconds between two rebalancing passes"
+    )
+    tick_workers: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="ticks run at once, each with one Redis connection (< redis_max_connections)",
+    )
+    max_partitions: int = Field(
+        MAX_PARTITIONS,
+        ge=1,
+        le=1000000,
+        description="most partitions this member takes; what no member can take stays unowned",
     )
     claim_ttl: float = Field(60.0, gt=0.0, le=86400.0, description="work claim lease, seconds")
     rules: Path | None = Field(None, description="TOML rules file (eligibility)")
@@ -318,6 +339,12 @@ class Settings(BaseModel):
             raise ValueError(
                 "setting 'redis_mode' (JARVIS_REDIS_MODE) is cluster: 'redis' must be a "
                 "redis:// or rediss:// URL of one node, not a unix socket"
+            )
+        if self.tick_workers >= self.redis_max_connections:
+            raise ValueError(
+                f"setting 'tick_workers' ({self.tick_workers}) must be below "
+                f"'redis_max_connections' ({self.redis_max_connections}): the HTTP interface "
+                "needs connections too"
             )
         if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
             raise ValueError(

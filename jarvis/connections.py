@@ -21,6 +21,9 @@ from jarvis.store.replication import RedisClient, Replication
 
 __all__ = ["redis_client", "replication", "zk_auth"]
 
+#: Seconds a Redis call waits for a free connection of the pool before it fails.
+_POOL_WAIT = 10.0
+
 
 def zk_auth(settings: Settings) -> ZkAuth | None:
     """The ZooKeeper credentials and ACL of ``settings``, or None (no auth, open ACL)."""
@@ -51,7 +54,8 @@ def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisC
     ``redis_username`` and ``redis_password`` (or its file) replace the URL's user and
     password. With a ``rediss://`` URL the certificate is verified against
     ``redis_tls_ca_file`` (or the system's CAs) unless ``redis_tls_verify`` is off, and
-    ``redis_tls_cert_file``/``redis_tls_key_file`` present a client certificate.
+    ``redis_tls_cert_file``/``redis_tls_key_file`` present a client certificate. The
+    pool holds at most ``redis_max_connections``; a call waits for a free one.
     """
     url = settings.redis
     options: dict[str, Any] = {
@@ -75,5 +79,20 @@ def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisC
         if settings.redis_tls_key_file is not None:
             options["ssl_keyfile"] = str(settings.redis_tls_key_file)
     if settings.redis_mode == "cluster":
-        return redis.RedisCluster.from_url(url, decode_responses=decode_responses, **options)
-    return redis.Redis.from_url(url, decode_responses=decode_responses, **options)
+        # One pool per node; tick_workers < redis_max_connections keeps ticks within it.
+        return redis.RedisCluster.from_url(
+            url,
+            decode_responses=decode_responses,
+            max_connections=settings.redis_max_connections,
+            **options,
+        )
+    # A blocking pool: a call that finds every connection busy waits for one (up to
+    # _POOL_WAIT seconds) rather than failing with "Too many connections".
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        decode_responses=decode_responses,
+        max_connections=settings.redis_max_connections,
+        timeout=_POOL_WAIT,
+        **options,
+    )
+    return redis.Redis.from_pool(pool)

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from jarvis import __version__, metrics
-from jarvis.actors import EngineFactory, Gate, LostFlags, MemberSupervisor, SupervisorListener
+from jarvis.actors import (
+    EngineFactory,
+    Gate,
+    LostFlags,
+    MemberSupervisor,
+    Scheduler,
+    SupervisorListener,
+)
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
 from jarvis.config import Settings, mask_url
@@ -66,6 +73,7 @@ class Daemon:
         self.stopped = threading.Event()
         self.member: Member | None = None
         self.supervisor: Any = None
+        self.scheduler: Scheduler | None = None
         self.http: HttpServer | None = None  # when settings.http is set
 
     def engine_factory(self) -> EngineFactory:
@@ -90,12 +98,18 @@ class Daemon:
             raise ServerError(f"Redis at {mask_url(self.settings.redis)}: {exc}") from exc
         self._start_http()
         link = _MemberLink()
+        # At most tick_workers ticks at once, each with one connection of the Redis pool.
+        scheduler = Scheduler(self.settings.tick_workers)
+        self.scheduler = scheduler
+        metrics.TICKS_WAITING.set_function(scheduler.waiting)
+        metrics.TICK_LAG_SECONDS.set_function(scheduler.lag)
         self.supervisor = MemberSupervisor.start(
             self.engine_factory(),
             link,
             interval=self.settings.tick,
             gate=self.gate,
             lost=self.lost,
+            scheduler=scheduler,
         )
         auth = zk_auth(self.settings)
         options = MemberOptions(
@@ -107,6 +121,7 @@ class Daemon:
             max_moves_per_interval=self.settings.max_moves_per_interval,
             rebalance_interval=self.settings.rebalance_interval,
             version=self.settings.member_version or __version__,
+            max_partitions=self.settings.max_partitions,
             auth_data=tuple(auth.auth_data) if auth else None,
             default_acl=tuple(auth.acl) if auth else None,
         )
@@ -119,13 +134,16 @@ class Daemon:
         self.member = member
         member.start()
         log.info(
-            "member %s (zone %s) running: zk=%s cluster=%s zk_acl=%s tick=%ss",
+            "member %s (zone %s) running: zk=%s cluster=%s zk_acl=%s tick=%ss "
+            "tick_workers=%s max_partitions=%s",
             self.settings.member,
             self.settings.zone,
             self.settings.zk,
             self.settings.cluster,
             "digest" if auth else "open",
             self.settings.tick,
+            self.settings.tick_workers,
+            self.settings.max_partitions,
             extra={"member": self.settings.member},
         )
 
@@ -218,11 +236,19 @@ class Daemon:
         except redis.RedisError:
             reachable = False
         draining = member is not None and member.draining
+        lag = self.scheduler.lag() if self.scheduler is not None else 0.0
         return ReadyOut(
             ready=zookeeper and reachable and not draining,
             zookeeper=zookeeper,
             redis=reachable,
             draining=draining,
+            # Over capacity: the oldest waiting tick is late by more than a tick interval
+            # (every partition still ticks, at a lower rate). Still ready: get-work and
+            # events need no tick.
+            overloaded=lag > self.settings.tick,
+            tick_lag_seconds=round(lag, 3),
+            partitions=len(member.owned()) if member is not None else 0,
+            max_partitions=self.settings.max_partitions,
         )
 
     def _view(self) -> ClusterView:

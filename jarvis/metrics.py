@@ -22,7 +22,10 @@ __all__ = [
     "SOLVE_SECONDS",
     "TASKS_OPEN",
     "TICKS",
+    "TICKS_WAITING",
     "TICK_ERRORS",
+    "TICK_LAG_SECONDS",
+    "TICK_LATENESS",
     "TICK_SECONDS",
     "count_connection_state",
 ]
@@ -36,6 +39,17 @@ SOLVE_SECONDS = Histogram(
 TICKS = Counter("jarvis_ticks_total", "Ticks run", ["kind"])
 TICK_ERRORS = Counter(
     "jarvis_tick_errors_total", "Ticks that raised (partition kept running)", ["kind"]
+)
+TICK_LATENESS = Histogram(
+    "jarvis_tick_lateness_seconds",
+    "How late a tick started after it was due (waiting for a free tick worker)",
+    ["kind"],
+    buckets=_FAST,
+)
+TICKS_WAITING = Gauge("jarvis_ticks_waiting", "Ticks due that wait for a free tick worker")
+TICK_LAG_SECONDS = Gauge(
+    "jarvis_tick_lag_seconds",
+    "How late the oldest waiting tick is; above one tick interval the member is over capacity",
 )
 ASSIGNMENTS = Counter("jarvis_assignments_total", "Assignments committed", ["kind"])
 TASKS_OPEN = Gauge("jarvis_tasks_open", "Open, unassigned tasks at the last tick", ["partition"])

@@ -10,10 +10,17 @@ Life of a partition actor:
    serial): the actor runs one last tick, stops ticking, tells the member the
    partition is free and stops.
 
-A failing tick is logged and counted and the partition keeps ticking; when its writes
-were not confirmed by enough replicas (outcome unknown), the next tick first loads the
-partition's state from Redis again. A fenced commit
-means another member owns the partition now: the actor stops acting for it at once.
+Ticks run on the scheduler's bounded workers (see :mod:`jarvis.actors.scheduler`): the
+scheduler asks the actor for a tick and waits for it, so the actor's own thread runs it,
+one at a time, and a member runs at most as many ticks at once as it has workers. How
+late each tick starts is observed (``jarvis_tick_lateness_seconds``).
+
+A failing tick is counted and the partition keeps ticking; the first failure of a kind is
+logged with its traceback and the next ones as a count now and then
+(:class:`~jarvis.repeats.RepeatedErrors`, shared by every partition of the member). When
+its writes were not confirmed by enough replicas (outcome unknown), the next tick first
+loads the partition's state from Redis again (logged the same way, as a warning). A
+fenced commit means another member owns the partition now: the actor stops acting for it at once.
 While the member's ZooKeeper connection is suspended, ``gate()`` is false: ticks still
 apply events but commit nothing.
 """
@@ -34,10 +41,21 @@ from jarvis.actors.engine import PartitionEngine
 from jarvis.actors.messages import Release, Tick
 from jarvis.actors.scheduler import Scheduler
 from jarvis.errors import FencedError, NotReplicatedError
+from jarvis.repeats import RepeatedErrors
 
 __all__ = ["PartitionActor"]
 
 log = logging.getLogger(__name__)
+
+#: Tick failures of every partition actor of the process, logged once per kind and then
+#: as a count (a shared outage would otherwise log one traceback per partition per tick).
+TICK_FAILURES = RepeatedErrors(log)
+#: Writes whose replication was not confirmed, logged the same way (as warnings).
+NOT_REPLICATED = RepeatedErrors(log, level=logging.WARNING)
+
+#: A scheduler worker waits at most this many tick intervals (and at least a minute)
+#: for a tick it asked for, then moves on.
+_ASK_INTERVALS = 10
 
 
 class PartitionActor(pykka.ThreadingActor):
@@ -54,6 +72,7 @@ class PartitionActor(pykka.ThreadingActor):
         on_stopped: Callable[[str, int], None],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        failures: RepeatedErrors = TICK_FAILURES,
     ) -> None:
         super().__init__()
         self.partition = partition
@@ -66,6 +85,7 @@ class PartitionActor(pykka.ThreadingActor):
         self.on_stopped = on_stopped
         self.clock = clock
         self.monotonic = monotonic
+        self.failures = failures
         self.lost = threading.Event()
         self.tick_no = 0
         self._loaded = False
@@ -117,7 +137,13 @@ class PartitionActor(pykka.ThreadingActor):
 
     def _schedule(self, due: float) -> None:
         ref = self.actor_ref
-        self.scheduler.schedule(self._key, due, lambda: ref.tell(Tick(due)))
+        timeout = max(60.0, _ASK_INTERVALS * self.interval)
+
+        def run() -> None:  # on a scheduler worker: wait for the tick to finish
+            with contextlib.suppress(pykka.ActorDeadError):  # stopped meanwhile
+                ref.ask(Tick(due), timeout=timeout)
+
+        self.scheduler.schedule(self._key, due, run)
 
     def _may_commit(self) -> bool:
         return not self.lost.is_set() and self.gate()
@@ -126,6 +152,8 @@ class PartitionActor(pykka.ThreadingActor):
         if self.lost.is_set():
             return
         kind = self.engine.kind
+        if reschedule:
+            metrics.TICK_LATENESS.labels(kind).observe(max(0.0, self.monotonic() - due))
         started = time.perf_counter()
         try:
             self._context["tick"] = self._next_tick_number()
@@ -140,11 +168,17 @@ class PartitionActor(pykka.ThreadingActor):
             # Outcome unknown (the write may vanish in a failover): act on nothing this tick
             # believed it wrote; the next tick loads the partition again from Redis.
             metrics.TICK_ERRORS.labels(kind).inc()
-            self._log.warning("partition %s: tick %s: %s", self.partition, self.tick_no, exc)
+            NOT_REPLICATED.error(
+                exc, "partition %s: tick %s: outcome unknown", self.partition, self.tick_no,
+                extra=self._context,
+            )  # fmt: skip
             self._loaded = False
-        except Exception:
+        except Exception as exc:
             metrics.TICK_ERRORS.labels(kind).inc()
-            self._log.exception("partition %s: tick %s failed", self.partition, self.tick_no)
+            self.failures.error(
+                exc, "partition %s: tick %s failed", self.partition, self.tick_no,
+                extra=self._context,
+            )  # fmt: skip
         else:
             metrics.TICKS.labels(kind).inc()
             metrics.ASSIGNMENTS.labels(kind).inc(report.assigned)

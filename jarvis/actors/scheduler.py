@@ -1,7 +1,19 @@
-"""One thread that fires callbacks at given times: the tick clock of a member.
+"""The tick clock of a member, and the bounded set of workers that runs what is due.
 
 A partition actor schedules its next tick when it finishes one, so ticks never pile up
 behind a slow one, and a fixed-rate schedule keeps the interval steady.
+
+One thread keeps the clock: when an entry falls due it moves to the back of the *ready*
+queue, in the order entries fell due. ``workers`` threads take entries from the front
+and run their callbacks; a partition actor's callback asks the actor to tick and waits
+for it, so at most ``workers`` ticks run at once whatever the number of partitions (the
+daemon sizes it to the Redis connection pool, so a tick never fails for want of a
+connection; it waits its turn instead).
+
+Over capacity, the ready queue grows: every entry still runs, in the order it fell
+due, so each partition keeps ticking at a lower, equal rate. :meth:`Scheduler.lag` says
+how late the oldest waiting entry is (the member's ``/readyz`` and
+``jarvis_tick_lag_seconds`` report it).
 """
 
 from __future__ import annotations
@@ -11,30 +23,52 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
-__all__ = ["Scheduler"]
+from jarvis.repeats import RepeatedErrors
+
+__all__ = ["DEFAULT_WORKERS", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
+#: Workers when none is given (the daemon passes its own, see ``Settings.tick_workers``).
+DEFAULT_WORKERS = 4
+
 
 class Scheduler:
-    """Run ``callback()`` at monotonic time ``due``; one pending entry per key."""
+    """Run ``callback()`` at monotonic time ``due`` on one of ``workers`` threads; one
+    pending entry per key (scheduling a key again replaces its pending entry)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, workers: int = DEFAULT_WORKERS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, not {workers}")
         self._clock = clock
         self._heap: list[tuple[float, int, str]] = []
-        self._entries: dict[str, tuple[int, Callable[[], None]]] = {}
+        # key -> (seq, due, callback): the entry that may still run, waiting or ready.
+        self._entries: dict[str, tuple[int, float, Callable[[], None]]] = {}
+        self._ready: deque[tuple[int, str]] = deque()
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the clock thread waits on it
+        self._work = threading.Condition(lock)  # the workers wait on it
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="jarvis-scheduler", daemon=True)
-        self._thread.start()
+        self._errors = RepeatedErrors(log)
+        self.workers = workers
+        self._threads = [threading.Thread(target=self._run, name="jarvis-scheduler", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._serve, name=f"jarvis-tick-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def schedule(self, key: str, due: float, callback: Callable[[], None]) -> None:
         with self._cond:
             seq = next(self._seq)
-            self._entries[key] = (seq, callback)
+            self._entries[key] = (seq, due, callback)
             heapq.heappush(self._heap, (due, seq, key))
             self._cond.notify()
 
@@ -42,34 +76,68 @@ class Scheduler:
         with self._cond:
             self._entries.pop(key, None)
 
+    def waiting(self) -> int:
+        """Entries due but not started yet (an upper bound: cancelled ones count until a
+        worker skips them)."""
+        with self._cond:
+            return len(self._ready)
+
+    def lag(self) -> float:
+        """How late (seconds) the oldest entry that is due but not started is; 0 if none."""
+        with self._cond:
+            while self._ready:
+                seq, key = self._ready[0]
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] == seq:
+                    return max(0.0, self._clock() - entry[1])
+                self._ready.popleft()  # cancelled or replaced
+            return 0.0
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
-            self._cond.notify()
-        self._thread.join(5)
+            self._cond.notify_all()
+            self._work.notify_all()
+        for thread in self._threads:
+            thread.join(5)
 
     def _run(self) -> None:
+        """The clock: move entries that fell due to the ready queue, in due order."""
+        with self._cond:
+            while not self._stopped:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                due, seq, key = self._heap[0]
+                entry = self._entries.get(key)
+                if entry is None or entry[0] != seq:
+                    heapq.heappop(self._heap)  # cancelled or replaced
+                    continue
+                wait = due - self._clock()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._ready.append((seq, key))
+                self._work.notify()
+
+    def _serve(self) -> None:
+        """A worker: run ready entries, oldest first."""
         while True:
+            callback: Callable[[], None] | None = None
             with self._cond:
-                while not self._stopped:
-                    if self._heap:
-                        due, seq, key = self._heap[0]
-                        entry = self._entries.get(key)
-                        if entry is None or entry[0] != seq:
-                            heapq.heappop(self._heap)  # cancelled or replaced
-                            continue
-                        wait = due - self._clock()
-                        if wait <= 0:
-                            heapq.heappop(self._heap)
-                            del self._entries[key]
-                            callback = entry[1]
-                            break
-                        self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
-                if self._stopped:
-                    return
+                while callback is None:
+                    if self._stopped:
+                        return
+                    if not self._ready:
+                        self._work.wait()
+                        continue
+                    seq, key = self._ready.popleft()
+                    entry = self._entries.get(key)
+                    if entry is not None and entry[0] == seq:
+                        del self._entries[key]
+                        callback = entry[2]
             try:
                 callback()
-            except Exception:
-                log.exception("scheduled callback for %s failed", key)
+            except Exception as exc:
+                self._errors.error(exc, "scheduled callback %s failed", key)

@@ -10,7 +10,8 @@ message names the ownership (partition, epoch) it is about, so a late message ab
 earlier ownership never touches a newer one.
 
 The supervisor must outlive anything its handlers meet: an exception in a handler is
-logged (with a running count) and the supervisor goes on serving. A partition whose
+counted and logged (once per kind, then as a count: :class:`~jarvis.repeats.RepeatedErrors`)
+and the supervisor goes on serving. A partition whose
 engine cannot be built is refused (``Releases.refuse``): the member deletes its owner
 node so another member can take it, and retries it itself only after a backoff.
 """
@@ -32,6 +33,7 @@ from jarvis.actors.messages import Acquired, Forget, Lost, Release, ReleaseReque
 from jarvis.actors.partition import PartitionActor
 from jarvis.actors.scheduler import Scheduler
 from jarvis.election import PartitionInfo
+from jarvis.repeats import RepeatedErrors
 
 __all__ = ["EngineFactory", "MemberSupervisor", "Releases", "SupervisorListener"]
 
@@ -76,19 +78,16 @@ class MemberSupervisor(pykka.ThreadingActor):
         self.lost = lost
         self.scheduler = scheduler or Scheduler()
         self.running: dict[str, _Running] = {}
-        #: Exceptions met by the handlers so far (each one logged once).
+        #: Exceptions met by the handlers so far.
         self.failures = 0
+        self._errors = RepeatedErrors(log)
 
     def on_receive(self, message: Any) -> Any:
         try:
             self._handle(message)
-        except Exception:
+        except Exception as exc:
             self.failures += 1
-            log.exception(
-                "supervisor: handling %r failed (%d failures so far); still serving",
-                message,
-                self.failures,
-            )
+            self._errors.error(exc, "supervisor: handling %r failed; still serving", message)
         metrics.PARTITIONS_OWNED.set(len(self.running))
         return None
 

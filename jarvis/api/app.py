@@ -86,7 +86,10 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], responses={503: {"model": ReadyOut}})
     def readyz(response: Response) -> ReadyOut:
-        """Ready (200) when connected to ZooKeeper and Redis and not draining, else 503."""
+        """Ready (200) when connected to ZooKeeper and Redis and not draining, else 503.
+
+        The body also says whether the member runs its ticks late (``overloaded``,
+        ``tick_lag_seconds``): an overloaded member stays ready."""
         state = context.readiness()
         if not state.ready:
             response.status_code = 503

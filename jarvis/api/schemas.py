@@ -119,6 +119,8 @@ class MemberOut(_Body):
     host: str
     pid: int
     frozen: bool = False
+    #: The most partitions the member takes (None: no limit).
+    max_partitions: int | None = None
 
 
 class EventsIn(_Body):
@@ -136,3 +138,10 @@ class ReadyOut(_Body):
     zookeeper: bool
     redis: bool
     draining: bool
+    #: The member runs its ticks late (by more than a tick interval); it stays ready.
+    overloaded: bool = False
+    #: How late the oldest tick waiting for a tick worker is, seconds.
+    tick_lag_seconds: float = 0.0
+    #: Partitions this member owns, and the most it takes.
+    partitions: int = 0
+    max_partitions: int | None = None

@@ -52,12 +52,15 @@ def test_member_serves_readiness_and_ownership(daemon: Daemon, zk: KazooClient) 
     PartitionRegistry(zk, "t").add(STORE, "store")
     daemon.start()
     with httpx.Client(base_url=_base(daemon), timeout=10) as http:
-        assert http.get("/readyz").json() == {
+        ready = http.get("/readyz").json()
+        assert {k: ready[k] for k in ("ready", "zookeeper", "redis", "draining")} == {
             "ready": True,
             "zookeeper": True,
             "redis": True,
             "draining": False,
         }
+        assert ready["max_partitions"] == daemon.settings.max_partitions
+        assert ready["overloaded"] is False  # one store: its ticks never wait long
 
         def owned() -> bool:
             return [p["owner"] for p in http.get("/v1/partitions").json()] == ["m1"]
@@ -66,6 +69,7 @@ def test_member_serves_readiness_and_ownership(daemon: Daemon, zk: KazooClient) 
         (row,) = http.get("/v1/partitions").json()
         assert (row["kind"], row["zone"]) == ("store", "a")
         assert row["epoch"] > 0
+        assert http.get("/readyz").json()["partitions"] == 1
         members = http.get("/v1/members").json()
         assert [(m["member"], m["partitions"], m["draining"]) for m in members] == [
             ("m1", 1, False)

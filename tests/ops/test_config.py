@@ -32,6 +32,7 @@ INVALID: dict[str, str] = {
     "redis_min_replicas": "-1",
     "redis_wait_timeout": "0",
     "redis_timeout": "never",
+    "redis_max_connections": "1",
     "cluster": "no spaces allowed",
     "namespace": "a{b}",
     "zone": "eu/west",
@@ -41,6 +42,8 @@ INVALID: dict[str, str] = {
     "drain_timeout": "-1",
     "max_moves_per_interval": "0",
     "rebalance_interval": "soon",
+    "tick_workers": "0",
+    "max_partitions": "0",
     "claim_ttl": "0",
     "rules": "/nonexistent/rules.toml",
     "http": "8080",
@@ -92,6 +95,17 @@ def _assert_refused(name: str, code: int, err: str) -> None:
 
 def test_every_setting_that_can_be_invalid_has_a_case() -> None:
     assert set(INVALID) | ANY_VALUE == set(Settings.model_fields)
+
+
+def test_tick_workers_must_leave_redis_connections_for_the_http_interface(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JARVIS_TICK_WORKERS", "16")
+    monkeypatch.setenv("JARVIS_REDIS_MAX_CONNECTIONS", "16")
+    code, _, err = _run(capsys, "config", "check")
+    assert code == EXIT_USAGE, err
+    assert "tick_workers" in err, err
+    assert "redis_max_connections" in err, err
 
 
 @pytest.mark.parametrize("name", sorted(INVALID))

@@ -21,6 +21,7 @@ from kazoo.client import KazooClient
 from jarvis.actors import PartitionActor, PartitionEngine, Scheduler, TickReport
 from jarvis.election import PartitionRegistry
 from jarvis.logs import configure_logging
+from jarvis.repeats import RepeatedErrors
 from jarvis.testing.engine import StubEngine
 from tests.ops.conftest import CREDENTIALS
 
@@ -87,6 +88,8 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
 ) -> None:
     configure_logging("INFO", "json", member="m1", stream=stream)
     scheduler = Scheduler()
+    # every=0: each repeat is logged (as a count line) so the next tick's line shows.
+    repeats = RepeatedErrors(logging.getLogger("jarvis.actors.partition"), every=0)
     stopped = threading.Event()
     ref = PartitionActor.start(
         "oslo",
@@ -97,6 +100,7 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
         gate=lambda: True,
         on_released=lambda p, e: None,
         on_stopped=lambda p, e: stopped.set(),
+        failures=repeats,
     )
 
     def two_failures(lines: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -121,6 +125,9 @@ def test_a_failing_tick_logs_one_json_line_with_its_partition_epoch_and_tick(
     assert second["tick"] == first["tick"] + 1
     assert "RuntimeError: simulated failure" in str(first["exc"])
     assert f"tick {first['tick']} failed" in str(first["msg"])
+    # A repeat of the same error is one line with a count, without a traceback.
+    assert "exc" not in second
+    assert "1 like it" in str(second["msg"]), second["msg"]
 
 
 def test_text_lines_carry_the_context_in_brackets_before_any_traceback(
