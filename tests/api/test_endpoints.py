@@ -59,7 +59,16 @@ def test_health_and_readiness(client: httpx.Client, zk: KazooClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "zookeeper": True, "redis": True, "draining": False}
+    assert ready.json() == {
+        "ready": True,
+        "zookeeper": True,
+        "redis": True,
+        "draining": False,
+        "overloaded": False,
+        "tick_lag_seconds": 0.0,
+        "partitions": 0,
+        "max_partitions": None,
+    }
     zk.stop()
     not_ready = client.get("/readyz")
     assert not_ready.status_code == 503
