@@ -29,10 +29,11 @@ WAIT = 60.0
 
 
 @pytest.fixture
-def daemon(zk_hosts: str, redis_url: str, namespace: str) -> Iterator[Daemon]:
+def daemon(zk_hosts: str, redis_url: str, namespace: str, redis_mode: str) -> Iterator[Daemon]:
     settings = Settings(
         zk=zk_hosts,
         redis=redis_url,
+        redis_mode=redis_mode,
         namespace=namespace,
         cluster="cap",
         zone="a",
