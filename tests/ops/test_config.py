@@ -37,6 +37,7 @@ INVALID: dict[str, str] = {
     "namespace": "a{b}",
     "zone": "eu/west",
     "member": "m 1",
+    "member_version": "1.0 beta",
     "tick": "0",
     "session_timeout": "0.5",
     "drain_timeout": "-1",
