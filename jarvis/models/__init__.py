@@ -25,6 +25,7 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point
 from jarvis.models.ids import NAME, NAME_PATTERN, check_name
+from jarvis.models.routes import HeldOrder
 from jarvis.models.rules import (
     DequeueRule,
     EnqueueRule,
@@ -69,6 +70,7 @@ __all__ = [
     "EtaEstimator",
     "Event",
     "EventBase",
+    "HeldOrder",
     "Legs",
     "Order",
     "OrderCancelled",

@@ -1,5 +1,10 @@
 """A city's decision as arrays: orders x online couriers, costed block by block.
 
+A courier who holds orders (``held``) is costed by route: an order's cost is its
+cheapest insertion into the courier's planned route (:mod:`jarvis.models.routes`), not a
+ride from a free courier's position. Eligibility (pickup distance and time limits) is
+judged from where the courier is, whatever it holds.
+
 Costs are built row-chunk by row-chunk so that every intermediate array stays in the
 CPU cache: the dense matrix is written once, and each of the twenty-odd numpy passes
 that compute it runs on a few hundred kilobytes instead of streaming megabytes.
@@ -7,7 +12,7 @@ that compute it runs on a few hundred kilobytes instead of streaming megabytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +31,7 @@ from jarvis.models.estimate import (
 )
 from jarvis.models.geo import Point, local_xy_km
 from jarvis.models.problem import Block, BoolArray, FloatArray, IntArray, check_unique
+from jarvis.models.routes import HeldOrder, NewOrders, Route, build_route, insertion_costs, plan
 from jarvis.models.rules import Rules
 
 __all__ = ["CityProblem"]
@@ -56,6 +62,7 @@ class CityProblem:
         config: CityConfig,
         rules: Rules | None = None,
         estimator: EtaEstimator | None = None,
+        held: Mapping[str, Sequence[HeldOrder]] | None = None,
     ) -> None:
         check_unique([o.id for o in orders], "order")
         check_unique([c.id for c in couriers], "courier")
@@ -95,6 +102,8 @@ class CityProblem:
         self.task_xy = local_xy_km(pickup[:, 0], pickup[:, 1], ref_lat, ref_lon)
         self.worker_xy = local_xy_km(position[:, 0], position[:, 1], ref_lat, ref_lon)
         drop_xy = local_xy_km(dropoff[:, 0], dropoff[:, 1], ref_lat, ref_lon)
+        self.ref = (ref_lat, ref_lon)
+        self.drop_xy = drop_xy
         self.trip_km = np.hypot(*(drop_xy - self.task_xy).T) if len(orders) else np.zeros(0)
 
         self.vehicle = np.array([_VEHICLE_CODE[c.vehicle] for c in online], np.intp)
@@ -118,6 +127,45 @@ class CityProblem:
         horizon = config.max_delivery_s
         self.late_at_horizon = np.maximum(0.0, horizon - self.slack)
         self._leave = self.weight * (horizon + config.lateness_weight * self.late_at_horizon)
+        #: Planned routes of the couriers who hold orders, by worker index.
+        self.routes: dict[int, Route] = {
+            w: self.route(c, held[c.id])
+            for w, c in enumerate(online)
+            if held is not None and held.get(c.id)
+        }
+
+    def route(self, courier: Courier, held: Sequence[HeldOrder]) -> Route:
+        """The planned route of ``courier`` holding ``held``, timed from now."""
+        stops = plan(held)
+        ll = np.array(
+            [
+                ((o.pickup if up else o.dropoff).lat, (o.pickup if up else o.dropoff).lon)
+                for o, up in stops
+            ],
+            float,
+        ).reshape(-1, 2)
+        _latlon(ll, "held order")
+        start = np.array([courier.position.lat, courier.position.lon], float)
+        ready = np.array([o.ready_at - self.now if up else -np.inf for o, up in stops])
+        weight = np.array(
+            [0.0 if up else 1.0 + self.config.priority_weight * o.priority for o, up in stops]
+        )
+        slack = np.array([o.created_at + self.config.promise_s - self.now for o, _ in stops])
+        if not (np.isfinite(slack).all() and not np.isnan(ready).any()):
+            raise DispatchError("held order created_at and ready_at must be finite")
+        ref_lat, ref_lon = self.ref
+        return build_route(
+            start,
+            local_xy_km(start[:1], start[1:], ref_lat, ref_lon)[0],
+            ll,
+            local_xy_km(ll[:, 0], ll[:, 1], ref_lat, ref_lon),
+            ready,
+            weight,
+            slack,
+            _VEHICLE_CODE[courier.vehicle],
+            self.estimator,
+            self.now,
+        )
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -165,7 +213,47 @@ class CityProblem:
             if ineligible is not None:
                 np.putmask(dest, ineligible, 0.0)
                 eligible_any[start : start + step] = ~ineligible.all(axis=1)
+        if self.routes:
+            self._route_columns(t_all, workers, out)
         return Block(out, eligible_any)
+
+    def _route_columns(self, rows: IntArray, workers: IntArray | None, out: FloatArray) -> None:
+        """Overwrite the pairs of couriers with a route by their insertion cost."""
+        selected = np.arange(len(self._worker_ids)) if workers is None else workers
+        for c, w in enumerate(selected.tolist()):
+            if w in self.routes and len(rows):
+                reduced = np.minimum(self.insertion_costs(w, rows) - self._leave[rows], 0.0)
+                out[:, c] = np.where(self._ineligible(rows, w), 0.0, reduced)
+
+    def insertion_costs(self, w: int, rows: IntArray) -> FloatArray:
+        """Cost of giving each order of ``rows`` to worker ``w`` who holds a route."""
+        lateness = self.config.lateness_weight
+        new = self.new_orders(rows)
+        return insertion_costs(self.routes[w], new, lateness, self.estimator, self.now)
+
+    def new_orders(self, rows: IntArray) -> NewOrders:
+        """The orders of ``rows`` as :class:`NewOrders` for route insertion."""
+        return NewOrders(
+            self.pickup[rows],
+            self.task_xy[rows],
+            self.dropoff[rows],
+            self.drop_xy[rows],
+            self.ready_in[rows],
+            self.weight[rows],
+            self.slack[rows],
+        )
+
+    def _ineligible(self, rows: IntArray, w: int) -> BoolArray:
+        """The pairs of ``rows`` with worker ``w`` that its limits forbid (as in _chunk)."""
+        distance = np.hypot(*(self.task_xy[rows] - self.worker_xy[w]).T)
+        out: BoolArray = distance > self.max_km[w]
+        if np.isfinite(self.max_s[w]):
+            vehicle = self.vehicle[w : w + 1]
+            legs = Legs(self.position[w][None, :], self.pickup[rows], distance, vehicle, self.now)
+            to_pickup = np.broadcast_to(self.estimator.travel_s(legs), distance.shape)
+            out |= to_pickup > self.max_s[w]
+        out |= self.priority[rows] < self.min_priority[w]
+        return out
 
     def _chunk(
         self,

@@ -30,6 +30,7 @@ from jarvis.models.config import CityConfig, StoreConfig
 from jarvis.models.estimate import EtaEstimator
 from jarvis.models.large import solve_large
 from jarvis.models.problem import BoolArray, FloatArray, IntArray, Problem
+from jarvis.models.routes import HeldOrder
 from jarvis.models.rules import Rules
 from jarvis.models.store_problem import StoreProblem
 from jarvis.models.work import Associate, WorkItem
@@ -143,13 +144,17 @@ def decide_city(
     estimator: EtaEstimator | None = None,
     *,
     path: str | None = None,
+    held: Mapping[str, Sequence[HeldOrder]] | None = None,
 ) -> Decision:
     """Decide one city tick. ``Courier.capacity`` is the courier's free capacity.
+
+    ``held`` maps a courier id to the orders it holds: such a courier is costed by the
+    cheapest insertion into its planned route (:mod:`jarvis.models.routes`).
 
     Offline couriers are never assigned. ``path`` forces ``"exact"`` or ``"large"``;
     by default the large-partition path is chosen from the size (``uses_large_path``).
     """
-    problem = CityProblem(orders, couriers, now, config, rules, estimator)
+    problem = CityProblem(orders, couriers, now, config, rules, estimator, held)
     if path not in (None, "exact", "large"):
         raise DispatchError(f"path must be 'exact' or 'large', got {path!r}")
     n_slots = int(problem.slots.sum())
