@@ -47,7 +47,12 @@ class CityEngine:
         snapshot = self.store.snapshot()
         started = time.perf_counter()
         decision = decide_city(
-            snapshot.orders, snapshot.couriers, now, self.config, rules=self.rules
+            snapshot.orders,
+            snapshot.couriers,
+            now,
+            self.config,
+            rules=self.rules,
+            held=snapshot.held,
         )
         solve_seconds = time.perf_counter() - started
         pairs = [(a.task, a.worker) for a in decision.assignments]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -36,6 +36,7 @@ from jarvis.models.events import (
     parse_event,
 )
 from jarvis.models.geo import Point
+from jarvis.models.routes import HeldOrder
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.replication import RedisClient
@@ -61,6 +62,8 @@ class CitySnapshot:
     orders: tuple[Order, ...]  # open, unassigned, not cancelled; oldest first
     couriers: tuple[Courier, ...]  # online, capacity = FREE slots (> 0); by id
     cursor: str  # last applied entry id of the incoming stream ('' when none)
+    #: What each courier of ``couriers`` holds (assigned or picked up), in assignment order.
+    held: Mapping[str, tuple[HeldOrder, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,11 @@ class CityStore:
     # -- snapshot ------------------------------------------------------------------------
 
     def snapshot(self) -> CitySnapshot:
-        """Open orders (oldest first) and couriers with free slots, read atomically."""
+        """Open orders (oldest first), couriers with free slots and what they hold.
+
+        Everything is read atomically but whether a held order is picked up: that is
+        read just after, so it may lag one event (it only changes a route's cost).
+        """
         k = self.keys
         try:
             with self.redis.pipeline(transaction=True) as pipe:
@@ -223,7 +230,16 @@ class CityStore:
                 pipe.hgetall(k.couriers)
                 pipe.hgetall(k.courier_positions)
                 pipe.hgetall(k.courier_load)
-                cursor, open_ids, orders, online, couriers, positions, loads = pipe.execute()
+                pipe.hgetall(k.courier_orders)
+                replies = pipe.execute()
+            cursor, open_ids, orders, online, couriers, positions, loads, held_ids = replies
+            held_by = {
+                cid: held_ids[cid].split()
+                for cid in online
+                if cid in held_ids and int(loads.get(cid, 0)) > 0
+            }
+            every_held = [oid for ids in held_by.values() for oid in ids]
+            statuses = self.redis.hmget(k.order_status, every_held) if every_held else []
         except redis.RedisError as exc:
             raise self._fail("snapshot", exc) from exc
         # Records are immutable JSON: each distinct text is validated once and reused by
@@ -243,10 +259,27 @@ class CityStore:
                     free.append(
                         courier.model_copy(update={"capacity": slots, "position": position})
                     )
+            picked = {
+                text(oid)
+                for oid, status in zip(every_held, statuses, strict=True)
+                if status is not None and text(status) == "picked_up"
+            }
+            free_ids = {c.id for c in free}
+            held = {
+                text(cid): tuple(
+                    HeldOrder(
+                        _parse(orders[oid], Order, self._orders_cache, seen_orders),
+                        text(oid) in picked,
+                    )
+                    for oid in ids
+                )
+                for cid, ids in held_by.items()
+                if text(cid) in free_ids
+            }
         except (KeyError, ValueError, ValidationError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
         self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
-        return CitySnapshot(open_orders, tuple(free), text(cursor or ""))
+        return CitySnapshot(open_orders, tuple(free), text(cursor or ""), held)
 
     # -- decisions out -------------------------------------------------------------------
 

@@ -199,3 +199,31 @@ def test_out_stream_records_the_whole_history_of_each_order(
         ("unassigned", "o2", "c1", "offline"),
     ]
     assert all(d.epoch == EPOCH for d in store.decisions())
+
+
+def test_the_snapshot_shows_what_each_courier_with_room_holds(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "order_created", order=order("o3", created_at=1003.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=3)),
+        event(CITY, "courier_online", courier=courier("c2", capacity=1)),
+    )
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c1"), ("o3", "c2")], 2000.0).accepted
+    feed(rds, namespace, event(CITY, "order_picked_up", order_id="o2"))
+    snap = store.snapshot()
+    assert free_slots(snap) == {"c1": 1}
+    held = {cid: [(h.order.id, h.picked_up) for h in orders] for cid, orders in snap.held.items()}
+    assert held == {"c1": [("o1", False), ("o2", True)]}  # c2 is full: not a candidate
+    assert snap.held["c1"][0].order == order("o1", created_at=1001.0)
+
+    feed(rds, namespace, event(CITY, "order_delivered", order_id="o2"))
+    feed(rds, namespace, event(CITY, "order_delivered", order_id="o3"))
+    snap = store.snapshot()
+    held = {cid: [(h.order.id, h.picked_up) for h in orders] for cid, orders in snap.held.items()}
+    assert held == {"c1": [("o1", False)]}
+    assert free_slots(snap) == {"c1": 2, "c2": 1}
