@@ -96,7 +96,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     stop = threading.Event()
     on_signals(stop.set)
-    result = run_demo(duration=args.duration, stop=stop)
+    result = run_demo(duration=args.duration, stop=stop, zones=args.zones)
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=float(env("JARVIS_DEMO_DURATION", "60") or 60),
         help="seconds to run (env JARVIS_DEMO_DURATION)",
+    )
+    demo.add_argument(
+        "--zones",
+        action="store_true",
+        help="three zones on a ZooKeeper ensemble and a Redis Cluster; zone a is lost "
+        "part-way (member, ZooKeeper server and Redis primary SIGKILLed at once)",
     )
     demo.set_defaults(handler=_cmd_demo)
     add_ownership_commands(sub)

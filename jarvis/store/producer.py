@@ -99,16 +99,22 @@ class Producer:
         for i, (stream, _) in enumerate(entries):
             by_stream.setdefault(stream, []).append(i)
         ids: list[str] = [""] * len(entries)
+        failed: StoreError | None = None  # one stream failing does not hold up the others
         for stream, indexes in by_stream.items():
             commands = [_xadd(stream, entries[i][1]) for i in indexes]
             try:
                 replies = write_replicated(self.redis, stream, commands, self.replication)
             except redis.RedisError as exc:
-                raise StoreError(
-                    f"submitting {len(indexes)} events to {stream} failed: {exc}"
-                ) from exc
+                what = f"submitting {len(indexes)} events to {stream}"
+                failed = failed or StoreError(f"{what} failed: {exc}")
+                continue
+            except StoreError as exc:  # NotReplicatedError: outcome unknown
+                failed = failed or exc
+                continue
             for i, reply in zip(indexes, replies, strict=True):
                 ids[i] = text(reply)
+        if failed is not None:
+            raise failed
         log.debug("submitted %d events", len(ids))
         return ids
 
