@@ -14,9 +14,10 @@ the partitions' pins and the live members into a :class:`Steering`, which
   draining, at the usual move rate; with no such member the pin is ignored, so failover
   works, and honoured again once one is back.
 - **versions**: while live members run more than one version (a rolling deploy), free
-  partitions go only to members of the newest version and no member releases a surplus,
-  so a partition leaving an old member lands on a new one and stays there: one move per
-  partition per deploy when each new member starts before its old one drains.
+  partitions go only to members of the newest version (the one holding fewest first) and
+  no member releases a surplus, so a partition leaving an old member lands on a new one
+  and stays there: one move per partition per deploy when each new member starts before
+  its old one drains.
 
 A preference (move or pin) counts only while some live, non-draining member satisfies it.
 """
@@ -228,9 +229,14 @@ def place_free(
         plan[partition_id] = best
         count[best] += 1
     newest = steer.newest
-    pool_targets = {m: t for m, t in targets.items() if newest is None or m in newest} or dict(
-        targets
-    )
+    if newest is not None and newest & targets.keys():
+        # A deploy under way: fill the new members evenly. Their quotas still count the
+        # old members' zones (an old member may hold a zone's extra partition), which
+        # would send a partition to a new member already at its share and make it move
+        # again once the old members are gone.
+        pool_targets = dict.fromkeys(sorted(newest & targets.keys()), 0)
+    else:
+        pool_targets = dict(targets)
     if weighted is None:
         plan.update(assign_free(rest, pool_targets, count, avoid, capacity))
         return plan

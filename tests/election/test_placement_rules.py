@@ -151,3 +151,21 @@ def test_weighted_releases_only_even_a_pair_out_and_stop() -> None:
     assert pick_weighted_releases({"big": 4.0}, 5.0, {"b": 0.0}, count=10) == ["big"]
     assert pick_weighted_releases({"v1": 1.0, "v2": 1.0}, 5.0, {"b": 4.0}, 10) == []
     assert pick_weighted_releases({"v1": 1.0, "v2": 1.0, "v3": 1.0}, 3.0, {"b": 0.0}, 1) == ["v1"]
+
+
+def test_a_deploy_fills_new_members_evenly_whatever_zone_extras_old_members_hold() -> None:
+    """Seen in the failover benchmark: m3 (old, zone c) held a zone extra in the quotas,
+    so one of m2's partitions went to m1-new, already at its share, and moved again once
+    every member ran the new version."""
+    slots = [
+        MemberSlot("m1-new", "a", version="2"),
+        MemberSlot("m2", "b", True, "1"),
+        MemberSlot("m2-new", "b", version="2"),
+        MemberSlot("m3", "c", version="1"),
+    ]
+    held = {"m1-new": 7, "m2": 7, "m2-new": 0, "m3": 6}
+    targets = quotas(20, slots, held)
+    assert targets["m2-new"] == 6  # the quota alone would leave one of m2's seven over
+    steer = steering(PlacementNode(), {}, slots)
+    plan = place_free([f"p{i}" for i in range(7)], targets, held, {}, steer, slots)
+    assert set(plan.values()) == {"m2-new"}
