@@ -50,6 +50,7 @@ from jarvis.election.placement import (
 from jarvis.election.snapshot import Snapshot, gather
 from jarvis.election.weights import (
     DEFAULT_WEIGHT,
+    assign_free_weighted,
     loads,
     pick_weighted_releases,
     uniform,
@@ -275,8 +276,14 @@ class LeaseKeeper:
         keeping = self._holdings.keeping()
         stay = settled(keeping, self._me(), steer)
         movable = {p: weights.get(p, DEFAULT_WEIGHT) for p in keeping if p not in stay}
+        my_load = sum(weights.get(p, DEFAULT_WEIGHT) for p in keeping)
+        # What is free or on its way out (released, owner node not gone yet) lands on the
+        # others first: count it there, or one move would be decided twice.
+        pending = set(self._snapshot.free()) | {p for p in self._holdings.ids() if p not in keeping}
         others = {m: w for m, w in load.items() if m != self.member_id}
-        picks = pick_weighted_releases(movable, load[self.member_id], others, allowed)
+        for partition_id, member in assign_free_weighted(pending, others, others, weights).items():
+            others[member] += weights.get(partition_id, DEFAULT_WEIGHT)
+        picks = pick_weighted_releases(movable, my_load, others, allowed)
         self._limiter.take(len(picks))
         for partition_id in picks:
             log.info(

@@ -118,7 +118,9 @@ def test_a_rolling_deploy_to_a_new_version_moves_each_partition_once(
     partitions = add_partitions(registry, 12)
     old = {m: spawn(m, f"z{m}", version="1.0") for m in "abc"}
     wait_for(lambda: balanced(view, {"a": 4, "b": 4, "c": 4}), 15, "4 partitions each")
-    timeline.wait_until(lambda: len(timeline.acquisitions()) == 12, 5, "12 acquisitions")
+    for name, member in old.items():  # (members started one by one may have moved some)
+        owned = wait_owned(member, lambda o: len(o) == 4, 5, f"{name} knows it owns 4")
+        timeline.wait_heard(name, owned)
     mark = len(timeline.entries())
     for name, member in old.items():
         # Each new member starts before its old one drains (a surge deploy).
