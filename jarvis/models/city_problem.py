@@ -245,14 +245,25 @@ class CityProblem:
 
     def _ineligible(self, rows: IntArray, w: int) -> BoolArray:
         """The pairs of ``rows`` with worker ``w`` that its limits forbid (as in _chunk)."""
-        distance = np.hypot(*(self.task_xy[rows] - self.worker_xy[w]).T)
-        out: BoolArray = distance > self.max_km[w]
-        if np.isfinite(self.max_s[w]):
-            vehicle = self.vehicle[w : w + 1]
-            legs = Legs(self.position[w][None, :], self.pickup[rows], distance, vehicle, self.now)
+        out: BoolArray = self.ineligible(rows, np.array([w], np.intp))[:, 0]
+        return out
+
+    def ineligible(self, rows: IntArray, workers: IntArray) -> BoolArray:
+        """Which pairs of ``rows`` x ``workers`` the workers' limits forbid."""
+        distance: FloatArray = cdist(self.task_xy[rows], self.worker_xy[workers])
+        out: BoolArray = distance > self.max_km[workers][None, :]
+        max_s = self.max_s[workers][None, :]
+        if np.isfinite(max_s).any():
+            legs = Legs(
+                self.position[workers][None, :, :],
+                self.pickup[rows][:, None, :],
+                distance,
+                self.vehicle[workers][None, :],
+                self.now,
+            )
             to_pickup = np.broadcast_to(self.estimator.travel_s(legs), distance.shape)
-            out |= to_pickup > self.max_s[w]
-        out |= self.priority[rows] < self.min_priority[w]
+            out |= to_pickup > max_s
+        out |= self.priority[rows][:, None] < self.min_priority[workers][None, :]
         return out
 
     def _chunk(

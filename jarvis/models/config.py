@@ -47,13 +47,25 @@ class CityConfig:
     area_tasks: int = 250
     #: How far beyond its area each area looks for couriers, in km.
     area_margin_km: float = 2.0
+    #: Bundling (jarvis.models.bundles): two open orders whose pickups lie within this
+    #: many km may go to one courier together; 0 (the default) disables bundling.
+    bundle_pickup_km: float = 0.0
+    #: A bundle's route may be at most this many times the longer of its two trips.
+    bundle_detour: float = 1.5
 
     def __post_init__(self) -> None:
         _check(
             self,
             positive=("max_delivery_s", "promise_s", "area_tasks", "area_margin_km"),
-            non_negative=("lateness_weight", "priority_weight", "large_min_side"),
+            non_negative=(
+                "lateness_weight",
+                "priority_weight",
+                "large_min_side",
+                "bundle_pickup_km",
+            ),
         )
+        if self.bundle_detour < 1.0:
+            raise ConfigError(f"CityConfig.bundle_detour: must be >= 1, got {self.bundle_detour!r}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import numpy as np
 
 from jarvis.errors import DispatchError
 from jarvis.models.assign import prepare, solve_prepared
+from jarvis.models.bundles import BundleProblem, find_bundles
 from jarvis.models.city import Courier, Order
 from jarvis.models.city_problem import CityProblem
 from jarvis.models.config import CityConfig, StoreConfig
@@ -42,6 +43,7 @@ __all__ = [
     "Assignment",
     "Decision",
     "decide",
+    "decide_bundled",
     "decide_city",
     "decide_store",
     "uses_large_path",
@@ -163,7 +165,10 @@ def decide_city(
     )
     if not problem.task_ids or not problem.worker_ids:
         large = False
-    decision = decide(problem, large, config.area_tasks, config.area_margin_km)
+    if config.bundle_pickup_km > 0 and not large:
+        decision = decide_bundled(problem)
+    else:
+        decision = decide(problem, large, config.area_tasks, config.area_margin_km)
     log.debug(
         "city decision: %d orders, %d couriers, %d assigned, path %s",
         len(problem.task_ids),
@@ -172,6 +177,58 @@ def decide_city(
         decision.path,
     )
     return decision
+
+
+def decide_bundled(problem: CityProblem) -> Decision:
+    """Bundle, then assign (see :mod:`jarvis.models.bundles`): each courier takes one
+    order or one bundle; bundled orders left over go one by one to couriers left free."""
+    bundled = BundleProblem(problem, find_bundles(problem))
+    block = bundled.block(None, None)
+    prepared = prepare(block.reduced, bundled.slots)
+    rows, workers = solve_prepared(prepared)
+    chosen: list[tuple[int, int, float]] = []  # (task, worker, cost)
+    for row, w in zip(rows.tolist(), workers.tolist(), strict=True):
+        members = bundled.members(row)
+        if len(members) == 1:
+            chosen.append((members[0], w, float(problem.leave[members[0]] + block.reduced[row, w])))
+            continue
+        bundle = bundled.bundles[row - len(bundled.singles)]
+        _, c1, c2 = bundled.bundle_costs([bundle], np.array([w], np.intp))
+        chosen.append((bundle.drop_first, w, float(c1[0, 0])))
+        chosen.append((bundle.drop_second, w, float(c2[0, 0])))
+    reasons: dict[int, str] = {}
+    for row in np.setdiff1d(np.arange(len(bundled.task_ids)), rows).tolist():
+        reason = _reason(bool(block.eligible_any[row]), bool(prepared.useful_any[row]))
+        for t in bundled.members(row):
+            reasons[t] = reason
+    singles = set(bundled.singles.tolist())
+    left = np.array(sorted(t for t in reasons if t not in singles), np.intp)
+    free = np.setdiff1d(np.arange(len(problem.worker_ids)), workers)
+    if len(left) and len(free):
+        again = problem.block(left, free)
+        prepared = prepare(again.reduced, np.ones(len(free), np.intp))
+        t2, w2 = solve_prepared(prepared)
+        for t, w in zip(t2.tolist(), w2.tolist(), strict=True):
+            task, worker = int(left[t]), int(free[w])
+            chosen.append((task, worker, float(problem.leave[task] + again.reduced[t, w])))
+            del reasons[task]
+        for t in range(len(left)):
+            if int(left[t]) in reasons:
+                reasons[int(left[t])] = _reason(
+                    bool(again.eligible_any[t]), bool(prepared.useful_any[t])
+                )
+    chosen.sort()
+    task_ids, worker_ids = problem.task_ids, problem.worker_ids
+    assignments = tuple(Assignment(task_ids[t], worker_ids[w], c) for t, w, c in chosen)
+    unassigned = {task_ids[t]: reasons[t] for t in sorted(reasons)}
+    objective = sum(c for _, _, c in chosen) + float(problem.leave[sorted(reasons)].sum())
+    return Decision(assignments, MappingProxyType(unassigned), objective, "bundled")
+
+
+def _reason(eligible_any: bool, useful_any: bool) -> str:
+    if not eligible_any:
+        return NO_ELIGIBLE_WORKER
+    return CHEAPER_TO_WAIT if not useful_any else NO_FREE_CAPACITY
 
 
 def decide_store(
