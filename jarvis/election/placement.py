@@ -244,11 +244,6 @@ def place_free(
     carried = {m: load.get(m, 0.0) for m in targets}
     for partition_id, member in plan.items():
         carried[member] += weights.get(partition_id, DEFAULT_WEIGHT)
-    for partition_id, member in assign_free_weighted(
-        rest, pool_targets, carried, weights, avoid
-    ).items():
-        cap = capacity.get(member)
-        if cap is None or count[member] < cap:  # no room: the partition stays free
-            plan[partition_id] = member
-            count[member] += 1
+    room = {m: None if (cap := capacity.get(m)) is None else cap - count[m] for m in targets}
+    plan.update(assign_free_weighted(rest, pool_targets, carried, weights, avoid, room))
     return plan

@@ -74,20 +74,27 @@ def assign_free_weighted(
     load: Mapping[str, float],
     weights: Mapping[str, float],
     avoid: Mapping[str, str] | None = None,
+    room: Mapping[str, int | None] | None = None,
 ) -> dict[str, str]:
     """Free partition -> the member that should take it: heaviest first, each to the
-    member carrying the least weight (ties spread by a stable hash)."""
+    member carrying the least weight (ties spread by a stable hash) among those with
+    ``room`` left (member -> partitions it may still take, None: no limit); a partition
+    nobody has room for is left out of the plan."""
     avoid = avoid or {}
     pool_all = sorted(members)
     carried = {m: load.get(m, 0.0) for m in pool_all}
+    left = {m: n for m, n in (room or {}).items() if n is not None}  # the limited ones
     plan: dict[str, str] = {}
     for partition_id in sorted(free, key=lambda p: (-weights.get(p, DEFAULT_WEIGHT), p)):
-        pool = [m for m in pool_all if m != avoid.get(partition_id)] or pool_all
+        open_ = [m for m in pool_all if left.get(m, 1) > 0]
+        pool = [m for m in open_ if m != avoid.get(partition_id)] or open_
         if not pool:
             break
         best = min(pool, key=lambda m: (carried[m], _spread(partition_id, m)))
         plan[partition_id] = best
         carried[best] += weights.get(partition_id, DEFAULT_WEIGHT)
+        if best in left:
+            left[best] -= 1
     return plan
 
 

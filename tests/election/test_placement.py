@@ -156,3 +156,27 @@ def test_weighted_balance_evens_out_weight_not_count_within_the_move_rate(
     assert {r.partition for r in view.partitions() if r.owner == "a"} == set(villages)
     assert _releases(timeline) == ["a:big"]
     assert timeline.double_ownership() == []
+
+
+def test_a_lost_zone_is_taken_within_capacity_and_its_return_moves_only_the_excess(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+) -> None:
+    add_partitions(registry, 12)
+    members = {m: spawn(m, f"z{i}", max_partitions=5) for i, m in enumerate("abc")}
+    wait_for(lambda: balanced(view, {"a": 4, "b": 4, "c": 4}), 15, "4 partitions each")
+    before = {m: set(member.owned()) for m, member in members.items()}
+    mark = len(timeline.entries())
+    members["c"].stop()  # zone z2 is gone
+    # The survivors take what they have room for at once; the rest waits, unowned.
+    wait_for(lambda: counts(view) == {"a": 5, "b": 5, None: 2}, 15, "5 each, 2 unowned")
+    for name in "ab":
+        assert before[name] <= set(members[name].owned())  # nothing moved between them
+    assert _releases(timeline, mark) == []
+
+    spawn("c2", "z2", max_partitions=5)  # the zone is back
+    wait_for(lambda: balanced(view, {"a": 4, "b": 4, "c2": 4}), 15, "4 each again")
+    assert sorted(r.split(":")[0] for r in _releases(timeline, mark)) == ["a", "b"]
+    assert timeline.double_ownership() == []

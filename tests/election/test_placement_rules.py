@@ -169,3 +169,10 @@ def test_a_deploy_fills_new_members_evenly_whatever_zone_extras_old_members_hold
     steer = steering(PlacementNode(), {}, slots)
     plan = place_free([f"p{i}" for i in range(7)], targets, held, {}, steer, slots)
     assert set(plan.values()) == {"m2-new"}
+
+
+def test_weighted_placement_skips_members_without_room() -> None:
+    weights = {"big": 4.0, "v1": 1.0, "v2": 1.0}
+    plan = assign_free_weighted(weights, ["a", "b"], {"a": 0.0, "b": 9.0}, weights, None, {"a": 1})
+    assert plan == {"big": "a", "v1": "b", "v2": "b"}
+    assert assign_free_weighted(["v1"], ["a"], {}, weights, None, {"a": 0}) == {}
