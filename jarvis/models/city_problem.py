@@ -63,6 +63,7 @@ class CityProblem:
         rules: Rules | None = None,
         estimator: EtaEstimator | None = None,
         held: Mapping[str, Sequence[HeldOrder]] | None = None,
+        declines: Sequence[tuple[str, str, float]] = (),
     ) -> None:
         check_unique([o.id for o in orders], "order")
         check_unique([c.id for c in couriers], "courier")
@@ -127,6 +128,15 @@ class CityProblem:
         horizon = config.max_delivery_s
         self.late_at_horizon = np.maximum(0.0, horizon - self.slack)
         self._leave = self.weight * (horizon + config.lateness_weight * self.late_at_horizon)
+        #: (task, worker) pairs a recent decline forbids.
+        task_at = {t: i for i, t in enumerate(self._task_ids)}
+        worker_at = {w: i for i, w in enumerate(self._worker_ids)}
+        cooldown = config.decline_cooldown_s
+        self.declined: frozenset[tuple[int, int]] = frozenset(
+            (task_at[o], worker_at[c])
+            for o, c, at in declines
+            if o in task_at and c in worker_at and at + cooldown > self.now
+        )
         #: Planned routes of the couriers who hold orders, by worker index.
         self.routes: dict[int, Route] = {
             w: self.route(c, held[c.id])
@@ -210,6 +220,8 @@ class CityProblem:
             rows = t_all[start : start + step]
             dest = out[start : start + step]
             ineligible = self._chunk(rows, dest, cols, check_km, check_s, check_priority)
+            if self.declined:
+                ineligible = self._forbid(rows, w_sel, ineligible, dest.shape)
             if ineligible is not None:
                 np.putmask(dest, ineligible, 0.0)
                 eligible_any[start : start + step] = ~ineligible.all(axis=1)
@@ -264,6 +276,26 @@ class CityProblem:
             to_pickup = np.broadcast_to(self.estimator.travel_s(legs), distance.shape)
             out |= to_pickup > max_s
         out |= self.priority[rows][:, None] < self.min_priority[workers][None, :]
+        forbidden = self._forbid(rows, workers, out, out.shape) if self.declined else None
+        return out if forbidden is None else forbidden
+
+    def _forbid(
+        self,
+        rows: IntArray,
+        workers: IntArray | slice,
+        ineligible: BoolArray | None,
+        shape: tuple[int, ...],
+    ) -> BoolArray | None:
+        """``ineligible`` with the declined pairs among ``rows`` x ``workers`` added."""
+        cols = np.arange(len(self._worker_ids))[workers]
+        row_at = {t: r for r, t in enumerate(rows.tolist())}
+        col_at = {w: c for c, w in enumerate(cols.tolist())}
+        hits = [(row_at[t], col_at[w]) for t, w in self.declined if t in row_at and w in col_at]
+        if not hits:
+            return ineligible
+        out: BoolArray = np.zeros(shape, bool) if ineligible is None else ineligible.copy()
+        r, c = zip(*hits, strict=True)
+        out[list(r), list(c)] = True
         return out
 
     def _chunk(

@@ -52,6 +52,8 @@ class CityConfig:
     bundle_pickup_km: float = 0.0
     #: A bundle's route may be at most this many times the longer of its two trips.
     bundle_detour: float = 1.5
+    #: Seconds during which a courier who declined an order is not offered it again.
+    decline_cooldown_s: float = 300.0
 
     def __post_init__(self) -> None:
         _check(
@@ -62,6 +64,7 @@ class CityConfig:
                 "priority_weight",
                 "large_min_side",
                 "bundle_pickup_km",
+                "decline_cooldown_s",
             ),
         )
         if self.bundle_detour < 1.0:

@@ -36,6 +36,7 @@ __all__ = [
     "EventBase",
     "OrderCancelled",
     "OrderCreated",
+    "OrderDeclined",
     "OrderDelivered",
     "OrderPickedUp",
     "StoreEvent",
@@ -94,6 +95,16 @@ class OrderDelivered(EventBase):
     order_id: TaskId
 
 
+class OrderDeclined(EventBase):
+    """The courier declines an order assigned to it and not picked up: the order returns
+    to the open pool, and that courier is not offered it again for a cooldown."""
+
+    type: Literal["order_declined"] = "order_declined"
+    order_id: TaskId
+    courier_id: TaskId
+    reason: str | None = Field(default=None, max_length=200)
+
+
 class CourierOnline(EventBase):
     """A courier starts (or updates) a shift: the full record, which must be online."""
 
@@ -145,6 +156,7 @@ CityEvent: TypeAlias = (
     | OrderCancelled
     | OrderPickedUp
     | OrderDelivered
+    | OrderDeclined
     | CourierOnline
     | CourierOffline
     | CourierMoved
@@ -158,6 +170,7 @@ CITY_EVENT_TYPES: frozenset[str] = frozenset(
         "order_cancelled",
         "order_picked_up",
         "order_delivered",
+        "order_declined",
         "courier_online",
         "courier_offline",
         "courier_moved",
@@ -172,6 +185,7 @@ _CLASSES = (
     OrderCancelled,
     OrderPickedUp,
     OrderDelivered,
+    OrderDeclined,
     CourierOnline,
     CourierOffline,
     CourierMoved,

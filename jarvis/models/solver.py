@@ -147,16 +147,19 @@ def decide_city(
     *,
     path: str | None = None,
     held: Mapping[str, Sequence[HeldOrder]] | None = None,
+    declines: Sequence[tuple[str, str, float]] = (),
 ) -> Decision:
     """Decide one city tick. ``Courier.capacity`` is the courier's free capacity.
 
     ``held`` maps a courier id to the orders it holds: such a courier is costed by the
     cheapest insertion into its planned route (:mod:`jarvis.models.routes`).
+    ``declines`` holds (order id, courier id, when): the pair is ineligible until
+    ``config.decline_cooldown_s`` after it.
 
     Offline couriers are never assigned. ``path`` forces ``"exact"`` or ``"large"``;
     by default the large-partition path is chosen from the size (``uses_large_path``).
     """
-    problem = CityProblem(orders, couriers, now, config, rules, estimator, held)
+    problem = CityProblem(orders, couriers, now, config, rules, estimator, held, declines)
     if path not in (None, "exact", "large"):
         raise DispatchError(f"path must be 'exact' or 'large', got {path!r}")
     n_slots = int(problem.slots.sum())

@@ -31,6 +31,7 @@ from jarvis.models.events import (
     Event,
     OrderCancelled,
     OrderCreated,
+    OrderDeclined,
     OrderDelivered,
     OrderPickedUp,
     parse_event,
@@ -64,6 +65,8 @@ class CitySnapshot:
     cursor: str  # last applied entry id of the incoming stream ('' when none)
     #: What each courier of ``couriers`` holds (assigned or picked up), in assignment order.
     held: Mapping[str, tuple[HeldOrder, ...]] = field(default_factory=dict)
+    #: (order id, courier id, when in unix seconds) of the declines of open orders.
+    declines: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ def _encode(event: Event) -> list[str]:
         return [order.id, order.model_dump_json(), repr(order.created_at), ""]
     if isinstance(event, OrderCancelled | OrderPickedUp | OrderDelivered):
         return [event.order_id, "", "", ""]
+    if isinstance(event, OrderDeclined):
+        return [event.order_id, event.courier_id, event.reason or "", ""]
     if isinstance(event, CourierOnline):
         courier = event.courier
         json = courier.model_dump_json()
@@ -200,7 +205,7 @@ class CityStore:
             "closed": k.closed_orders, "assignments": k.assignments, "couriers": k.couriers,
             "courier_positions": k.courier_positions, "courier_capacity": k.courier_capacity,
             "courier_load": k.courier_load, "courier_orders": k.courier_orders,
-            "online": k.couriers_online, "out": k.decisions_out,
+            "online": k.couriers_online, "out": k.decisions_out, "declines": k.declines,
         }  # fmt: skip
         args: dict[str, Arg] = {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
                 "dead_maxlen": self.dead_maxlen, "partition": self.partition,
@@ -231,8 +236,10 @@ class CityStore:
                 pipe.hgetall(k.courier_positions)
                 pipe.hgetall(k.courier_load)
                 pipe.hgetall(k.courier_orders)
+                pipe.zrange(k.declines, 0, -1, withscores=True)
                 replies = pipe.execute()
-            cursor, open_ids, orders, online, couriers, positions, loads, held_ids = replies
+            cursor, open_ids, orders, online, couriers, positions, loads, held_ids = replies[:8]
+            declined = replies[8]
             held_by = {
                 cid: held_ids[cid].split()
                 for cid in online
@@ -276,10 +283,17 @@ class CityStore:
                 for cid, ids in held_by.items()
                 if text(cid) in free_ids
             }
+            open_set = {text(oid) for oid in open_ids}
+            declines = []
+            for member, score in declined:
+                order_id, courier_id = text(member).split(" ")
+                if order_id in open_set:
+                    declines.append((order_id, courier_id, float(score) / 1000.0))
         except (KeyError, ValueError, ValidationError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
         self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
-        return CitySnapshot(open_orders, tuple(free), text(cursor or ""), held)
+        cursor_id = text(cursor or "")
+        return CitySnapshot(open_orders, tuple(free), cursor_id, held, tuple(declines))
 
     # -- decisions out -------------------------------------------------------------------
 

@@ -129,6 +129,11 @@ class PartitionKeys:
         return self.key("courier-orders")
 
     @property
+    def declines(self) -> str:
+        """Sorted set: '<order id> <courier id>' scored by when it was declined (ms)."""
+        return self.key("declines")
+
+    @property
     def couriers_online(self) -> str:
         """Set of online courier ids."""
         return self.key("online")

@@ -127,6 +127,7 @@ CITY_APPLY = ScriptSpec(
         "courier_orders",
         "online",
         "out",
+        "declines",
     ),
     args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "out_maxlen"),
     fenced=True,

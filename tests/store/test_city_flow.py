@@ -227,3 +227,57 @@ def test_the_snapshot_shows_what_each_courier_with_room_holds(
     held = {cid: [(h.order.id, h.picked_up) for h in orders] for cid, orders in snap.held.items()}
     assert held == {"c1": [("o1", False)]}
     assert free_slots(snap) == {"c1": 2, "c2": 1}
+
+
+def test_a_declined_order_reopens_and_the_decline_is_remembered(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = feed(
+        rds,
+        namespace,
+        event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+        event(CITY, "order_created", order=order("o2", created_at=1002.0)),
+        event(CITY, "courier_online", courier=courier("c1", capacity=2)),
+        event(CITY, "courier_online", courier=courier("c2", capacity=1)),
+    )
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c2")], 2000.0).accepted
+    decline = event(CITY, "order_declined", order_id="o1", courier_id="c1", reason="too far")
+    feed(rds, namespace, decline)
+    snap = store.snapshot()
+    assert open_ids(snap) == ["o1"]
+    assert free_slots(snap) == {"c1": 2}
+    assert snap.held == {}
+    ((order_id, courier_id, at),) = snap.declines
+    assert (order_id, courier_id) == ("o1", "c1")
+    (last,) = stream_entries(rds.xrevrange(store.keys.events_in, count=1))
+    assert at == int(last[0].split("-")[0]) / 1000.0
+    history = [d for d in store.decisions() if d.type == "unassigned"]
+    assert [(d.task, d.worker, d.reason) for d in history] == [("o1", "c1", "declined: too far")]
+
+    # the same event again is a duplicate: nothing changes, nothing is dead-lettered
+    Producer(rds, namespace).submit_many([decline])
+    again = store.apply_events(EPOCH)
+    assert (again.applied, again.duplicates, again.dead_lettered) == (0, 1, 0)
+    assert store.snapshot().declines == snap.declines
+
+    # declines that do not fit the state are dead-lettered with their reason
+    feed(rds, namespace, event(CITY, "order_picked_up", order_id="o2"))
+    Producer(rds, namespace).submit_many(
+        [
+            event(CITY, "order_declined", order_id="o1", courier_id="c1"),
+            event(CITY, "order_declined", order_id="o2", courier_id="c1"),
+            event(CITY, "order_declined", order_id="o2", courier_id="c2"),
+            event(CITY, "order_declined", order_id="nope", courier_id="c2"),
+        ]
+    )
+    assert store.apply_events(EPOCH).dead_lettered == 4
+    reasons = [d["reason"] for d in store.dead_letters()]
+    assert reasons == [
+        "order o1 is not assigned",
+        "order o2 is already picked up and cannot be declined",
+        "order o2 is already picked up and cannot be declined",
+        "unknown order nope",
+    ]
+    # once the order is assigned again, the decline is no longer listed
+    assert store.commit(EPOCH, 2, [("o1", "c1")], 2001.0).accepted
+    assert store.snapshot().declines == ()

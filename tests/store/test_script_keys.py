@@ -45,6 +45,9 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     )
     assert city.apply_events(epoch=1).applied == 2
     assert city.commit(1, 1, [("o1", "k1")], clock.now).accepted
+    producer.submit_many([event("c1", "order_declined", order_id="o1", courier_id="k1")])
+    assert city.apply_events(epoch=1).applied == 1
+    assert city.snapshot().declines[0][:2] == ("o1", "k1")
 
     work = WorkQueue(rds, namespace, clock=clock, claim_ttl=30, scripts=runner)
     home = Associate(id="a1", home_store="s1", roles=frozenset({"picker"}))

@@ -18,6 +18,7 @@ local K_STATS, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[4], KEYS[5], KEYS[6]
 local K_ORDERS, K_STATUS, K_OPEN, K_CLOSED = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_ASSIGN, K_COURIERS, K_POS, K_CAP = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local K_LOAD, K_HELD, K_ONLINE, K_OUT = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
+local K_DECLINES = KEYS[19]
 local dead_maxlen = ARGV[5]
 local partition = ARGV[6]
 local out_maxlen = ARGV[7]
@@ -121,6 +122,29 @@ handlers.order_delivered = function(ms, order)
   close(order, 'delivered', ms)
 end
 
+-- The courier gives back an order assigned to it and not picked up: the order reopens
+-- and the decline is remembered (for the solver's cooldown) until the horizon.
+handlers.order_declined = function(ms, order, courier, reason)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status ~= 'assigned' then
+    if status == 'open' then return 'order ' .. order .. ' is not assigned' end
+    if status == 'picked_up' then
+      return 'order ' .. order .. ' is already picked up and cannot be declined'
+    end
+    return not_now(order, status)
+  end
+  if redis.call('HGET', K_ASSIGN, order) ~= courier then
+    return 'order ' .. order .. ' is not assigned to courier ' .. courier
+  end
+  local score = created_at(order)
+  if not score then return 'order ' .. order .. ' has no readable record' end
+  redis.call('HSET', K_STATUS, order, 'open')
+  redis.call('ZADD', K_OPEN, score, order)
+  if reason == '' then reason = 'declined' else reason = 'declined: ' .. reason end
+  release(order, 'unassigned', ms, reason)
+  redis.call('ZADD', K_DECLINES, ms, order .. ' ' .. courier)
+end
+
 handlers.courier_online = function(ms, courier, json, capacity, position)
   redis.call('HSET', K_COURIERS, courier, json)
   redis.call('HSET', K_CAP, courier, capacity)
@@ -192,6 +216,7 @@ redis.call('SET', KEYS[3], ARGV[3])
 local cutoff = stream_ms(ARGV[3]) - tonumber(ARGV[4])
 if cutoff > 0 then
   redis.call('ZREMRANGEBYSCORE', K_APPLIED, '-inf', '(' .. cutoff)
+  redis.call('ZREMRANGEBYSCORE', K_DECLINES, '-inf', '(' .. cutoff)
   local expired = redis.call('ZRANGEBYSCORE', K_CLOSED, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
   for _, order in ipairs(expired) do
     redis.call('HDEL', K_STATUS, order)
