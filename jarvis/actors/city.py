@@ -53,6 +53,7 @@ class CityEngine:
             self.config,
             rules=self.rules,
             held=snapshot.held,
+            declines=snapshot.declines,
         )
         solve_seconds = time.perf_counter() - started
         pairs = [(a.task, a.worker) for a in decision.assignments]

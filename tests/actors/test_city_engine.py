@@ -1,0 +1,85 @@
+"""The city engine over a real Redis: couriers are costed by their routes, and a
+declined order goes to someone else on the next tick."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from jarvis.actors.city import CityEngine
+from jarvis.models import Courier, Order, Point
+from jarvis.store.city import CityStore
+from jarvis.store.producer import Producer
+from tests.actors.conftest import CITY
+from tests.store.builders import event
+
+HERE = Point(lat=48.85, lon=2.35)
+EAST = Point(lat=48.85, lon=2.40)
+WEST = Point(lat=48.85, lon=2.30)
+
+
+def _order(oid: str, pickup: Point, dropoff: Point, now: float) -> Order:
+    return Order(id=oid, pickup=pickup, dropoff=dropoff, created_at=now, ready_at=now)
+
+
+def _assigned(store: CityStore) -> list[tuple[str, str]]:
+    return [(d.task or "", d.worker or "") for d in store.decisions() if d.type == "assignment"]
+
+
+def _tick(engine: CityEngine, tick: int, now: float) -> None:
+    report = engine.tick(1, tick, now, lambda: True)
+    assert report.committed, f"tick {tick} did not commit"
+
+
+def test_a_courier_carrying_an_order_east_does_not_get_one_going_west(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    engine = CityEngine(store)
+    busy = Courier(id="busy", position=HERE, capacity=2)
+    free = Courier(id="free", position=Point(lat=48.85, lon=2.345))
+    producer.submit_many(
+        [
+            event(CITY, "courier_online", courier=busy.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("east", HERE, EAST, now).model_dump()),
+        ]
+    )
+    _tick(engine, 1, now)
+    assert _assigned(store) == [("east", "busy")]
+    producer.submit_many(
+        [
+            event(CITY, "order_picked_up", order_id="east"),
+            event(CITY, "courier_online", courier=free.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("west", HERE, WEST, now).model_dump()),
+        ]
+    )
+    _tick(engine, 2, now + 1)
+    # free of its route, "busy" stands on the pickup and would win; carrying "east" it loses
+    assert _assigned(store) == [("east", "busy"), ("west", "free")]
+
+
+def test_a_declined_order_goes_to_another_courier_on_the_next_tick(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    engine = CityEngine(store)
+    near = Courier(id="near", position=HERE)
+    far = Courier(id="far", position=Point(lat=48.855, lon=2.355))
+    producer.submit_many(
+        [
+            event(CITY, "courier_online", courier=near.model_dump(mode="json")),
+            event(CITY, "courier_online", courier=far.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("o1", HERE, EAST, now).model_dump()),
+        ]
+    )
+    _tick(engine, 1, now)
+    assert _assigned(store) == [("o1", "near")]
+    producer.submit_many([event(CITY, "order_declined", order_id="o1", courier_id="near")])
+    _tick(engine, 2, time.time())
+    assert _assigned(store) == [("o1", "near"), ("o1", "far")]
+    assert store.dead_letters() == []
