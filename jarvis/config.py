@@ -203,6 +203,13 @@ class Settings(BaseModel):
         description="most partitions this member takes; what no member can take stays unowned",
     )
     claim_ttl: float = Field(60.0, gt=0.0, le=86400.0, description="work claim lease, seconds")
+    work_max_attempts: int = Field(
+        25,
+        ge=1,
+        le=1000,
+        description="claims a work item may have before a lapse or release sends it to the "
+        "store's dead set (an item's own max_attempts wins)",
+    )
     rules: Path | None = Field(None, description="TOML rules file (eligibility)")
     # --- HTTP -------------------------------------------------------------------
     http: str | None = Field(

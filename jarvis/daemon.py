@@ -202,7 +202,11 @@ class Daemon:
 
         namespace = self.settings.namespace
         work = WorkQueue(
-            self.redis, namespace, claim_ttl=self.settings.claim_ttl, scripts=self.scripts
+            self.redis,
+            namespace,
+            claim_ttl=self.settings.claim_ttl,
+            scripts=self.scripts,
+            max_attempts=self.settings.work_max_attempts,
         )
         context = ApiContext(
             work=work,

@@ -85,7 +85,13 @@ class StoreEngine:
     ) -> StoreEngine:
         """The engine of ``store``; ``config`` is its partition config (``batch``: bool);
         ``scripts`` the member's script runner (its replication policy)."""
-        work = WorkQueue(client, settings.namespace, claim_ttl=settings.claim_ttl, scripts=scripts)
+        work = WorkQueue(
+            client,
+            settings.namespace,
+            claim_ttl=settings.claim_ttl,
+            scripts=scripts,
+            max_attempts=settings.work_max_attempts,
+        )
         batch = WorkBatch(work) if (config or {}).get("batch") is True else None
         return cls(
             store,

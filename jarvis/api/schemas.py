@@ -13,6 +13,8 @@ __all__ = [
     "MAX_EVENTS_PER_REQUEST",
     "MAX_WAIT_S",
     "ClaimOut",
+    "DeadItemOut",
+    "DeadOut",
     "EnqueueOut",
     "ErrorOut",
     "EventsIn",
@@ -76,7 +78,8 @@ class HeartbeatOut(_Body):
 
 
 class StatusOut(_Body):
-    """What became of a claimed item: ``done``, or ``queued`` again."""
+    """What became of an item: ``done``, ``queued`` (again), ``dead`` (used up its
+    attempts) or ``discarded``."""
 
     item: str
     status: str
@@ -94,6 +97,26 @@ class QueueOut(_Body):
     store: str
     counts: dict[str, int]
     items: list[QueuedOut]
+
+
+class DeadItemOut(_Body):
+    """An item in a store's dead set: its claims so far, when and why the last one came
+    back (``lapsed`` or ``released``), and its history (each entry: ``a`` associate,
+    ``t`` claim token, ``c`` claimed at, ``r`` returned at, ``why``)."""
+
+    item: WorkItem
+    attempts: int
+    died_at: float
+    why: str
+    history: list[dict[str, Any]]
+
+
+class DeadOut(_Body):
+    """A store's dead set (oldest first) and its size."""
+
+    store: str
+    size: int
+    items: list[DeadItemOut]
 
 
 class PartitionOut(_Body):

@@ -1,5 +1,6 @@
 """The store work endpoints: submit, register associates, get work, and a claim's
-complete, release and heartbeat; a store's queue."""
+complete, release and heartbeat; a store's queue and its dead set (list, retry,
+discard)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from jarvis.api.errors import ERROR_RESPONSES
 from jarvis.api.schemas import (
     MAX_WAIT_S,
     ClaimOut,
+    DeadItemOut,
+    DeadOut,
     EnqueueOut,
     HeartbeatOut,
     HolderIn,
@@ -104,9 +107,10 @@ def work_router(context: ApiContext) -> APIRouter:
 
     @router.post("/stores/{store}/work/{item_id}/release")
     def release(store: str, item_id: str, holder: HolderIn) -> StatusOut:
-        """Give a claimed item back to its queue, at its old place."""
-        context.work.release(_store(store), item_id, holder.associate, holder.token)
-        return StatusOut(item=item_id, status="queued")
+        """Give a claimed item back to its queue, at its old place (status ``queued``),
+        or, when it has used up its attempts, to the store's dead set (``dead``)."""
+        queued = context.work.release(_store(store), item_id, holder.associate, holder.token)
+        return StatusOut(item=item_id, status="queued" if queued else "dead")
 
     @router.post("/stores/{store}/work/{item_id}/heartbeat")
     def heartbeat(store: str, item_id: str, holder: HolderIn) -> HeartbeatOut:
@@ -121,5 +125,33 @@ def work_router(context: ApiContext) -> APIRouter:
         queued = context.work.queue(store, limit)
         items = [QueuedOut(item=q.item, start_by=q.start_by) for q in queued]
         return QueueOut(store=store, counts=context.work.counts(store), items=items)
+
+    @router.get("/stores/{store}/dead")
+    def dead(store: str, limit: int = Query(100, ge=1, le=1000)) -> DeadOut:
+        """A store's dead set: items that used up their attempts, oldest first."""
+        store = _store(store)
+        items = [
+            DeadItemOut(
+                item=d.item,
+                attempts=d.attempts,
+                died_at=d.died_at,
+                why=d.why,
+                history=list(d.history),
+            )
+            for d in context.work.dead_items(store, limit)
+        ]
+        return DeadOut(store=store, size=context.work.counts(store)["dead"], items=items)
+
+    @router.post("/stores/{store}/dead/{item_id}/retry")
+    def retry_dead(store: str, item_id: str) -> StatusOut:
+        """Queue a dead item again at its old place, attempts from zero (404 if not dead)."""
+        context.work.retry_dead(_store(store), item_id)
+        return StatusOut(item=item_id, status="queued")
+
+    @router.delete("/stores/{store}/dead/{item_id}")
+    def discard_dead(store: str, item_id: str) -> StatusOut:
+        """Drop a dead item for good (404 if not dead)."""
+        context.work.discard_dead(_store(store), item_id)
+        return StatusOut(item=item_id, status="discarded")
 
     return router

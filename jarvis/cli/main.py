@@ -14,8 +14,9 @@ Member commands::
     jarvis config check [--config FILE] [--SETTING VALUE ...] [--json]
 
 The commands live in :mod:`jarvis.cli.settings` (run, config) and
-:mod:`jarvis.cli.ownership` (partitions, members, drain) and :mod:`jarvis.cli.placement`
-(freeze, unfreeze, move).
+:mod:`jarvis.cli.ownership` (partitions, members, drain), :mod:`jarvis.cli.placement`
+(freeze, unfreeze, move) and :mod:`jarvis.cli.work` (``work dead STORE [--retry ID |
+--discard ID]``, a store's dead work items).
 
 Ownership commands (scripts depend on them; keep them stable)::
 
@@ -70,6 +71,7 @@ from jarvis.cli.common import (
 from jarvis.cli.ownership import add_ownership_commands
 from jarvis.cli.placement import add_placement_commands
 from jarvis.cli.settings import add_settings_commands
+from jarvis.cli.work import add_work_commands
 from jarvis.config import load_settings, mask_url
 from jarvis.errors import BadInputError, ConfigError, JarvisError, ServerError
 from jarvis.logs import configure_logging
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ownership_commands(sub)
     add_placement_commands(sub)
     add_settings_commands(sub)
+    add_work_commands(sub)
     _add_engine_commands(sub)
     return parser
 

@@ -16,6 +16,8 @@ class WorkItem(BaseModel):
     associate qualified for the store; store-bound work (``remotable=False``) never
     leaves it. ``due_at`` (seconds since the epoch) is the estimated completion deadline
     from which priority is derived; ``priority`` (0-100, higher first) is a base weight.
+    ``max_attempts``: how many claims it may have before a claim that comes back sends it
+    to the store's dead set (None: the store default).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -29,6 +31,7 @@ class WorkItem(BaseModel):
     due_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     priority: int = Field(default=0, ge=0, le=100)
     created_at: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    max_attempts: int | None = Field(default=None, ge=1, le=1000)
 
 
 class Associate(BaseModel):

@@ -26,6 +26,8 @@ __all__ = [
     "WORK_CLAIM_FOR",
     "WORK_COMPLETE",
     "WORK_COUNTS",
+    "WORK_DEAD_DISCARD",
+    "WORK_DEAD_RETRY",
     "WORK_ENQUEUE",
     "WORK_GET",
     "WORK_GIVE_UP",
@@ -161,20 +163,31 @@ WORK_ENQUEUE = ScriptSpec(
 )
 WORK_GET = ScriptSpec(
     "work_get",
-    keys=("items", "claims", "leases", "work_stats", "heads"),
+    keys=("items", "claims", "leases", "work_stats", "heads", "attempts"),
     args=("associate", "now", "expires", "scan"),
     more_keys="candidate queues",
 )
 WORK_COMPLETE = ScriptSpec(
     "work_complete",
-    keys=("items", "claims", "leases", "done", "work_stats"),
+    keys=("items", "claims", "leases", "done", "work_stats", "attempts", "history"),
     args=("item", "associate", "now", "token"),
     libs=_WORK,
 )
 WORK_RELEASE = ScriptSpec(
     "work_release",
-    keys=("claims", "leases", "heads", "queue", "work_stats"),
-    args=("item", "associate", "now", "token"),
+    keys=(
+        "claims",
+        "leases",
+        "heads",
+        "queue",
+        "work_stats",
+        "items",
+        "attempts",
+        "history",
+        "dead",
+        "dead_at",
+    ),
+    args=("item", "associate", "now", "token", "max_attempts"),
     libs=_WORK,
 )
 WORK_HEARTBEAT = ScriptSpec(
@@ -185,8 +198,21 @@ WORK_HEARTBEAT = ScriptSpec(
 )
 WORK_REAP = ScriptSpec(
     "work_reap",
-    keys=("epoch", "stats", "claims", "leases", "heads", "work_stats", "done"),
-    args=("epoch", "now", "limit", "forget_before"),
+    keys=(
+        "epoch",
+        "stats",
+        "claims",
+        "leases",
+        "heads",
+        "work_stats",
+        "done",
+        "items",
+        "attempts",
+        "history",
+        "dead",
+        "dead_at",
+    ),
+    args=("epoch", "now", "limit", "forget_before", "max_attempts"),
     fenced=True,
     libs=_WORK,
     more_keys="queues of the lapsed items",
@@ -201,7 +227,7 @@ WORK_SCORE = ScriptSpec(
 )
 WORK_COUNTS = ScriptSpec(
     "work_counts",
-    keys=("heads", "claims", "work_stats"),
+    keys=("heads", "claims", "work_stats", "dead_at"),
     args=(),
     more_keys="non-empty queues",
 )
@@ -218,9 +244,21 @@ WORK_CLAIM_FOR = ScriptSpec(
         "queue",
         "waiting",
         "reply",
+        "attempts",
     ),
     args=("epoch", "item", "associate", "member", "now", "expires", "reply_ttl_s"),
     fenced=True,
+)
+WORK_DEAD_RETRY = ScriptSpec(
+    "work_dead_retry",
+    keys=("dead", "dead_at", "attempts", "history", "heads", "queue", "work_stats"),
+    args=("item", "now"),
+    libs=_WORK,
+)
+WORK_DEAD_DISCARD = ScriptSpec(
+    "work_dead_discard",
+    keys=("items", "dead", "dead_at", "attempts", "history", "done", "work_stats"),
+    args=("item", "now"),
 )
 WORK_GIVE_UP = ScriptSpec("work_give_up", keys=("waiting", "reply"), args=("member",))
 WORK_BATCH_MODE = ScriptSpec(
@@ -244,6 +282,8 @@ WORK_APPLY = ScriptSpec(
         "claims",
         "leases",
         "work_stats",
+        "attempts",
+        "history",
     ),
     args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "now"),
     fenced=True,
@@ -270,5 +310,7 @@ SPECS: dict[str, ScriptSpec] = {
         WORK_GIVE_UP,
         WORK_BATCH_MODE,
         WORK_APPLY,
+        WORK_DEAD_RETRY,
+        WORK_DEAD_DISCARD,
     )
 }

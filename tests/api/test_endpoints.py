@@ -345,3 +345,32 @@ def test_garbage_bodies_never_get_a_500(client: httpx.Client) -> None:
             )
             assert 400 <= response.status_code < 500, (method, url, body[:40], response.text)
             assert "error" in response.json()
+
+
+# --- the dead set ---------------------------------------------------------------------
+
+
+def test_dead_set_list_retry_and_discard(client: httpx.Client) -> None:
+    _associate(client, "a1")
+    for item_id in ("w1", "w2"):
+        assert client.post("/v1/work", json=_item(item_id, max_attempts=1)).status_code == 201
+        claim = _claim(client, "a1")
+        release = f"/v1/stores/{STORE}/work/{claim['item']['id']}/release"
+        answer = client.post(release, json={"associate": "a1", "token": claim["token"]})
+        assert answer.json()["status"] == "dead"
+    dead = client.get(f"/v1/stores/{STORE}/dead").json()
+    assert (dead["store"], dead["size"]) == (STORE, 2)
+    assert {d["item"]["id"] for d in dead["items"]} == {"w1", "w2"}
+    assert all(d["why"] == "released" and d["attempts"] == 1 for d in dead["items"])
+    assert all(d["history"][0]["a"] == "a1" for d in dead["items"])
+
+    assert client.post(f"/v1/stores/{STORE}/dead/w1/retry").json()["status"] == "queued"
+    assert _claim(client, "a1")["item"]["id"] == "w1"
+    assert client.delete(f"/v1/stores/{STORE}/dead/w2").json()["status"] == "discarded"
+    assert client.get(f"/v1/stores/{STORE}/dead").json() == {"store": STORE, "size": 0, "items": []}
+
+    _error(client.post(f"/v1/stores/{STORE}/dead/w2/retry"), 404, "not_found")
+    _error(client.delete(f"/v1/stores/{STORE}/dead/w2"), 404, "not_found")
+    _error(client.post(f"/v1/stores/{STORE}/dead/bad%20id/retry"), 400, "bad_input")
+    _error(client.get("/v1/stores/bad%20store/dead"), 400, "bad_input")
+    _error(client.get(f"/v1/stores/{STORE}/dead", params={"limit": 0}), 422, "invalid_request")

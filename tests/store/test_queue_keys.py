@@ -31,7 +31,12 @@ def test_counts_and_score_refuse_a_queue_set_that_misses_a_queue(
     counts = work.scripts.run(
         WORK_COUNTS,
         STORE,
-        {"heads": keys.heads, "claims": keys.claims, "work_stats": keys.stats},
+        {
+            "heads": keys.heads,
+            "claims": keys.claims,
+            "work_stats": keys.stats,
+            "dead_at": keys.dead_at,
+        },
         {},
         more_keys=[],
     )
@@ -66,8 +71,13 @@ def test_reap_leaves_an_item_whose_queue_it_was_not_given(rds: redis.Redis, name
             "heads": keys.heads,
             "work_stats": keys.stats,
             "done": keys.done,
+            "items": keys.items,
+            "attempts": keys.attempts,
+            "history": keys.history,
+            "dead": keys.dead,
+            "dead_at": keys.dead_at,
         },
-        {"now": clock.now, "limit": 10, "forget_before": 0.0},
+        {"now": clock.now, "limit": 10, "forget_before": 0.0, "max_attempts": 5},
         more_args=[{"item": "w1"}],  # its queue is not among the KEYS
         epoch=1,
     )

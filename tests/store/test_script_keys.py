@@ -75,6 +75,19 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     assert work.reap("s1", epoch=1) == 1  # r1's claim lapsed
     assert work.counts("s1")["queued"] == 1
 
+    # Poison work: released, then lapsed, into the dead set; retried, then discarded.
+    work.register_associate(Associate(id="a3", home_store="s3", roles=frozenset({"picker"})))
+    work.enqueue(WorkItem(id="p1", store="s3", role="picker", max_attempts=1))
+    claim = work.get_work("a3")
+    assert claim is not None
+    assert work.release("s3", "p1", "a3", claim.token) is False  # to the dead set
+    work.retry_dead("s3", "p1")
+    assert work.get_work("a3") is not None
+    clock.now += 60
+    assert work.reap("s3", epoch=1) == 1
+    assert [d.item.id for d in work.dead_items("s3")] == ["p1"]
+    work.discard_dead("s3", "p1")
+
     producer.submit_many(
         [
             event("s1", "work_submitted", item=WorkItem(id="w3", store="s1", role="cashier")),

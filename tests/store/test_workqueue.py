@@ -96,6 +96,8 @@ def test_claimed_item_is_never_handed_to_anyone_else(wq: WorkQueue) -> None:
         "remotable": 0,
         "lapsed": 0,
         "released": 0,
+        "dead": 0,
+        "discarded": 0,
     }
 
 

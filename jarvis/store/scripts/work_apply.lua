@@ -14,8 +14,8 @@ if refused then return refused end
 
 local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_LEASES, K_WORK = KEYS[11], KEYS[12]
-local FIRST_MORE_KEY = 13
+local K_LEASES, K_WORK, K_ATTEMPTS, K_HISTORY = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local FIRST_MORE_KEY = 15
 
 local cursor = redis.call('GET', K_CURSOR) or ''
 if cursor ~= ARGV[2] then
@@ -67,6 +67,8 @@ handlers.work_completed = function(id, associate)
   redis.call('ZREM', K_LEASES, id)
   redis.call('HDEL', K_ITEMS, id)
   redis.call('ZADD', K_DONE, now, id)
+  redis.call('HDEL', K_ATTEMPTS, id)
+  redis.call('HDEL', K_HISTORY, id)
   redis.call('HINCRBY', K_WORK, 'done', 1)
 end
 

@@ -29,6 +29,7 @@ local token = tostring(redis.call('HINCRBY', KEYS[6], 'claims', 1))
 redis.call('HINCRBY', KEYS[6], 'batch_claims', 1)
 redis.call('HSET', KEYS[4], id, cjson.encode({a = ARGV[3], t = token, c = now, q = queue, s = score}))
 redis.call('ZADD', KEYS[5], ARGV[6], id)
+redis.call('HINCRBY', KEYS[11], id, 1)
 redis.call('ZREM', KEYS[9], member)
 redis.call('RPUSH', KEYS[10], cjson.encode(
   {i = id, t = token, s = score, c = now, e = ARGV[6], w = redis.call('HGET', KEYS[3], id)}))

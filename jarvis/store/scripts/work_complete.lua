@@ -9,5 +9,7 @@ redis.call('HDEL', KEYS[2], id)
 redis.call('ZREM', KEYS[3], id)
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZADD', KEYS[4], ARGV[3], id)
+redis.call('HDEL', KEYS[6], id)
+redis.call('HDEL', KEYS[7], id)
 redis.call('HINCRBY', KEYS[5], 'done', 1)
 return 1

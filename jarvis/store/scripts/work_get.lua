@@ -7,11 +7,12 @@
 -- go to the smaller queue key). Only the first `scan` entries are read; past the bound
 -- (a store with more non-empty classes than that, none of the first eligible) each
 -- candidate's head score is looked up instead: at most max_queues O(log n) reads, never
--- a walk through a queue. Returns false when nothing is eligible, else
+-- a walk through a queue. Each claim counts one attempt of its item (HASH attempts,
+-- see work_lib.lua). Returns false when nothing is eligible, else
 -- {item id, item JSON, claim token, score}.
 local heads, scan = KEYS[5], tonumber(ARGV[4])
 local candidate = {}
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   candidate[KEYS[i]] = i
 end
 local queue
@@ -24,7 +25,7 @@ for _, q in ipairs(first) do
 end
 if not queue and #first == scan then
   local best
-  for i = 6, #KEYS do
+  for i = 7, #KEYS do
     local s = redis.call('ZSCORE', heads, KEYS[i])
     if s then
       s = tonumber(s)
@@ -49,4 +50,5 @@ local token = tostring(redis.call('HINCRBY', KEYS[4], 'claims', 1))
 redis.call('HSET', KEYS[2], id,
   cjson.encode({a = ARGV[1], t = token, c = ARGV[2], q = queue, s = score}))
 redis.call('ZADD', KEYS[3], ARGV[3], id)
+redis.call('HINCRBY', KEYS[6], id, 1)
 return {id, redis.call('HGET', KEYS[1], id), token, score}

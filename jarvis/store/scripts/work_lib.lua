@@ -4,7 +4,8 @@
 --   {a = associate id, t = claim token (decimal string), c = claimed at (seconds),
 --    q = the queue key the item came from, s = its score there (text, exact)}
 -- and its lease expiry is the item's score in ZSET leases. An item is in exactly one
--- place: a queue, or claims + leases, or done. Every script moves it atomically.
+-- place: a queue, or claims + leases, or the dead set, or done. Every script moves it
+-- atomically.
 
 -- The heads index (ZSET heads) holds every non-empty class queue of the store, scored
 -- by the score of the queue's first item. Whoever adds to a queue lowers its entry
@@ -43,4 +44,43 @@ local function held(claims_key, leases_key, id, associate, token, now)
     return nil, 'NOTCLAIMED claim_lapsed item ' .. id .. ': the claim lapsed'
   end
   return claim, nil
+end
+
+-- Attempts and poison work. Every claim counts one attempt (HASH attempts). When a
+-- claim comes back (`why`: 'lapsed' or 'released') it is appended to the item's history
+-- (HASH history, the last HISTORY_MAX entries); an item that has been claimed
+-- max_attempts times (its own, from its JSON in HASH items, else `default_max`) then
+-- goes to the dead set instead of its queue, with the queue and score it came from.
+-- Returns true when the item went to the dead set (the caller deletes the claim and
+-- does not requeue it).
+local HISTORY_MAX = 50
+
+local function remember(history_key, id, entry)
+  local raw = redis.call('HGET', history_key, id)
+  local history = raw and cjson.decode(raw) or {}
+  history[#history + 1] = entry
+  while #history > HISTORY_MAX do
+    table.remove(history, 1)
+  end
+  redis.call('HSET', history_key, id, cjson.encode(history))
+end
+
+local function came_back(items_key, attempts_key, history_key, dead_key, dead_at_key,
+                         stats_key, id, claim, why, now, default_max)
+  remember(history_key, id, {a = claim.a, t = claim.t, c = claim.c, r = now, why = why})
+  local attempts = tonumber(redis.call('HGET', attempts_key, id) or '0')
+  local max = tonumber(default_max)
+  local json = redis.call('HGET', items_key, id)
+  if json then
+    local own = cjson.decode(json).max_attempts
+    if type(own) == 'number' then max = own end
+  end
+  if attempts < max then
+    return false
+  end
+  local record = {q = claim.q, s = claim.s, n = attempts, at = now, why = why}
+  redis.call('HSET', dead_key, id, cjson.encode(record))
+  redis.call('ZADD', dead_at_key, now, id)
+  redis.call('HINCRBY', stats_key, 'dead', 1)
+  return true
 end

@@ -3,10 +3,12 @@ directory, batch-mode tickets and the global ranking.
 
 Get-work, complete, release and heartbeat are ownerless (any member, any client, one
 atomic script each); what a store's owner does every tick (reap lapsed claims, apply
-events, batch-mode claims and mark, score the store) is one fenced script each.
+events, batch-mode claims and mark, score the store) is one fenced script each. Items
+that use up their attempts wait in the store's dead set (:mod:`jarvis.store.work.dead`).
 """
 
 from jarvis.store.work.batch import Head, Ticket, WorkBatch
+from jarvis.store.work.dead import DeadItem
 from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
 from jarvis.store.work.queue import Claim, QueuedWork, WorkQueue
@@ -14,6 +16,7 @@ from jarvis.store.work.rules import EnqueueRules, WorkPolicy
 
 __all__ = [
     "Claim",
+    "DeadItem",
     "EnqueueRules",
     "GlobalWorkKeys",
     "Head",

@@ -9,8 +9,16 @@
     <ns>:{<store>}:work:leases         ZSET  item id -> lease expiry (seconds)
     <ns>:{<store>}:work:done           ZSET  item id -> completion time (kept for a while, so
                                              a retried submission is recognised)
+    <ns>:{<store>}:work:attempts       HASH  item id -> claims made of it (since submitted or
+                                             last retried from the dead set)
+    <ns>:{<store>}:work:history        HASH  item id -> JSON list of its claims that came back
+                                             ({a, t, c, r, why}: see work_lib.lua)
+    <ns>:{<store>}:work:dead           HASH  item id -> dead record ({q, s, n, at, why}) of an
+                                             item that used up its attempts (its JSON stays
+                                             in items until it is retried or discarded)
+    <ns>:{<store>}:work:dead_at        ZSET  item id -> when it went to the dead set
     <ns>:{<store>}:work:stats          HASH  submitted, done, claims (token counter), lapsed,
-                                             released
+                                             released, dead, retried, discarded
     <ns>:{<store>}:epoch, :stats       the partition's fencing epoch and counters (keys.py)
 
 and, across stores (never touched by a store's fenced scripts)::
@@ -67,6 +75,22 @@ class WorkKeys:
     @property
     def stats(self) -> str:
         return self.partition.key("work:stats")
+
+    @property
+    def attempts(self) -> str:
+        return self.partition.key("work:attempts")
+
+    @property
+    def history(self) -> str:
+        return self.partition.key("work:history")
+
+    @property
+    def dead(self) -> str:
+        return self.partition.key("work:dead")
+
+    @property
+    def dead_at(self) -> str:
+        return self.partition.key("work:dead_at")
 
 
 @dataclass(frozen=True, slots=True)

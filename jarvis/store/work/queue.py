@@ -54,8 +54,9 @@ from jarvis.store.specs import (
     WORK_RELEASE,
     Arg,
 )
-from jarvis.store.work import upkeep
+from jarvis.store.work import dead, upkeep
 from jarvis.store.work.associates import AssociateDirectory
+from jarvis.store.work.dead import DeadItem
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
 from jarvis.store.work.rules import (
     EnqueueRules,
@@ -118,7 +119,10 @@ class WorkQueue:
     BadInputError at registration);
     ``max_store_attempts`` bounds the stores one remote get-work tries;
     ``associate_cache_s`` is how long get-work trusts an associate record it has read
-    (so a change to an associate reaches every member within that time; 0: read each time).
+    (so a change to an associate reaches every member within that time; 0: read each time);
+    ``max_attempts`` is the store default of how many claims an item may have before a
+    claim that comes back (lapsed or released) sends it to the dead set (an item's own
+    ``max_attempts`` wins).
     """
 
     def __init__(
@@ -135,9 +139,12 @@ class WorkQueue:
         done_retention_s: float = 86400.0,
         associate_cache_s: float = 5.0,
         scripts: ScriptRunner | None = None,
+        max_attempts: int = 25,
     ) -> None:
         if not 0 < claim_ttl < float("inf"):
             raise BadInputError(f"claim_ttl must be a positive number of seconds: {claim_ttl}")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise BadInputError(f"max_attempts must be an integer >= 1: {max_attempts!r}")
         if max_queues < 1 or max_store_attempts < 1:
             raise BadInputError("max_queues and max_store_attempts must be at least 1")
         self.redis = redis
@@ -146,6 +153,7 @@ class WorkQueue:
         self.clock = clock
         self.max_queues = max_queues
         self.max_store_attempts = max_store_attempts
+        self.max_attempts = max_attempts
         self.rules = rules or EnqueueRules()
         self.policy = policy or WorkPolicy()
         self.done_retention_s = done_retention_s
@@ -253,7 +261,7 @@ class WorkQueue:
             WORK_GET,
             store,
             {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
-             "work_stats": keys.stats, "heads": keys.heads},
+             "work_stats": keys.stats, "heads": keys.heads, "attempts": keys.attempts},
             {"associate": associate.id, "now": float(now), "expires": float(expires),
              "scan": self.max_queues},
             more_keys=queues,
@@ -278,25 +286,29 @@ class WorkQueue:
             WORK_COMPLETE,
             store,
             {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
-             "done": keys.done, "work_stats": keys.stats},
+             "done": keys.done, "work_stats": keys.stats, "attempts": keys.attempts,
+             "history": keys.history},
             args,
         )  # fmt: skip
 
     def release(
         self, store: str, item_id: str, associate_id: str, token: int | None = None
-    ) -> None:
-        """Give a held item back to its queue, at its old place. NotClaimedError if not held."""
+    ) -> bool:
+        """Give a held item back to its queue, at its old place; False when it used up its
+        attempts and went to the dead set instead. NotClaimedError if not held."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
         queue = upkeep.claimed_queues(self, store, [item_id]).get(item_id)
         if queue is None:
             raise NotClaimedError(f"store {store!r}: item {item_id} is not claimed")
-        self.scripts.run(
+        reply = self.scripts.run(
             WORK_RELEASE,
             store,
             {"claims": keys.claims, "leases": keys.leases, "heads": keys.heads, "queue": queue,
-             "work_stats": keys.stats},
-            args,
+             "work_stats": keys.stats, "items": keys.items, "attempts": keys.attempts,
+             "history": keys.history, "dead": keys.dead, "dead_at": keys.dead_at},
+            {**args, "max_attempts": self.max_attempts},
         )  # fmt: skip
+        return int(reply) == 1
 
     def heartbeat(
         self, store: str, item_id: str, associate_id: str, token: int | None = None
@@ -341,6 +353,20 @@ class WorkQueue:
         """Recompute the store's score (fenced) and write it into the global ranking."""
         return upkeep.refresh_score(self, store, epoch)
 
+    # -- the dead set (see jarvis.store.work.dead) --------------------------------------
+
+    def dead_items(self, store: str, limit: int = 100) -> list[DeadItem]:
+        """The first ``limit`` items of the store's dead set, oldest death first."""
+        return dead.dead_items(self, store, limit)
+
+    def retry_dead(self, store: str, item_id: str) -> None:
+        """Queue a dead item again (attempts from zero). NotFoundError if not dead."""
+        dead.retry(self, store, item_id)
+
+    def discard_dead(self, store: str, item_id: str) -> None:
+        """Drop a dead item for good. NotFoundError if not dead."""
+        dead.discard(self, store, item_id)
+
     # -- reading ----------------------------------------------------------------------
 
     def queue(self, store: str, limit: int = 100) -> list[QueuedWork]:
@@ -368,13 +394,19 @@ class WorkQueue:
 
     def counts(self, store: str) -> dict[str, int]:
         """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
-        lapsed and released. ``queued + claimed + done == submitted`` always holds."""
+        lapsed, released, dead (in the dead set now) and discarded.
+        ``queued + claimed + done + dead + discarded == submitted`` always holds."""
         keys = _work_keys(store, self.namespace)
         for _ in range(upkeep.QUEUE_SET_RETRIES):
             reply = self.scripts.run(
                 WORK_COUNTS,
                 store,
-                {"heads": keys.heads, "claims": keys.claims, "work_stats": keys.stats},
+                {
+                    "heads": keys.heads,
+                    "claims": keys.claims,
+                    "work_stats": keys.stats,
+                    "dead_at": keys.dead_at,
+                },
                 {},
                 more_keys=upkeep.store_queues(self, store),
             )
@@ -382,7 +414,8 @@ class WorkQueue:
                 break
         else:
             raise StoreError(f"store {store!r}: its queues kept changing while counting")
-        names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released")
+        names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released",
+                 "dead", "discarded")  # fmt: skip
         return dict(zip(names, (int(v) for v in reply), strict=True))
 
     def ranking(self, limit: int = 100) -> list[tuple[str, float]]:

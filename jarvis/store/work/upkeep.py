@@ -60,7 +60,8 @@ def store_queues(work: WorkQueue, store: str) -> list[str]:
 
 
 def reap(work: WorkQueue, store: str, epoch: int, limit: int = 1000) -> int:
-    """Return up to ``limit`` lapsed claims of ``store`` to their queues; how many.
+    """Return up to ``limit`` lapsed claims of ``store`` to their queues (an item that
+    used up its attempts to the dead set instead); how many.
 
     Fenced (FencedError once a newer owner wrote). Also forgets completed ids older than
     ``work.done_retention_s``.
@@ -85,18 +86,24 @@ def reap(work: WorkQueue, store: str, epoch: int, limit: int = 1000) -> int:
             "heads": keys.heads,
             "work_stats": keys.stats,
             "done": keys.done,
+            "items": keys.items,
+            "attempts": keys.attempts,
+            "history": keys.history,
+            "dead": keys.dead,
+            "dead_at": keys.dead_at,
         },
         {
             "now": float(now),
             "limit": int(limit),
             "forget_before": float(now - work.done_retention_s),
+            "max_attempts": work.max_attempts,
         },
         more_keys=sorted(set(queues.values())),
         more_args=[{"item": item_id} for item_id in lapsed],
         epoch=epoch,
     )
     if returned:
-        log.info("store %s: %d lapsed claims returned to their queues", store, returned)
+        log.info("store %s: %d lapsed claims taken back", store, returned)
     return int(returned)
 
 
