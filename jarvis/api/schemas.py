@@ -27,6 +27,7 @@ __all__ = [
     "QueuedOut",
     "ReadyOut",
     "StatusOut",
+    "WorkUpdateIn",
 ]
 
 #: The most events one ``POST /v1/events`` may carry.
@@ -78,11 +79,22 @@ class HeartbeatOut(_Body):
 
 
 class StatusOut(_Body):
-    """What became of an item: ``done``, ``queued`` (again), ``dead`` (used up its
-    attempts) or ``discarded``."""
+    """What became of an item, or where it is: ``done``, ``queued``, ``claimed``,
+    ``dead`` (used up its attempts), ``discarded`` or ``cancelled``."""
 
     item: str
     status: str
+
+
+class WorkUpdateIn(_Body):
+    """What a PATCH of a work item changes (at least one field; others stay)."""
+
+    priority: int | None = Field(default=None, ge=0, le=100)
+    due_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    duration_s: float | None = Field(default=None, gt=0, le=86400, allow_inf_nan=False)
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_unset=True)
 
 
 class QueuedOut(_Body):

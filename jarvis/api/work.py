@@ -23,6 +23,7 @@ from jarvis.api.schemas import (
     QueuedOut,
     QueueOut,
     StatusOut,
+    WorkUpdateIn,
 )
 from jarvis.errors import BadInputError, DuplicateItemError
 from jarvis.models.work import Associate, WorkItem
@@ -117,6 +118,24 @@ def work_router(context: ApiContext) -> APIRouter:
         """Extend a claim's lease."""
         expires = context.work.heartbeat(_store(store), item_id, holder.associate, holder.token)
         return HeartbeatOut(expires_at=expires)
+
+    @router.delete("/stores/{store}/work/{item_id}")
+    def cancel(store: str, item_id: str) -> StatusOut:
+        """Cancel a work item, queued, claimed or dead (again: still 200; 404 if the store
+        does not have it). Its holder's next heartbeat or complete answers 409
+        ``item_cancelled``."""
+        context.work.cancel(_store(store), item_id)
+        return StatusOut(item=item_id, status="cancelled")
+
+    @router.patch("/stores/{store}/work/{item_id}")
+    def update(store: str, item_id: str, body: WorkUpdateIn) -> StatusOut:
+        """Change a work item's priority, due time or duration in place; answers where it
+        is (``queued``: moved in its queue; ``claimed``; ``dead``)."""
+        changes = body.changes()
+        if not changes:
+            raise BadInputError("nothing to update: give priority, due_at or duration_s")
+        where = context.work.update(_store(store), item_id, changes)
+        return StatusOut(item=item_id, status=where)
 
     @router.get("/stores/{store}/queue")
     def queue(store: str, limit: int = Query(100, ge=1, le=1000)) -> QueueOut:

@@ -23,6 +23,7 @@ __all__ = [
     "SPECS",
     "WORK_APPLY",
     "WORK_BATCH_MODE",
+    "WORK_CANCEL",
     "WORK_CLAIM_FOR",
     "WORK_COMPLETE",
     "WORK_COUNTS",
@@ -35,6 +36,7 @@ __all__ = [
     "WORK_REAP",
     "WORK_RELEASE",
     "WORK_SCORE",
+    "WORK_UPDATE",
     "ScriptSpec",
 ]
 
@@ -169,7 +171,7 @@ WORK_GET = ScriptSpec(
 )
 WORK_COMPLETE = ScriptSpec(
     "work_complete",
-    keys=("items", "claims", "leases", "done", "work_stats", "attempts", "history"),
+    keys=("items", "claims", "leases", "done", "work_stats", "attempts", "history", "cancelled"),
     args=("item", "associate", "now", "token"),
     libs=_WORK,
 )
@@ -186,13 +188,14 @@ WORK_RELEASE = ScriptSpec(
         "history",
         "dead",
         "dead_at",
+        "cancelled",
     ),
     args=("item", "associate", "now", "token", "max_attempts"),
     libs=_WORK,
 )
 WORK_HEARTBEAT = ScriptSpec(
     "work_heartbeat",
-    keys=("claims", "leases"),
+    keys=("claims", "leases", "cancelled"),
     args=("item", "associate", "now", "token", "expires"),
     libs=_WORK,
 )
@@ -260,6 +263,30 @@ WORK_DEAD_DISCARD = ScriptSpec(
     keys=("items", "dead", "dead_at", "attempts", "history", "done", "work_stats"),
     args=("item", "now"),
 )
+WORK_CANCEL = ScriptSpec(
+    "work_cancel",
+    keys=(
+        "items",
+        "claims",
+        "leases",
+        "heads",
+        "queue",
+        "attempts",
+        "history",
+        "dead",
+        "dead_at",
+        "done",
+        "cancelled",
+        "work_stats",
+    ),
+    args=("item", "now", "forget_before"),
+    libs=_WORK,
+)
+WORK_UPDATE = ScriptSpec(
+    "work_update",
+    keys=("items", "claims", "heads", "queue", "dead"),
+    args=("item", "old_json", "new_json", "score"),
+)
 WORK_GIVE_UP = ScriptSpec("work_give_up", keys=("waiting", "reply"), args=("member",))
 WORK_BATCH_MODE = ScriptSpec(
     "work_batch_mode",
@@ -284,6 +311,7 @@ WORK_APPLY = ScriptSpec(
         "work_stats",
         "attempts",
         "history",
+        "cancelled",
     ),
     args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "now"),
     fenced=True,
@@ -312,5 +340,7 @@ SPECS: dict[str, ScriptSpec] = {
         WORK_APPLY,
         WORK_DEAD_RETRY,
         WORK_DEAD_DISCARD,
+        WORK_CANCEL,
+        WORK_UPDATE,
     )
 }

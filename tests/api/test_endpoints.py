@@ -374,3 +374,44 @@ def test_dead_set_list_retry_and_discard(client: httpx.Client) -> None:
     _error(client.post(f"/v1/stores/{STORE}/dead/bad%20id/retry"), 400, "bad_input")
     _error(client.get("/v1/stores/bad%20store/dead"), 400, "bad_input")
     _error(client.get(f"/v1/stores/{STORE}/dead", params={"limit": 0}), 422, "invalid_request")
+
+
+# --- cancel and update ----------------------------------------------------------------
+
+
+def test_cancel_a_queued_and_a_claimed_item(client: httpx.Client) -> None:
+    _associate(client, "a1")
+    client.post("/v1/work", json=_item("w1", due_at=2_000_000_000.0))
+    client.post("/v1/work", json=_item("w2", due_at=2_000_000_600.0))
+    claim = _claim(client, "a1")
+    assert claim["item"]["id"] == "w1"
+    client.post("/v1/work", json=_item("w3"))
+
+    assert client.delete(f"/v1/stores/{STORE}/work/w3").json()["status"] == "cancelled"
+    assert client.delete(f"/v1/stores/{STORE}/work/w1").json()["status"] == "cancelled"
+    assert client.delete(f"/v1/stores/{STORE}/work/w1").status_code == 200  # idempotent
+    holder = {"associate": "a1", "token": claim["token"]}
+    for action in ("heartbeat", "complete"):
+        answer = client.post(f"/v1/stores/{STORE}/work/w1/{action}", json=holder)
+        assert "cancelled" in _error(answer, 409, "item_cancelled")
+    queue = client.get(f"/v1/stores/{STORE}/queue").json()
+    assert [q["item"]["id"] for q in queue["items"]] == ["w2"]
+    assert queue["counts"]["cancelled"] == 2
+    _error(client.delete(f"/v1/stores/{STORE}/work/never"), 404, "not_found")
+    _error(client.delete(f"/v1/stores/{STORE}/work/bad%20id"), 400, "bad_input")
+
+
+def test_patch_reorders_the_queue_and_refuses_bad_fields(client: httpx.Client) -> None:
+    client.post("/v1/work", json=_item("w1", due_at=2_000_000_000.0))
+    client.post("/v1/work", json=_item("w2", due_at=2_000_000_600.0))
+    url = f"/v1/stores/{STORE}/work/w2"
+    answer = client.patch(url, json={"due_at": 1_999_999_000.0, "priority": 5})
+    assert answer.json() == {"item": "w2", "status": "queued"}
+    queue = client.get(f"/v1/stores/{STORE}/queue").json()
+    assert [q["item"]["id"] for q in queue["items"]] == ["w2", "w1"]
+    assert queue["items"][0]["item"]["priority"] == 5
+
+    _error(client.patch(url, json={}), 400, "bad_input")
+    _error(client.patch(url, json={"role": "cashier"}), 422, "invalid_request")
+    _error(client.patch(url, json={"priority": 101}), 422, "invalid_request")
+    _error(client.patch(f"/v1/stores/{STORE}/work/never", json={"priority": 1}), 404, "not_found")

@@ -41,7 +41,7 @@ def _item(item_id: str, **extra: object) -> WorkItem:
 
 def _balanced(wq: WorkQueue) -> dict[str, int]:
     counts = wq.counts(STORE)
-    parts = ("queued", "claimed", "done", "dead", "discarded")
+    parts = ("queued", "claimed", "done", "dead", "discarded", "cancelled")
     assert sum(counts[k] for k in parts) == counts["submitted"], counts
     return counts
 

@@ -87,6 +87,13 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     assert work.reap("s3", epoch=1) == 1
     assert [d.item.id for d in work.dead_items("s3")] == ["p1"]
     work.discard_dead("s3", "p1")
+    # Update and cancel: queued, then claimed (its holder learns it).
+    work.enqueue_many([WorkItem(id=i, store="s3", role="picker") for i in ("p2", "p3")])
+    assert work.update("s3", "p2", {"priority": 9}) == "queued"
+    assert work.cancel("s3", "p3") is True
+    assert work.get_work("a3") is not None
+    assert work.update("s3", "p2", {"priority": 10}) == "claimed"
+    assert work.cancel("s3", "p2") is True
 
     producer.submit_many(
         [

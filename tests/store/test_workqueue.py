@@ -98,6 +98,7 @@ def test_claimed_item_is_never_handed_to_anyone_else(wq: WorkQueue) -> None:
         "released": 0,
         "dead": 0,
         "discarded": 0,
+        "cancelled": 0,
     }
 
 
@@ -165,6 +166,9 @@ def test_lapsed_claim_returns_exactly_once(wq: WorkQueue, clock: Clock) -> None:
         "remotable": 0,
         "lapsed": 1,
         "released": 0,
+        "dead": 0,
+        "discarded": 0,
+        "cancelled": 0,
     }
     with pytest.raises(NotClaimedError):
         wq.complete("s1", "w1", "ann")  # the lapsed holder can no longer complete

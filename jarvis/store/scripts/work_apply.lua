@@ -15,7 +15,8 @@ if refused then return refused end
 local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_LEASES, K_WORK, K_ATTEMPTS, K_HISTORY = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
-local FIRST_MORE_KEY = 15
+local K_CANCELLED = KEYS[15]
+local FIRST_MORE_KEY = 16
 
 local cursor = redis.call('GET', K_CURSOR) or ''
 if cursor ~= ARGV[2] then
@@ -59,7 +60,7 @@ handlers.work_submitted = function(id, json, score, queue_at)
 end
 
 handlers.work_completed = function(id, associate)
-  local claim, err = held(K_CLAIMS, K_LEASES, id, associate, '', now)
+  local claim, err = held(K_CLAIMS, K_LEASES, K_CANCELLED, id, associate, '', now)
   if not claim then
     return (string.gsub(err, '^NOTCLAIMED %S+ ', ''))
   end

@@ -1,7 +1,7 @@
 -- Complete a claimed item: only its holder, only while the lease holds.
 -- KEYS and ARGV: WORK_COMPLETE in jarvis/store/specs.py.
 local id = ARGV[1]
-local claim, err = held(KEYS[2], KEYS[3], id, ARGV[2], ARGV[4], ARGV[3])
+local claim, err = held(KEYS[2], KEYS[3], KEYS[8], id, ARGV[2], ARGV[4], ARGV[3])
 if not claim then
   return redis.error_reply(err)
 end

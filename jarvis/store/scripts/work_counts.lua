@@ -3,7 +3,7 @@
 -- caller found in the heads index; if the index now lists another, returns false (the
 -- caller reads again).
 -- Returns {queued, claimed, done, submitted, queued remotable, lapsed, released, dead,
--- discarded}.
+-- discarded, cancelled}.
 local given = {}
 for i = 5, #KEYS do
   given[KEYS[i]] = i
@@ -22,7 +22,7 @@ for i = 5, #KEYS do
   end
 end
 local stats = redis.call('HMGET', KEYS[3], 'done', 'submitted', 'lapsed', 'released',
-  'discarded')
+  'discarded', 'cancelled')
 return {queued, redis.call('HLEN', KEYS[2]), tonumber(stats[1] or 0), tonumber(stats[2] or 0),
   remotable, tonumber(stats[3] or 0), tonumber(stats[4] or 0), redis.call('ZCARD', KEYS[4]),
-  tonumber(stats[5] or 0)}
+  tonumber(stats[5] or 0), tonumber(stats[6] or 0)}

@@ -1,7 +1,7 @@
 -- Extend a held claim's lease.
 -- KEYS and ARGV: WORK_HEARTBEAT in jarvis/store/specs.py.
 local id = ARGV[1]
-local claim, err = held(KEYS[1], KEYS[2], id, ARGV[2], ARGV[4], ARGV[3])
+local claim, err = held(KEYS[1], KEYS[2], KEYS[3], id, ARGV[2], ARGV[4], ARGV[3])
 if not claim then
   return redis.error_reply(err)
 end

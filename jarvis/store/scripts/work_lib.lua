@@ -27,9 +27,13 @@ end
 -- The claim on `id` if `associate` holds it (and, when `token` is not '', holds that
 -- very claim) and its lease has not lapsed at `now`; else nil and the reason, as
 -- 'NOTCLAIMED <code> <message>' (the code is the client's: see jarvis/api/errors.py).
-local function held(claims_key, leases_key, id, associate, token, now)
+-- A cancelled item (ZSET cancelled) answers item_cancelled instead of not_claimed.
+local function held(claims_key, leases_key, cancelled_key, id, associate, token, now)
   local raw = redis.call('HGET', claims_key, id)
   if not raw then
+    if redis.call('ZSCORE', cancelled_key, id) then
+      return nil, 'NOTCLAIMED item_cancelled item ' .. id .. ' was cancelled'
+    end
     return nil, 'NOTCLAIMED not_claimed item ' .. id .. ' is not claimed'
   end
   local claim = cjson.decode(raw)
@@ -83,4 +87,42 @@ local function came_back(items_key, attempts_key, history_key, dead_key, dead_at
   redis.call('ZADD', dead_at_key, now, id)
   redis.call('HINCRBY', stats_key, 'dead', 1)
   return true
+end
+
+-- Cancel `id` wherever it is: its queue (`queue_key`, the queue of its class, which the
+-- caller derived from its JSON), its claim, or the dead set. The id is remembered in
+-- ZSET cancelled (so a holder's next call answers item_cancelled) and with the done
+-- ones (so a replayed submission is not queued again). Returns 1 when cancelled now,
+-- 2 when it was cancelled already, 0 when the store does not have it (never, or done),
+-- -1 (nothing written) when it is queued but not in `queue_key`.
+local function cancel(items_key, claims_key, leases_key, heads_key, queue_key, attempts_key,
+                      history_key, dead_key, dead_at_key, done_key, cancelled_key, stats_key,
+                      id, now)
+  if redis.call('ZSCORE', cancelled_key, id) then
+    return 2
+  end
+  if redis.call('HEXISTS', items_key, id) == 0 then
+    return 0
+  end
+  if redis.call('ZREM', queue_key, id) == 1 then
+    local after = redis.call('ZRANGE', queue_key, 0, 0, 'WITHSCORES')
+    if after[1] then
+      redis.call('ZADD', heads_key, after[2], queue_key)
+    else
+      redis.call('ZREM', heads_key, queue_key)
+    end
+  elseif redis.call('HEXISTS', claims_key, id) == 0 and redis.call('HEXISTS', dead_key, id) == 0 then
+    return -1
+  end
+  redis.call('HDEL', claims_key, id)
+  redis.call('ZREM', leases_key, id)
+  redis.call('HDEL', dead_key, id)
+  redis.call('ZREM', dead_at_key, id)
+  redis.call('HDEL', items_key, id)
+  redis.call('HDEL', attempts_key, id)
+  redis.call('HDEL', history_key, id)
+  redis.call('ZADD', done_key, now, id)
+  redis.call('ZADD', cancelled_key, now, id)
+  redis.call('HINCRBY', stats_key, 'cancelled', 1)
+  return 1
 end

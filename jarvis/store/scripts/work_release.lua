@@ -5,7 +5,7 @@
 local K_CLAIMS, K_LEASES, K_HEADS, K_QUEUE, K_STATS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_ITEMS, K_ATTEMPTS, K_HISTORY, K_DEAD, K_DEAD_AT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local id = ARGV[1]
-local claim, err = held(K_CLAIMS, K_LEASES, id, ARGV[2], ARGV[4], ARGV[3])
+local claim, err = held(K_CLAIMS, K_LEASES, KEYS[11], id, ARGV[2], ARGV[4], ARGV[3])
 if not claim then
   return redis.error_reply(err)
 end

@@ -78,7 +78,7 @@ class WorkEvents:
              "applied": part.applied_events, "in": part.events_in, "dead": part.dead_letter,
              "items": keys.items, "done": keys.done, "heads": keys.heads,
              "claims": keys.claims, "leases": keys.leases, "work_stats": keys.stats,
-             "attempts": keys.attempts, "history": keys.history},
+             "attempts": keys.attempts, "history": keys.history, "cancelled": keys.cancelled},
             {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
              "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(now)},
             more_keys=list(queues),

@@ -17,8 +17,10 @@
                                              item that used up its attempts (its JSON stays
                                              in items until it is retried or discarded)
     <ns>:{<store>}:work:dead_at        ZSET  item id -> when it went to the dead set
+    <ns>:{<store>}:work:cancelled      ZSET  item id -> when it was cancelled (kept for the done
+                                             retention: its holder learns item_cancelled)
     <ns>:{<store>}:work:stats          HASH  submitted, done, claims (token counter), lapsed,
-                                             released, dead, retried, discarded
+                                             released, dead, retried, discarded, cancelled
     <ns>:{<store>}:epoch, :stats       the partition's fencing epoch and counters (keys.py)
 
 and, across stores (never touched by a store's fenced scripts)::
@@ -87,6 +89,10 @@ class WorkKeys:
     @property
     def dead(self) -> str:
         return self.partition.key("work:dead")
+
+    @property
+    def cancelled(self) -> str:
+        return self.partition.key("work:cancelled")
 
     @property
     def dead_at(self) -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -39,7 +39,7 @@ from typing import NamedTuple
 import pydantic
 import redis
 
-from jarvis.errors import BadInputError, NotClaimedError, StoreError
+from jarvis.errors import BadInputError, StoreError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.replication import RedisClient
@@ -54,7 +54,7 @@ from jarvis.store.specs import (
     WORK_RELEASE,
     Arg,
 )
-from jarvis.store.work import dead, upkeep
+from jarvis.store.work import changes, dead, upkeep
 from jarvis.store.work.associates import AssociateDirectory
 from jarvis.store.work.dead import DeadItem
 from jarvis.store.work.keys import GlobalWorkKeys, WorkKeys
@@ -287,7 +287,7 @@ class WorkQueue:
             store,
             {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
              "done": keys.done, "work_stats": keys.stats, "attempts": keys.attempts,
-             "history": keys.history},
+             "history": keys.history, "cancelled": keys.cancelled},
             args,
         )  # fmt: skip
 
@@ -298,14 +298,15 @@ class WorkQueue:
         attempts and went to the dead set instead. NotClaimedError if not held."""
         keys, args = self._holder_args(store, item_id, associate_id, token)
         queue = upkeep.claimed_queues(self, store, [item_id]).get(item_id)
-        if queue is None:
-            raise NotClaimedError(f"store {store!r}: item {item_id} is not claimed")
+        if queue is None:  # the script answers why (not claimed, or cancelled)
+            queue = keys.partition.key("work:q|none")
         reply = self.scripts.run(
             WORK_RELEASE,
             store,
             {"claims": keys.claims, "leases": keys.leases, "heads": keys.heads, "queue": queue,
              "work_stats": keys.stats, "items": keys.items, "attempts": keys.attempts,
-             "history": keys.history, "dead": keys.dead, "dead_at": keys.dead_at},
+             "history": keys.history, "dead": keys.dead, "dead_at": keys.dead_at,
+             "cancelled": keys.cancelled},
             {**args, "max_attempts": self.max_attempts},
         )  # fmt: skip
         return int(reply) == 1
@@ -319,7 +320,7 @@ class WorkQueue:
         self.scripts.run(
             WORK_HEARTBEAT,
             store,
-            {"claims": keys.claims, "leases": keys.leases},
+            {"claims": keys.claims, "leases": keys.leases, "cancelled": keys.cancelled},
             {**args, "expires": expires},
         )
         return expires
@@ -352,6 +353,18 @@ class WorkQueue:
     def refresh_score(self, store: str, epoch: int) -> float:
         """Recompute the store's score (fenced) and write it into the global ranking."""
         return upkeep.refresh_score(self, store, epoch)
+
+    # -- cancel and update (see jarvis.store.work.changes) ------------------------------
+
+    def cancel(self, store: str, item_id: str) -> bool:
+        """Cancel an item, queued, claimed or dead; False if it was cancelled already.
+        NotFoundError if the store does not have it (never, or done)."""
+        return changes.cancel(self, store, item_id)
+
+    def update(self, store: str, item_id: str, fields: Mapping[str, object]) -> str:
+        """Change an item's ``priority``, ``due_at`` or ``duration_s`` in place; returns
+        where it is (queued, claimed, dead). NotFoundError if the store does not have it."""
+        return changes.update(self, store, item_id, fields)
 
     # -- the dead set (see jarvis.store.work.dead) --------------------------------------
 
@@ -394,8 +407,8 @@ class WorkQueue:
 
     def counts(self, store: str) -> dict[str, int]:
         """One consistent snapshot: queued, claimed, done, submitted, remotable (queued),
-        lapsed, released, dead (in the dead set now) and discarded.
-        ``queued + claimed + done + dead + discarded == submitted`` always holds."""
+        lapsed, released, dead (in the dead set now), discarded and cancelled.
+        ``queued + claimed + done + dead + discarded + cancelled == submitted`` holds."""
         keys = _work_keys(store, self.namespace)
         for _ in range(upkeep.QUEUE_SET_RETRIES):
             reply = self.scripts.run(
@@ -415,7 +428,7 @@ class WorkQueue:
         else:
             raise StoreError(f"store {store!r}: its queues kept changing while counting")
         names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released",
-                 "dead", "discarded")  # fmt: skip
+                 "dead", "discarded", "cancelled")  # fmt: skip
         return dict(zip(names, (int(v) for v in reply), strict=True))
 
     def ranking(self, limit: int = 100) -> list[tuple[str, float]]:
