@@ -7,6 +7,8 @@ histograms). Per-partition labels are used only where the partition count stays 
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -27,7 +29,12 @@ __all__ = [
     "TICK_LAG_SECONDS",
     "TICK_LATENESS",
     "TICK_SECONDS",
+    "WORK_CLAIMS_OVERDUE",
+    "WORK_DEAD",
+    "WORK_OVERDUE_SECONDS",
+    "WORK_QUEUED_OVERDUE",
     "count_connection_state",
+    "forget_partition",
 ]
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -71,6 +78,39 @@ FENCED_COMMITS = Counter(
     "jarvis_fenced_commits_total", "Writes refused because a newer epoch exists", ["kind"]
 )
 DEAD_LETTERS = Counter("jarvis_dead_letters_total", "Events sent to a dead-letter stream", ["kind"])
+# Stuck-work signals of each store this member owns (jarvis.store.work.signals), set at
+# its tick; alert rules in deploy/prometheus/ take the worst stores with topk().
+WORK_OVERDUE_SECONDS = Gauge(
+    "jarvis_work_overdue_seconds",
+    "How far past its start-by time the store's most overdue queued item is",
+    ["partition"],
+)
+WORK_QUEUED_OVERDUE = Gauge(
+    "jarvis_work_queued_overdue", "Queued items past their start-by time", ["partition"]
+)
+WORK_CLAIMS_OVERDUE = Gauge(
+    "jarvis_work_claims_overdue",
+    "Claims held longer than their item's expected duration (-1: too many claims to scan)",
+    ["partition"],
+)
+WORK_DEAD = Gauge("jarvis_work_dead", "Items in the store's dead set", ["partition"])
+
+_PER_PARTITION = (
+    TASKS_OPEN,
+    WORK_OVERDUE_SECONDS,
+    WORK_QUEUED_OVERDUE,
+    WORK_CLAIMS_OVERDUE,
+    WORK_DEAD,
+)
+
+
+def forget_partition(partition: str) -> None:
+    """Drop every per-partition gauge of ``partition`` (it is no longer run here)."""
+    for gauge in _PER_PARTITION:
+        with contextlib.suppress(KeyError):
+            gauge.remove(partition)
+
+
 GET_WORK_SECONDS = Histogram(
     "jarvis_get_work_seconds", "Latency of get-work", ["path"], buckets=_FAST
 )

@@ -113,8 +113,7 @@ class PartitionActor(pykka.ThreadingActor):
 
     def _finished(self) -> None:
         self.lost.set()
-        with contextlib.suppress(KeyError):  # no stale gauge for a partition not run here
-            metrics.TASKS_OPEN.remove(self.partition)
+        metrics.forget_partition(self.partition)  # no stale gauge for a partition not run here
         self.scheduler.cancel(self._key)
         if not self._stopped_reported:
             self._stopped_reported = True

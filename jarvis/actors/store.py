@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jarvis import metrics
 from jarvis.actors.batch import assign_waiting
 from jarvis.actors.engine import TickReport
 from jarvis.config import Settings
@@ -125,6 +126,11 @@ class StoreEngine:
         self.work.refresh_score(self.store, epoch)
         self.ticks.record_tick(epoch, tick, now)
         counts = self.work.counts(self.store)
+        signals = self.work.signals(self.store)
+        metrics.WORK_OVERDUE_SECONDS.labels(self.store).set(signals.overdue_s)
+        metrics.WORK_QUEUED_OVERDUE.labels(self.store).set(signals.queued_overdue)
+        metrics.WORK_CLAIMS_OVERDUE.labels(self.store).set(signals.claims_overdue)
+        metrics.WORK_DEAD.labels(self.store).set(signals.dead)
         return TickReport(
             tick=tick,
             applied=applied.applied,

@@ -36,6 +36,7 @@ __all__ = [
     "WORK_REAP",
     "WORK_RELEASE",
     "WORK_SCORE",
+    "WORK_SIGNALS",
     "WORK_UPDATE",
     "ScriptSpec",
 ]
@@ -287,6 +288,12 @@ WORK_UPDATE = ScriptSpec(
     keys=("items", "claims", "heads", "queue", "dead"),
     args=("item", "old_json", "new_json", "score"),
 )
+WORK_SIGNALS = ScriptSpec(
+    "work_signals",
+    keys=("heads", "claims", "items", "dead_at"),
+    args=("now", "scan"),
+    more_keys="non-empty queues",
+)
 WORK_GIVE_UP = ScriptSpec("work_give_up", keys=("waiting", "reply"), args=("member",))
 WORK_BATCH_MODE = ScriptSpec(
     "work_batch_mode",
@@ -342,5 +349,6 @@ SPECS: dict[str, ScriptSpec] = {
         WORK_DEAD_DISCARD,
         WORK_CANCEL,
         WORK_UPDATE,
+        WORK_SIGNALS,
     )
 }

@@ -94,6 +94,7 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     assert work.get_work("a3") is not None
     assert work.update("s3", "p2", {"priority": 10}) == "claimed"
     assert work.cancel("s3", "p2") is True
+    assert work.signals("s1").dead == 0
 
     producer.submit_many(
         [

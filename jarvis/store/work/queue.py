@@ -66,6 +66,7 @@ from jarvis.store.work.rules import (
     item_class,
     start_by,
 )
+from jarvis.store.work.signals import WorkSignals, read_signals
 
 __all__ = ["Claim", "QueuedWork", "WorkQueue"]
 
@@ -430,6 +431,10 @@ class WorkQueue:
         names = ("queued", "claimed", "done", "submitted", "remotable", "lapsed", "released",
                  "dead", "discarded", "cancelled")  # fmt: skip
         return dict(zip(names, (int(v) for v in reply), strict=True))
+
+    def signals(self, store: str) -> WorkSignals:
+        """The store's stuck-work signals (see :mod:`jarvis.store.work.signals`)."""
+        return read_signals(self, store)
 
     def ranking(self, limit: int = 100) -> list[tuple[str, float]]:
         """The global store ranking, neediest first."""
