@@ -62,8 +62,12 @@ def connected_server(client: KazooClient) -> tuple[str, int] | None:
 
 
 def _socket(client: KazooClient) -> socket.socket | None:
-    # kazoo keeps the live socket on its connection handler; there is no public accessor.
-    sock = getattr(client._connection, "_socket", None)
+    # kazoo keeps the live socket on its connection handler; there is no public accessor,
+    # so a kazoo release that renames it turns the watchdog idle (never wrong).
+    try:
+        sock = client._connection._socket
+    except AttributeError:
+        return None
     return sock if isinstance(sock, socket.socket) else None
 
 
