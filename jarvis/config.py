@@ -58,9 +58,11 @@ __all__ = [
 ]
 
 ENV_PREFIX = "JARVIS_"
-#: Default of ``max_partitions``: idle partitions one member ticks on time on a 2-core
-#: machine at a 1 s tick (``python -m bench bench_capacity``, see the README).
-MAX_PARTITIONS = 1000
+#: Default of ``max_partitions``: idle partitions one member ticks on time at a 1 s
+#: tick. ``python -m bench bench_capacity`` measured about 400 idle ticks per CPU-second
+#: of a member (244-419 over its sizes, see the README), and a member's Python runs on
+#: about one core at most (the GIL), so about 400 partitions at a 1 s tick.
+MAX_PARTITIONS = 400
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
 

@@ -51,7 +51,7 @@ TICK_LATENESS = Histogram(
     "jarvis_tick_lateness_seconds",
     "How late a tick started after it was due (waiting for a free tick worker)",
     ["kind"],
-    buckets=_FAST,
+    buckets=(*_FAST, 30.0, 60.0, 120.0, 300.0),
 )
 TICKS_WAITING = Gauge("jarvis_ticks_waiting", "Ticks due that wait for a free tick worker")
 TICK_LAG_SECONDS = Gauge(
