@@ -41,6 +41,7 @@ from jarvis.election.paths import ClusterPaths
 from jarvis.election.placement import (
     Preference,
     Steering,
+    has_room,
     misplaced,
     pin_of,
     place_free,
@@ -182,7 +183,7 @@ class LeaseKeeper:
         self._warn_unplaced(unplaced(targets, slots, len(snapshot.partitions)))
         weights = self.weights()
         weighted = None if uniform(weights) else (weights, self._loads(weights, targets))
-        self._release_misplaced(steer)
+        self._release_misplaced(steer, slots, held)
         if not steer.holds_still:
             if weighted is None:
                 self._release_surplus(targets.get(self.member_id, 0), steer, now)
@@ -297,11 +298,15 @@ class LeaseKeeper:
     def _me(self) -> MemberSlot:
         return MemberSlot(self.member_id, self._node.zone, False, self._node.version)
 
-    def _release_misplaced(self, steer: Steering) -> None:
+    def _release_misplaced(
+        self, steer: Steering, slots: list[MemberSlot], held: dict[str, int]
+    ) -> None:
         """Hand off what an operator asked to move (at once) and what is pinned elsewhere
-        (at the move rate)."""
+        (at the move rate), once a member it should go to has room for it."""
         keeping = self._holdings.keeping()
         moved, pinned = misplaced(keeping, self._me(), steer)
+        moved = [p for p in moved if has_room(steer.preferences[p], slots, held)]
+        pinned = [p for p in pinned if has_room(steer.preferences[p], slots, held)]
         for partition_id in moved:
             log.info(
                 "member %s hands %s off: moved to %s",

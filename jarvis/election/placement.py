@@ -37,6 +37,7 @@ from jarvis.errors import BadInputError
 __all__ = [
     "Preference",
     "Steering",
+    "has_room",
     "misplaced",
     "newest_members",
     "pin_of",
@@ -176,6 +177,18 @@ def misplaced(
         elif not steer.frozen:
             pinned.append(partition_id)
     return moved, pinned
+
+
+def has_room(preference: Preference, slots: Iterable[MemberSlot], held: Mapping[str, int]) -> bool:
+    """Some live, non-draining member satisfying ``preference`` can take one more
+    partition (its ``max_partitions`` not reached): handing a partition off towards a
+    full member would only bounce it around."""
+    return any(
+        not s.draining
+        and preference.satisfied_by(s)
+        and (s.capacity is None or held.get(s.member, 0) < s.capacity)
+        for s in slots
+    )
 
 
 def settled(owned: Iterable[str], me: MemberSlot, steer: Steering) -> set[str]:

@@ -180,3 +180,33 @@ def test_a_lost_zone_is_taken_within_capacity_and_its_return_moves_only_the_exce
     wait_for(lambda: balanced(view, {"a": 4, "b": 4, "c2": 4}), 15, "4 each again")
     assert sorted(r.split(":")[0] for r in _releases(timeline, mark)) == ["a", "b"]
     assert timeline.double_ownership() == []
+
+
+def test_a_move_to_a_full_member_waits_until_it_has_room(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+    zk: KazooClient,
+    cluster: str,
+) -> None:
+    add_partitions(registry, 2)
+    a = spawn("a", "z1", max_partitions=1)
+    b = spawn("b", "z2")
+    wait_for(lambda: balanced(view, {"a": 1, "b": 1}), 15, "one partition each")
+    (on_a,) = a.owned()
+    (on_b,) = b.owned()
+    controls = PlacementControls(zk, cluster)
+    controls.request_move(on_b, MoveRequest(member="a", requested_at=time.time()))
+    # a is full: b keeps the partition (no handoff that could not land) until a has room.
+    controls.request_move(on_a, MoveRequest(member="b", requested_at=time.time()))
+    wait_owned(a, lambda o: set(o) == {on_b}, 15, f"a took {on_b} once it had room")
+    wait_for(lambda: controls.read().moves == {}, 10, "both move requests removed")
+    calls = [(e.member, e.call, e.partition) for e in timeline.entries()]
+    # b handed its partition off only once a had made room, and only once.
+    assert calls.index(("a", "released", on_a)) < calls.index(("b", "release_requested", on_b))
+    assert [c for c in calls if c[1] == "release_requested"] == [
+        ("a", "release_requested", on_a),
+        ("b", "release_requested", on_b),
+    ]
+    assert timeline.double_ownership() == []
