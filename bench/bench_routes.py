@@ -4,8 +4,9 @@
   (bench_solver's instances), with half the couriers holding one or two orders, costed
   by route (``held``) and as today (every courier as if free), side by side.
 - ``city``: a small seeded city run tick by tick (every 30 s) for two hours of orders
-  plus the time to deliver them: 40 bike couriers of capacity 2, orders at about 85 % of
-  the fleet's single-order throughput, 5 to 15 minutes of preparation. Couriers ride
+  plus the time to deliver them: 40 bike couriers of capacity 2 in a 6 km square, 110
+  orders an hour (more than this fleet delivers within the 30-minute promise: an
+  overloaded peak), 5 to 15 minutes of preparation. Couriers ride
   their planned route (:func:`jarvis.models.routes.plan`) at the estimator's speed under
   every policy; only the decision differs: ``slots`` (today), ``routes``, ``routes`` with
   bundling. Reports mean click-to-door time and the share delivered after 30 minutes.
