@@ -46,6 +46,7 @@ INVALID: dict[str, str] = {
     "tick_workers": "0",
     "max_partitions": "0",
     "claim_ttl": "0",
+    "work_max_attempts": "0",
     "rules": "/nonexistent/rules.toml",
     "http": "8080",
     "http_tokens": "short",
