@@ -9,7 +9,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from jarvis.cli.main import EXIT_OK, EXIT_USAGE
-from jarvis.election import ClusterView, PartitionRegistry, PlacementControls
+from jarvis.election import ClusterView, MoveRequest, PartitionRegistry, PlacementControls
 from tests.election.conftest import Spawn, add_partitions, balanced
 from tests.election.test_cli import run
 from tests.faults import wait_for
@@ -122,3 +122,25 @@ def test_a_malformed_pin_is_refused_when_the_partition_is_added(
     code, _, err = run(capsys, "partitions", "add", "p1", "city", "--config", config, *flags)
     assert code == EXIT_USAGE
     assert "invalid pin" in err
+
+
+def test_partitions_show_pins_and_pending_moves(
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    registry: PartitionRegistry,
+    zk: KazooClient,
+    cluster: str,
+) -> None:
+    registry.add("p1", "city", {"pin": {"zone": "z9"}})
+    registry.add("p2", "city")
+    code, out, _ = run(capsys, "partitions", *flags)
+    assert code == EXIT_OK
+    header, first, second = out.splitlines()[:3]
+    assert header.split()[-4:] == ["SINCE", "PIN", "MOVING", "TO"]
+    assert first.split()[-2:] == ["z9", "-"]  # "zone z9", no move
+    assert second.split()[-2:] == ["-", "-"]
+    PlacementControls(zk, cluster).request_move("p2", MoveRequest(member="m", requested_at=1.0))
+    code, out, _ = run(capsys, "partitions", "--json", *flags)
+    rows = {r["partition"]: r for r in json.loads(out)}
+    assert (rows["p1"]["pin"], rows["p1"]["moving_to"]) == ("zone z9", None)
+    assert (rows["p2"]["pin"], rows["p2"]["moving_to"]) == (None, "member m")
