@@ -202,6 +202,8 @@ def run_demo(
     say(f"  orders dispatched      {summary['assignments']}")
     say(f"  orders delivered       {traffic.stats.delivered}")
     say(f"  store work done        {stores.stats.completed} of {stores.stats.submitted}")
+    if stores.stats.refused:
+        say(f"  completions refused    {stores.stats.refused} (claim no longer held)")
     fault = "zone a lost" if zones else "rolling restart"
     say(f"  {fault:<22} {'done' if restarted else 'skipped (stopped early)'}")
     say(f"  largest tick gap       {summary['largest_gap_s']} s (tick 0.5 s)")

@@ -23,7 +23,7 @@ import redis
 
 from jarvis.config import Settings
 from jarvis.connections import redis_client, replication
-from jarvis.errors import JarvisError
+from jarvis.errors import JarvisError, NotClaimedError
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import (
     CourierMoved,
@@ -242,6 +242,9 @@ class StoreTrafficStats:
     submitted: int = 0
     claimed: int = 0
     completed: int = 0
+    #: Claims that were no longer ours at completion (lapsed and handed back, or gone
+    #: with a failover): the item is someone else's to finish, never retried by us.
+    refused: int = 0
 
 
 class StoreTraffic(_Generator):
@@ -321,13 +324,26 @@ class StoreTraffic(_Generator):
                     self.stats.claimed += 1
                     self._held.append((now + self.random.uniform(0.2, 1.0), claim))
         still = []
+        failed: JarvisError | None = None
         for until, claim in self._held:
-            if until <= now:
-                self.work.complete(claim.store, claim.item.id, claim.associate, claim.token)
-                self.stats.completed += 1
-            else:
+            if until > now:
                 still.append((until, claim))
+                continue
+            try:
+                self.work.complete(claim.store, claim.item.id, claim.associate, claim.token)
+            except NotClaimedError as exc:
+                # Final: retrying cannot make the claim ours again, and must not hold up
+                # every other associate's completion.
+                self.stats.refused += 1
+                log.info("%s: %s: completion refused: %s", self.name, claim.item.id, exc)
+            except JarvisError as exc:
+                still.append((until, claim))  # outcome unknown or Redis away: try again
+                failed = exc
+            else:
+                self.stats.completed += 1
         self._held = still
+        if failed is not None:
+            raise failed
 
     def _prepare(self) -> None:
         for associate in self.associates:
