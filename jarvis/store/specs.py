@@ -136,7 +136,7 @@ CITY_APPLY = ScriptSpec(
     ),
     args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "out_maxlen"),
     fenced=True,
-    libs=_HELD,
+    libs=("apply_lib", *_HELD),
     more_args=_APPLY_SLOTS,
 )
 CITY_COMMIT = ScriptSpec(
@@ -322,7 +322,7 @@ WORK_APPLY = ScriptSpec(
     ),
     args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "now"),
     fenced=True,
-    libs=_WORK,
+    libs=("apply_lib", *_WORK),
     more_keys="queues of the submitted items",
     more_args=_APPLY_SLOTS,
 )

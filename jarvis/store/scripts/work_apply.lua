@@ -24,22 +24,9 @@ if cursor ~= ARGV[2] then
 end
 local dead_maxlen, partition, now = ARGV[5], ARGV[6], ARGV[7]
 
-local function stream_ms(id)
-  return tonumber(string.match(id, '^(%d+)-'))
-end
-
+-- stream_ms and dead_letter_entry: apply_lib.lua
 local function dead_letter(sid, reason)
-  local raw = ''
-  local entry = redis.call('XRANGE', K_IN, sid, sid)
-  if entry[1] then
-    local fields = entry[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'event' then raw = fields[i + 1] end
-    end
-  end
-  redis.call('XADD', K_DEAD, 'MAXLEN', '~', dead_maxlen, '*',
-    'partition', partition, 'stream_id', sid, 'reason', reason, 'event', raw,
-    'epoch', ARGV[1])
+  dead_letter_entry(K_IN, K_DEAD, dead_maxlen, partition, ARGV[1], sid, reason)
 end
 
 -- Each handler returns nil when applied, else the reason to dead-letter.
