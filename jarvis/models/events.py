@@ -40,8 +40,10 @@ __all__ = [
     "OrderDelivered",
     "OrderPickedUp",
     "StoreEvent",
+    "WorkCancelled",
     "WorkCompleted",
     "WorkSubmitted",
+    "WorkUpdated",
     "parse_event",
     "validate_event",
 ]
@@ -151,6 +153,35 @@ class WorkCompleted(EventBase):
     associate_id: TaskId
 
 
+class WorkCancelled(EventBase):
+    """The work item is withdrawn, queued, claimed or dead (as ``DELETE`` over HTTP)."""
+
+    type: Literal["work_cancelled"] = "work_cancelled"
+    item_id: TaskId
+
+
+class WorkUpdated(EventBase):
+    """The work item's priority, due time or duration change in place (as ``PATCH``
+    over HTTP). At least one of them is given; ``due_at`` may be set but not cleared."""
+
+    type: Literal["work_updated"] = "work_updated"
+    item_id: TaskId
+    priority: int | None = Field(default=None, ge=0, le=100)
+    due_at: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    duration_s: float | None = Field(default=None, gt=0, le=86400, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> WorkUpdated:
+        if not self.changes():
+            raise ValueError("work_updated changes nothing: give priority, due_at or duration_s")
+        return self
+
+    def changes(self) -> dict[str, int | float]:
+        """The fields this event sets, by name."""
+        fields = {"priority": self.priority, "due_at": self.due_at, "duration_s": self.duration_s}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
 CityEvent: TypeAlias = (
     OrderCreated
     | OrderCancelled
@@ -161,7 +192,7 @@ CityEvent: TypeAlias = (
     | CourierOffline
     | CourierMoved
 )
-StoreEvent: TypeAlias = WorkSubmitted | WorkCompleted
+StoreEvent: TypeAlias = WorkSubmitted | WorkCompleted | WorkCancelled | WorkUpdated
 Event: TypeAlias = Annotated[CityEvent | StoreEvent, Field(discriminator="type")]
 
 CITY_EVENT_TYPES: frozenset[str] = frozenset(
@@ -176,7 +207,9 @@ CITY_EVENT_TYPES: frozenset[str] = frozenset(
         "courier_moved",
     }
 )
-STORE_EVENT_TYPES: frozenset[str] = frozenset({"work_submitted", "work_completed"})
+STORE_EVENT_TYPES: frozenset[str] = frozenset(
+    {"work_submitted", "work_completed", "work_cancelled", "work_updated"}
+)
 
 _TYPES = CITY_EVENT_TYPES | STORE_EVENT_TYPES
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -191,6 +224,8 @@ _CLASSES = (
     CourierMoved,
     WorkSubmitted,
     WorkCompleted,
+    WorkCancelled,
+    WorkUpdated,
 )
 
 

@@ -287,6 +287,7 @@ WORK_UPDATE = ScriptSpec(
     "work_update",
     keys=("items", "claims", "heads", "queue", "dead"),
     args=("item", "old_json", "new_json", "score"),
+    libs=_WORK,
 )
 WORK_SIGNALS = ScriptSpec(
     "work_signals",
@@ -319,8 +320,19 @@ WORK_APPLY = ScriptSpec(
         "attempts",
         "history",
         "cancelled",
+        "dead_set",
+        "dead_at",
     ),
-    args=("epoch", "cursor", "last", "horizon_ms", "dead_maxlen", "partition", "now"),
+    args=(
+        "epoch",
+        "cursor",
+        "last",
+        "horizon_ms",
+        "dead_maxlen",
+        "partition",
+        "now",
+        "forget_before",
+    ),
     fenced=True,
     libs=("apply_lib", *_WORK),
     more_keys="queues of the submitted items",

@@ -35,6 +35,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "item": WorkItem(id="w1", store="s1", role="picker").model_dump(mode="json")
     },
     "work_completed": {"item_id": "w1", "associate_id": "a1"},
+    "work_cancelled": {"item_id": "w1"},
+    "work_updated": {"item_id": "w1", "priority": 7, "due_at": 1700000600.0},
 }
 
 

@@ -100,10 +100,13 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
         [
             event("s1", "work_submitted", item=WorkItem(id="w3", store="s1", role="cashier")),
             event("s1", "work_completed", item_id="nope", associate_id="a1"),
+            event("s1", "work_updated", item_id="w3", priority=4),
+            event("s1", "work_cancelled", item_id="w3"),
+            event("s1", "work_cancelled", item_id="nope"),
         ]
     )
     applied = WorkEvents(work).apply("s1", epoch=1)
-    assert (applied.applied, applied.dead_lettered) == (1, 1)
+    assert (applied.applied, applied.dead_lettered) == (3, 2)
 
     batch = WorkBatch(work)
     batch.set_mode("s1", 1, True, ttl_s=30)

@@ -3,7 +3,12 @@
 -- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. Each entry is 7 slots: stream id,
 -- type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a";
 -- 'work_submitted': a item id, b item JSON, c queue score, d index in KEYS of its queue;
--- 'work_completed': a item id, b associate id.
+-- 'work_completed': a item id, b associate id;
+-- 'work_cancelled': a item id, d index in KEYS of the queue of its class;
+-- 'work_updated': a item id, b its JSON as read, c its new JSON, d '<index in KEYS of
+-- the queue of its class> <new queue score>'.
+-- Cancel and update are cancel and update of work_lib.lua, as work_cancel.lua and
+-- work_update.lua run them for DELETE and PATCH over HTTP.
 -- An event id already applied (within the horizon) is a duplicate: counted, not applied
 -- again, not dead-lettered. An event that cannot be applied is dead-lettered with its
 -- reason and the writer's epoch. The cursor moves to ARGV[3] in this script; applied ids
@@ -15,14 +20,14 @@ if refused then return refused end
 local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_LEASES, K_WORK, K_ATTEMPTS, K_HISTORY = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
-local K_CANCELLED = KEYS[15]
-local FIRST_MORE_KEY = 16
+local K_CANCELLED, K_DEAD_SET, K_DEAD_AT = KEYS[15], KEYS[16], KEYS[17]
+local FIRST_MORE_KEY = 18
 
 local cursor = redis.call('GET', K_CURSOR) or ''
 if cursor ~= ARGV[2] then
   return redis.error_reply('CURSOR moved to ' .. cursor .. ', expected ' .. ARGV[2])
 end
-local dead_maxlen, partition, now = ARGV[5], ARGV[6], ARGV[7]
+local dead_maxlen, partition, now, forget_before = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 -- stream_ms and dead_letter_entry: apply_lib.lua
 local function dead_letter(sid, reason)
@@ -33,16 +38,25 @@ end
 local handlers = {}
 
 -- An item id already queued, claimed or recently done is not queued again (a replay).
-handlers.work_submitted = function(id, json, score, queue_at)
+-- The queue key at index `queue_at` of KEYS (one of the further keys), or nil.
+local function queue_key(queue_at)
   local at = tonumber(queue_at)
   if not at or at < FIRST_MORE_KEY or at > #KEYS then
+    return nil
+  end
+  return KEYS[at]
+end
+
+handlers.work_submitted = function(id, json, score, queue_at)
+  local queue = queue_key(queue_at)
+  if not queue then
     return 'no queue key given for item ' .. id
   end
   if redis.call('HEXISTS', K_ITEMS, id) == 1 or redis.call('ZSCORE', K_DONE, id) then
     return nil
   end
   redis.call('HSET', K_ITEMS, id, json)
-  push(K_HEADS, KEYS[at], score, id)
+  push(K_HEADS, queue, score, id)
   redis.call('HINCRBY', K_WORK, 'submitted', 1)
 end
 
@@ -60,8 +74,44 @@ handlers.work_completed = function(id, associate)
   redis.call('HINCRBY', K_WORK, 'done', 1)
 end
 
+-- Cancelled now or already: applied. Unknown (never, or done): dead-lettered.
+local cancelled_any = false
+handlers.work_cancelled = function(id, _, _, queue_at)
+  local queue = queue_key(queue_at)
+  if not queue then
+    return 'no queue key given for item ' .. id
+  end
+  local done = cancel(K_ITEMS, K_CLAIMS, K_LEASES, K_HEADS, queue, K_ATTEMPTS, K_HISTORY,
+    K_DEAD_SET, K_DEAD_AT, K_DONE, K_CANCELLED, K_WORK, id, now)
+  if done == 0 then
+    return 'no work item ' .. id .. ' to cancel (never submitted, or done)'
+  end
+  if done < 0 then
+    return 'work item ' .. id .. ' is not in the queue of its class'
+  end
+  cancelled_any = true
+end
+
+-- Changed by another writer since the owner read it (a PATCH in between): dead-lettered,
+-- so that it can be re-submitted; nothing is written.
+handlers.work_updated = function(id, old_json, new_json, where)
+  local queue_at, score = string.match(where, '^(%d+) (%S+)$')
+  local queue = queue_key(queue_at)
+  if not queue then
+    return 'no queue key given for item ' .. id
+  end
+  local found = update(K_ITEMS, K_CLAIMS, K_HEADS, queue, K_DEAD_SET, id, old_json,
+    new_json, score)
+  if found == 0 then
+    return 'no work item ' .. id .. ' to update (never submitted, done or cancelled)'
+  end
+  if found < 0 then
+    return 'work item ' .. id .. ' changed while the update was applied: re-submit it'
+  end
+end
+
 local applied, duplicates, dead = 0, 0, 0
-for i = 8, #ARGV, 7 do
+for i = 9, #ARGV, 7 do
   local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'bad' then
     dead_letter(sid, ARGV[i + 3])
@@ -89,6 +139,9 @@ end
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
 if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
 if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+if cancelled_any then
+  redis.call('ZREMRANGEBYSCORE', K_CANCELLED, '-inf', '(' .. forget_before)
+end
 if ARGV[3] == '' then return {applied, duplicates, dead} end
 redis.call('SET', K_CURSOR, ARGV[3])
 

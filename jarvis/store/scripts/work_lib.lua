@@ -126,3 +126,42 @@ local function cancel(items_key, claims_key, leases_key, heads_key, queue_key, a
   redis.call('HINCRBY', stats_key, 'cancelled', 1)
   return 1
 end
+
+-- Update `id` in place (priority, due time, duration): its JSON, and its score wherever
+-- the score lives: in its queue (`queue_key`, the queue of its class; the head index
+-- follows), in its claim record (a released or lapsed claim returns it at the new place)
+-- or in its dead record. Compare-and-set: writes only if the item's JSON is still
+-- `old_json`. Returns 1 queued, 2 claimed, 3 dead, 0 unknown (never, done or cancelled),
+-- -1 changed meanwhile (nothing written).
+local function update(items_key, claims_key, heads_key, queue_key, dead_key, id, old_json,
+                      new_json, score)
+  local current = redis.call('HGET', items_key, id)
+  if not current then
+    return 0
+  end
+  if current ~= old_json then
+    return -1
+  end
+  redis.call('HSET', items_key, id, new_json)
+  if redis.call('ZSCORE', queue_key, id) then
+    redis.call('ZADD', queue_key, score, id)
+    local first = redis.call('ZRANGE', queue_key, 0, 0, 'WITHSCORES')
+    redis.call('ZADD', heads_key, first[2], queue_key)
+    return 1
+  end
+  local raw = redis.call('HGET', claims_key, id)
+  if raw then
+    local claim = cjson.decode(raw)
+    claim.s = score
+    redis.call('HSET', claims_key, id, cjson.encode(claim))
+    return 2
+  end
+  raw = redis.call('HGET', dead_key, id)
+  if raw then
+    local record = cjson.decode(raw)
+    record.s = score
+    redis.call('HSET', dead_key, id, cjson.encode(record))
+    return 3
+  end
+  return 1
+end
