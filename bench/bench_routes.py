@@ -30,6 +30,8 @@ from jarvis.models.routes import plan
 S_PER_KM = float(StraightLineEstimator().s_per_km[1])  # bike
 TICK_S = 30.0
 PROMISE_S = 1800.0
+#: ``CityConfig.candidates_per_order`` of the pruned route-aware decision.
+CANDIDATES = 32
 
 
 def _time_decisions(n_orders: int, n_couriers: int, repeats: int) -> dict[str, Any]:
@@ -40,17 +42,25 @@ def _time_decisions(n_orders: int, n_couriers: int, repeats: int) -> dict[str, A
     couriers = [c.model_copy(update={"capacity": 3}) for c in couriers]
     for c, o in zip(couriers[::2], extra, strict=False):
         held[c.id] = [HeldOrder(o.model_copy(update={"id": "h" + o.id}), bool(rng.integers(2)))]
-    config = CityConfig(large_min_side=0)
-    times: dict[str, list[float]] = {"slots": [], "routes": []}
+    exact = CityConfig(large_min_side=0)
+    pruned = CityConfig(large_min_side=0, candidates_per_order=CANDIDATES)
+    runs = (("slots", None, exact), ("routes", held, exact), ("routes_pruned", held, pruned))
+    times: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    objective: dict[str, float] = {}
     for _ in range(repeats):
-        for name, given in (("slots", None), ("routes", held)):
+        for name, given, config in runs:
             started = time.perf_counter()
-            decide_city(orders, couriers, NOW, config, RULES, held=given)
+            decision = decide_city(orders, couriers, NOW, config, RULES, held=given)
             times[name].append(time.perf_counter() - started)
+            objective[name] = decision.objective
     slots, routes = statistics.median(times["slots"]), statistics.median(times["routes"])
+    routes_pruned = statistics.median(times["routes_pruned"])
+    lost = 100.0 * (objective["routes_pruned"] - objective["routes"]) / objective["routes"]
     return {"bench": "routes.decision", "orders": n_orders, "couriers": n_couriers,
             "busy_couriers": len(held), "slots_s": slots, "routes_s": routes,
-            "ratio": routes / slots}  # fmt: skip
+            "ratio": routes / slots, "routes_pruned_s": routes_pruned,
+            "ratio_pruned": routes_pruned / slots, "candidates_per_order": CANDIDATES,
+            "pruned_objective_increase_pct": lost}  # fmt: skip
 
 
 @dataclass

@@ -31,13 +31,24 @@ from jarvis.models.estimate import (
 )
 from jarvis.models.geo import Point, local_xy_km
 from jarvis.models.problem import Block, BoolArray, FloatArray, IntArray, check_unique
-from jarvis.models.routes import HeldOrder, NewOrders, Route, build_route, insertion_costs, plan
+from jarvis.models.routes import (
+    HeldOrder,
+    NewOrders,
+    Route,
+    RouteStack,
+    build_routes,
+    insertion_costs,
+    pair_costs,
+    plan,
+)
 from jarvis.models.rules import Rules
 
 __all__ = ["CityProblem"]
 
 #: Elements per chunk of the cost matrix (256 KiB of float64): fits in L2.
 CHUNK_ELEMENTS = 32_768
+#: (order, route) pairs costed by route in one numpy pass.
+PAIR_CHUNK = 65_536
 
 _VEHICLE_CODE = {v: i for i, v in enumerate(VEHICLES)}
 
@@ -137,45 +148,59 @@ class CityProblem:
             for o, c, at in declines
             if o in task_at and c in worker_at and at + cooldown > self.now
         )
-        #: Planned routes of the couriers who hold orders, by worker index.
-        self.routes: dict[int, Route] = {
-            w: self.route(c, held[c.id])
-            for w, c in enumerate(online)
-            if held is not None and held.get(c.id)
-        }
+        #: Planned routes of the couriers who hold orders, by worker index; the same
+        #: routes stacked by number of stops, with each worker's (stack, row).
+        self.routes: dict[int, Route] = {}
+        self._stacks: list[RouteStack] = []
+        self._route_stack = np.full(len(online), -1, np.intp)
+        self._route_row = np.full(len(online), -1, np.intp)
+        if held is not None:
+            self._build_routes(online, held)
 
-    def route(self, courier: Courier, held: Sequence[HeldOrder]) -> Route:
-        """The planned route of ``courier`` holding ``held``, timed from now."""
-        stops = plan(held)
-        ll = np.array(
-            [
-                ((o.pickup if up else o.dropoff).lat, (o.pickup if up else o.dropoff).lon)
-                for o, up in stops
-            ],
-            float,
-        ).reshape(-1, 2)
-        _latlon(ll, "held order")
-        start = np.array([courier.position.lat, courier.position.lon], float)
-        ready = np.array([o.ready_at - self.now if up else -np.inf for o, up in stops])
-        weight = np.array(
-            [0.0 if up else 1.0 + self.config.priority_weight * o.priority for o, up in stops]
-        )
-        slack = np.array([o.created_at + self.config.promise_s - self.now for o, _ in stops])
-        if not (np.isfinite(slack).all() and not np.isnan(ready).any()):
-            raise DispatchError("held order created_at and ready_at must be finite")
+    def _build_routes(
+        self, online: Sequence[Courier], held: Mapping[str, Sequence[HeldOrder]]
+    ) -> None:
+        """Plan and time every courier's route, stacking routes of equal length."""
+        by_stops: dict[int, list[tuple[int, Courier, tuple[tuple[Order, bool], ...]]]] = {}
+        for w, c in enumerate(online):
+            if held.get(c.id):
+                stops = plan(held[c.id])
+                by_stops.setdefault(len(stops), []).append((w, c, stops))
         ref_lat, ref_lon = self.ref
-        return build_route(
-            start,
-            local_xy_km(start[:1], start[1:], ref_lat, ref_lon)[0],
-            ll,
-            local_xy_km(ll[:, 0], ll[:, 1], ref_lat, ref_lon),
-            ready,
-            weight,
-            slack,
-            _VEHICLE_CODE[courier.vehicle],
-            self.estimator,
-            self.now,
-        )
+        pw, promise = self.config.priority_weight, self.config.promise_s
+        for m, group in sorted(by_stops.items()):
+            ll = np.array(
+                [
+                    [(c.position.lat, c.position.lon)]
+                    + [((o.pickup if up else o.dropoff).lat, (o.pickup if up else o.dropoff).lon)
+                       for o, up in stops]
+                    for _, c, stops in group
+                ],
+                float,
+            )  # fmt: skip
+            _latlon(ll.reshape(-1, 2), "held order")
+            plans = [stops for _, _, stops in group]
+            ready = np.array(
+                [[o.ready_at - self.now if up else -np.inf for o, up in st] for st in plans]
+            ).reshape(-1, m)
+            weight = np.array(
+                [[0.0 if up else 1.0 + pw * o.priority for o, up in st] for st in plans]
+            ).reshape(-1, m)
+            slack = np.array(
+                [[o.created_at + promise - self.now for o, _ in st] for st in plans]
+            ).reshape(-1, m)
+            if not (np.isfinite(slack).all() and not np.isnan(ready).any()):
+                raise DispatchError("held order created_at and ready_at must be finite")
+            flat = ll.reshape(-1, 2)
+            xy = local_xy_km(flat[:, 0], flat[:, 1], ref_lat, ref_lon).reshape(ll.shape)
+            vehicle = np.array([_VEHICLE_CODE[c.vehicle] for _, c, _ in group], np.intp)
+            stack = build_routes(ll, xy, ready, weight, slack, vehicle, self.estimator, self.now)
+            workers = np.array([w for w, _, _ in group], np.intp)
+            self._route_stack[workers] = len(self._stacks)
+            self._route_row[workers] = np.arange(len(group))
+            self._stacks.append(stack)
+            for r, w in enumerate(workers.tolist()):
+                self.routes[w] = stack.route(r)
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -216,6 +241,7 @@ class CityProblem:
         if n_w == 0:
             return Block(out, eligible_any)
         step = max(1, CHUNK_ELEMENTS // n_w)
+        keep = self.config.candidates_per_order
         for start in range(0, len(t_all), step):
             rows = t_all[start : start + step]
             dest = out[start : start + step]
@@ -225,17 +251,47 @@ class CityProblem:
             if ineligible is not None:
                 np.putmask(dest, ineligible, 0.0)
                 eligible_any[start : start + step] = ~ineligible.all(axis=1)
+            if 0 < keep < n_w:
+                _keep_cheapest(dest, keep)
         if self.routes:
             self._route_columns(t_all, workers, out)
         return Block(out, eligible_any)
 
     def _route_columns(self, rows: IntArray, workers: IntArray | None, out: FloatArray) -> None:
-        """Overwrite the pairs of couriers with a route by their insertion cost."""
+        """Overwrite the pairs of couriers with a route by their insertion cost.
+
+        With the straight-line estimator an insertion never costs less than the ride of a
+        free courier from the same position (triangle inequality; waits and delays only
+        add), so only the pairs whose free-courier cost already beats leaving the order
+        are costed by route: the others stay at 0, exactly as they would end. Any other
+        estimator gets every eligible pair costed by route.
+        """
         selected = np.arange(len(self._worker_ids)) if workers is None else workers
-        for c, w in enumerate(selected.tolist()):
-            if w in self.routes and len(rows):
-                reduced = np.minimum(self.insertion_costs(w, rows) - self._leave[rows], 0.0)
-                out[:, c] = np.where(self._ineligible(rows, w), 0.0, reduced)
+        cols = np.flatnonzero(self._route_stack[selected] >= 0)
+        if not len(cols) or not len(rows):
+            return
+        if self._s_per_km is not None:
+            r_idx, c_idx = np.nonzero(out[:, cols] < 0.0)
+        else:
+            r_idx, c_idx = np.nonzero(~self.ineligible(rows, selected[cols]))
+            out[:, cols] = 0.0
+        w = selected[cols[c_idx]]
+        stack_of = self._route_stack[w]
+        lateness = self.config.lateness_weight
+        for g, stack in enumerate(self._stacks):
+            hit = np.flatnonzero(stack_of == g)
+            for start in range(0, len(hit), PAIR_CHUNK):
+                part = hit[start : start + PAIR_CHUNK]
+                tasks = rows[r_idx[part]]
+                cost = pair_costs(
+                    stack,
+                    self._route_row[w[part]],
+                    self.new_orders(tasks),
+                    lateness,
+                    self.estimator,
+                    self.now,
+                )
+                out[r_idx[part], cols[c_idx[part]]] = np.minimum(cost - self._leave[tasks], 0.0)
 
     def insertion_costs(self, w: int, rows: IntArray) -> FloatArray:
         """Cost of giving each order of ``rows`` to worker ``w`` who holds a route."""
@@ -353,6 +409,12 @@ class CityProblem:
             x -= self._leave[rows][:, None]
         np.minimum(x, 0.0, out=dest)
         return ineligible
+
+
+def _keep_cheapest(dest: FloatArray, keep: int) -> None:
+    """Zero every reduced cost of a row above the row's ``keep``-th cheapest (in place)."""
+    cutoff = np.partition(dest, keep - 1, axis=1)[:, keep - 1 : keep]
+    np.putmask(dest, dest > cutoff, 0.0)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,11 @@ class CityConfig:
     bundle_detour: float = 1.5
     #: Seconds during which a courier who declined an order is not offered it again.
     decline_cooldown_s: float = 300.0
+    #: Keep for each order only its this many cheapest couriers (by the free-courier
+    #: cost, a lower bound of the route cost) before routes are costed and the matrix
+    #: is solved; 0 (the default) keeps every courier and the decision stays exact.
+    #: Exact for free couriers whenever it is at least the number of open orders.
+    candidates_per_order: int = 0
 
     def __post_init__(self) -> None:
         _check(
@@ -65,6 +70,7 @@ class CityConfig:
                 "large_min_side",
                 "bundle_pickup_km",
                 "decline_cooldown_s",
+                "candidates_per_order",
             ),
         )
         if self.bundle_detour < 1.0:

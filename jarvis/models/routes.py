@@ -10,8 +10,9 @@ the new pickup and every later place for its drop-off, the new order's delivery 
 plus what every order already on the route loses by arriving later, each costed like
 any delivery (:func:`delivery_cost`, the city's weight and lateness). A delay is carried
 along the route and absorbed where the courier would have waited for an order to be
-ready anyway. The computation is vectorised over the new orders and all insertion
-places, with one numpy pass per stop of the route.
+ready anyway. The computation is vectorised over (route, new order) pairs and all
+insertion places: routes of the same number of stops are stacked
+(:class:`RouteStack`), and one numpy pass per stop costs every pair at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from jarvis.models.city import Order
 from jarvis.models.estimate import EtaEstimator, Legs, check_estimate
@@ -30,10 +30,15 @@ __all__ = [
     "HeldOrder",
     "NewOrders",
     "Route",
+    "RouteStack",
+    "build_routes",
     "delivery_cost",
     "insertion_costs",
     "insertion_table",
+    "pair_costs",
+    "pair_table",
     "plan",
+    "stack_one",
 ]
 
 
@@ -91,28 +96,6 @@ class Route:
         return float(delivery_cost(self.arrive, self.weight, self.slack, lateness_weight).sum())
 
 
-def _travel(
-    estimator: EtaEstimator,
-    origin_ll: FloatArray,
-    origin_xy: FloatArray,
-    dest_ll: FloatArray,
-    dest_xy: FloatArray,
-    vehicle: int,
-    now: float,
-) -> FloatArray:
-    """Seconds from every origin to every destination: shape (origins, destinations)."""
-    legs = Legs(
-        origin_ll[:, None, :],
-        dest_ll[None, :, :],
-        cdist(origin_xy, dest_xy),
-        np.full((1, 1), vehicle, np.intp),
-        now,
-    )
-    out = np.broadcast_to(estimator.travel_s(legs), legs.distance_km.shape).astype(float)
-    check_estimate(out, "route travel time")
-    return out
-
-
 def build_route(
     start_ll: FloatArray,
     start_xy: FloatArray,
@@ -126,16 +109,13 @@ def build_route(
     now: float,
 ) -> Route:
     """Time a route from ``start`` (shape (2,)) through ``stops`` (shape (m, 2))."""
-    nodes_ll = np.vstack([start_ll[None, :], stops_ll])
-    nodes_xy = np.vstack([start_xy[None, :], stops_xy])
-    m = len(ready)
-    legs = _travel(estimator, nodes_ll, nodes_xy, nodes_ll, nodes_xy, vehicle, now)
-    arrive = np.empty(m)
-    depart = np.zeros(m + 1)
-    for k in range(m):
-        arrive[k] = depart[k] + legs[k, k + 1]
-        depart[k + 1] = max(arrive[k], ready[k])
-    return Route(nodes_ll, nodes_xy, ready, weight, slack, vehicle, arrive, depart)
+    nodes_ll = np.vstack([start_ll[None, :], stops_ll])[None]
+    nodes_xy = np.vstack([start_xy[None, :], stops_xy])[None]
+    one = np.array([vehicle], np.intp)
+    stacked = build_routes(
+        nodes_ll, nodes_xy, ready[None], weight[None], slack[None], one, estimator, now
+    )
+    return stacked.route(0)
 
 
 @dataclass(frozen=True)
@@ -155,6 +135,68 @@ def _pairs(m: int) -> tuple[IntArray, IntArray]:
     """Every (i, j), 0 <= i <= j <= m: pickup before stop i, drop-off before stop j."""
     i, j = np.triu_indices(m + 1)
     return i.astype(np.intp), j.astype(np.intp)
+
+
+@dataclass(frozen=True)
+class RouteStack:
+    """Routes of the same number of stops ``m``, stacked: the arrays of :class:`Route`
+    with a leading axis of routes (``vehicle`` has one code per route)."""
+
+    nodes_ll: FloatArray  # (r, m + 1, 2)
+    nodes_xy: FloatArray  # (r, m + 1, 2)
+    ready: FloatArray  # (r, m)
+    weight: FloatArray  # (r, m)
+    slack: FloatArray  # (r, m)
+    vehicle: IntArray  # (r,)
+    arrive: FloatArray  # (r, m)
+    depart: FloatArray  # (r, m + 1)
+
+    @property
+    def stops(self) -> int:
+        return int(self.ready.shape[1])
+
+    def route(self, r: int) -> Route:
+        """Route ``r`` of the stack (views, no copies)."""
+        return Route(
+            self.nodes_ll[r], self.nodes_xy[r], self.ready[r], self.weight[r], self.slack[r],
+            int(self.vehicle[r]), self.arrive[r], self.depart[r],
+        )  # fmt: skip
+
+
+def stack_one(route: Route) -> RouteStack:
+    """``route`` as a stack of one."""
+    return RouteStack(
+        route.nodes_ll[None], route.nodes_xy[None], route.ready[None], route.weight[None],
+        route.slack[None], np.array([route.vehicle], np.intp), route.arrive[None],
+        route.depart[None],
+    )  # fmt: skip
+
+
+def build_routes(
+    nodes_ll: FloatArray,
+    nodes_xy: FloatArray,
+    ready: FloatArray,
+    weight: FloatArray,
+    slack: FloatArray,
+    vehicle: IntArray,
+    estimator: EtaEstimator,
+    now: float,
+) -> RouteStack:
+    """Time ``r`` routes of ``m`` stops at once: node 0 of each is the courier's start.
+
+    Shapes: nodes (r, m + 1, 2); ``ready``, ``weight`` and ``slack`` (r, m); ``vehicle`` (r,).
+    """
+    r, m = ready.shape
+    step = np.hypot(*np.moveaxis(nodes_xy[:, 1:] - nodes_xy[:, :-1], 2, 0))
+    legs = Legs(nodes_ll[:, :-1], nodes_ll[:, 1:], step, vehicle[:, None], now)
+    travel = np.broadcast_to(estimator.travel_s(legs), (r, m)).astype(float)
+    check_estimate(travel, "route travel time")
+    arrive = np.empty((r, m))
+    depart = np.zeros((r, m + 1))
+    for k in range(m):
+        arrive[:, k] = depart[:, k] + travel[:, k]
+        depart[:, k + 1] = np.maximum(arrive[:, k], ready[:, k])
+    return RouteStack(nodes_ll, nodes_xy, ready, weight, slack, vehicle, arrive, depart)
 
 
 def insertion_costs(
@@ -185,16 +227,66 @@ def insertion_table(
 ) -> tuple[FloatArray, IntArray, IntArray]:
     """The cost of every insertion: shape (n, places), with each place's (i, j): the
     pickup goes before stop ``i``, the drop-off after it and before stop ``j``."""
-    n, m = len(new.ready), route.stops
-    v = route.vehicle
-    to_p = _travel(estimator, route.nodes_ll, route.nodes_xy, new.pickup_ll, new.pickup_xy, v, now)
-    to_d = _travel(
-        estimator, route.nodes_ll, route.nodes_xy, new.dropoff_ll, new.dropoff_xy, v, now
-    )
-    stops_ll, stops_xy = route.nodes_ll[1:], route.nodes_xy[1:]
-    p_to = _travel(estimator, new.pickup_ll, new.pickup_xy, stops_ll, stops_xy, v, now)
-    d_to = _travel(estimator, new.dropoff_ll, new.dropoff_xy, stops_ll, stops_xy, v, now)
-    trip = _trip(estimator, new, v, now)  # (n,) pickup -> its own drop-off
+    which = np.zeros(len(new.ready), np.intp)
+    return pair_table(stack_one(route), which, new, lateness_weight, estimator, now)
+
+
+def pair_costs(
+    routes: RouteStack,
+    which: IntArray,
+    new: NewOrders,
+    lateness_weight: float,
+    estimator: EtaEstimator,
+    now: float,
+) -> FloatArray:
+    """The cheapest insertion of new order ``p`` into route ``which[p]``, for every pair
+    ``p`` at once (``new`` holds one order per pair): shape (pairs,)."""
+    if len(which) == 0:
+        return np.zeros(0)
+    table, _, _ = pair_table(routes, which, new, lateness_weight, estimator, now)
+    best: FloatArray = table.min(axis=1)
+    return best
+
+
+def _between(
+    estimator: EtaEstimator,
+    a_ll: FloatArray,
+    a_xy: FloatArray,
+    b_ll: FloatArray,
+    b_xy: FloatArray,
+    vehicle: IntArray,
+    now: float,
+) -> FloatArray:
+    """Seconds from ``a`` to ``b`` (broadcasting, coordinates in the last axis)."""
+    diff = b_xy - a_xy
+    km = np.hypot(diff[..., 0], diff[..., 1])
+    out = np.broadcast_to(estimator.travel_s(Legs(a_ll, b_ll, km, vehicle, now)), km.shape)
+    check_estimate(out, "route travel time")
+    return out.astype(float)
+
+
+def pair_table(
+    routes: RouteStack,
+    which: IntArray,
+    new: NewOrders,
+    lateness_weight: float,
+    estimator: EtaEstimator,
+    now: float,
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """:func:`insertion_table` for pairs: row ``p`` inserts new order ``p`` into route
+    ``which[p]``. One numpy pass per stop, over every pair and insertion place."""
+    n, m = len(which), routes.stops
+    nodes_ll, nodes_xy = routes.nodes_ll[which], routes.nodes_xy[which]  # (n, m + 1, 2)
+    v = routes.vehicle[which][:, None]
+    p_ll, p_xy = new.pickup_ll[:, None, :], new.pickup_xy[:, None, :]
+    d_ll, d_xy = new.dropoff_ll[:, None, :], new.dropoff_xy[:, None, :]
+    to_p = _between(estimator, nodes_ll, nodes_xy, p_ll, p_xy, v, now)  # (n, m + 1)
+    to_d = _between(estimator, nodes_ll, nodes_xy, d_ll, d_xy, v, now)
+    p_to = _between(estimator, p_ll, p_xy, nodes_ll[:, 1:], nodes_xy[:, 1:], v, now)  # (n, m)
+    d_to = _between(estimator, d_ll, d_xy, nodes_ll[:, 1:], nodes_xy[:, 1:], v, now)
+    trip = _between(estimator, p_ll, p_xy, d_ll, d_xy, v, now)  # (n, 1)
+    depart, arrive = routes.depart[which], routes.arrive[which]
+    ready, weight, slack = routes.ready[which], routes.weight[which], routes.slack[which]
     pi, pj = _pairs(m)
     n_pairs = len(pi)
     delay = np.zeros((n, n_pairs))  # delay at departure from the previous node
@@ -203,44 +295,34 @@ def insertion_table(
     ready_new = new.ready[:, None]
     for k in range(m + 1):
         # arriving at stop k (k == m: after the last stop) from node k
-        base = route.depart[k]
-        arrive_k = (route.arrive[k] if k < m else 0.0) + delay
+        base = depart[:, k : k + 1]
+        arrive_k = (arrive[:, k : k + 1] if k < m else 0.0) + delay
         # the drop-off goes here, its pickup earlier (the delay already includes it)
         drop = np.flatnonzero((pj == k) & (pi < k))
         if len(drop):
-            at_d = base + delay[:, drop] + to_d[k][:, None]
+            at_d = base + delay[:, drop] + to_d[:, k : k + 1]
             x_new[:, drop] = at_d
             if k < m:
-                arrive_k[:, drop] = at_d + d_to[:, k][:, None]
+                arrive_k[:, drop] = at_d + d_to[:, k : k + 1]
         # the pickup goes here (and maybe the drop-off right after it)
         pick = np.flatnonzero(pi == k)
-        left_p = np.maximum(base + to_p[k][:, None], ready_new)
+        left_p = np.maximum(base + to_p[:, k : k + 1], ready_new)
         together = pick[pj[pick] == k]
         apart = pick[pj[pick] > k]
         if len(together):
-            at_d = left_p + trip[:, None]
+            at_d = left_p + trip
             x_new[:, together] = np.broadcast_to(at_d, (n, len(together)))
             if k < m:
-                arrive_k[:, together] = at_d + d_to[:, k][:, None]
+                arrive_k[:, together] = at_d + d_to[:, k : k + 1]
         if len(apart) and k < m:
-            arrive_k[:, apart] = left_p + p_to[:, k][:, None]
+            arrive_k[:, apart] = left_p + p_to[:, k : k + 1]
         if k == m:
             break
-        if route.weight[k] > 0:
-            old = delivery_cost(
-                np.array(route.arrive[k]), route.weight[k], route.slack[k], lateness_weight
-            )
-            added += delivery_cost(arrive_k, route.weight[k], route.slack[k], lateness_weight) - old
-        delay = np.maximum(arrive_k, route.ready[k]) - route.depart[k + 1]
+        w_k, s_k = weight[:, k : k + 1], slack[:, k : k + 1]
+        if (w_k > 0).any():  # drop-offs weigh; pickups (weight 0) cost nothing
+            old = delivery_cost(arrive[:, k : k + 1], w_k, s_k, lateness_weight)
+            added += delivery_cost(arrive_k, w_k, s_k, lateness_weight) - old
+        delay = np.maximum(arrive_k, ready[:, k : k + 1]) - depart[:, k + 1 : k + 2]
     total = delivery_cost(x_new, new.weight[:, None], new.slack[:, None], lateness_weight)
     total += added
     return total, pi, pj
-
-
-def _trip(estimator: EtaEstimator, new: NewOrders, vehicle: int, now: float) -> FloatArray:
-    """Seconds from each new order's pickup to its own drop-off."""
-    distance = np.hypot(*(new.dropoff_xy - new.pickup_xy).T)
-    legs = Legs(new.pickup_ll, new.dropoff_ll, distance, np.full(1, vehicle, np.intp), now)
-    out = np.broadcast_to(estimator.travel_s(legs), distance.shape).astype(float)
-    check_estimate(out, "route travel time")
-    return out

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from jarvis.models import CityConfig, Courier, HeldOrder, Order, Point, decide_city
 from jarvis.models.city_problem import CityProblem
-from jarvis.models.estimate import VEHICLES, StraightLineEstimator
+from jarvis.models.estimate import VEHICLES, Legs, StraightLineEstimator
 from jarvis.models.geo import local_xy_km
+from jarvis.models.problem import FloatArray
 from jarvis.models.routes import insertion_table, plan
 from tests.models.strategies import NOW, couriers, orders
 
@@ -196,3 +197,31 @@ def test_a_delay_is_absorbed_where_the_courier_would_wait_anyway() -> None:
     free = CityProblem([new], [courier], NOW, CityConfig())
     alone = free.block(None, None).reduced[0, 0] + free.leave[0]
     assert math.isclose(cost, alone, rel_tol=1e-9)
+
+
+class _Wrapped:
+    """The straight-line estimator behind another type: CityProblem then costs every
+    eligible pair by route instead of pruning by the free-courier cost."""
+
+    def __init__(self) -> None:
+        self.inner = StraightLineEstimator()
+
+    def travel_s(self, legs: Legs) -> FloatArray:
+        return self.inner.travel_s(legs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(orders(), couriers(max_size=6), st.lists(held_orders(), min_size=6, max_size=6), configs)
+def test_pruning_by_the_free_courier_cost_changes_no_route_cost(
+    order_list: list[Order],
+    courier_list: list[Courier],
+    held_lists: list[list[HeldOrder]],
+    config: CityConfig,
+) -> None:
+    online = [c.model_copy(update={"online": True}) for c in courier_list]
+    held = {c.id: h for c, h in zip(online, held_lists, strict=False)}
+    pruned = CityProblem(order_list, online, NOW, config, held=held).block(None, None)
+    every = CityProblem(order_list, online, NOW, config, estimator=_Wrapped(), held=held)
+    full = every.block(None, None)
+    assert np.allclose(pruned.reduced, full.reduced, rtol=1e-9, atol=1e-6)
+    assert np.array_equal(pruned.eligible_any, full.eligible_any)
