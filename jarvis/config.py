@@ -204,6 +204,14 @@ class Settings(BaseModel):
         le=1000000,
         description="most partitions this member takes; what no member can take stays unowned",
     )
+    balance_weights: Literal["config", "measured"] = Field(
+        "config",
+        description="what balance weighs a partition by: config (its config's weight, else 1) "
+        "or measured (its open tasks, smoothed; a config weight still wins)",
+    )
+    weight_unit: float = Field(
+        100.0, gt=0.0, le=1e6, description="open tasks per unit of measured weight"
+    )
     claim_ttl: float = Field(60.0, gt=0.0, le=86400.0, description="work claim lease, seconds")
     work_max_attempts: int = Field(
         25,

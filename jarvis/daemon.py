@@ -26,6 +26,7 @@ from jarvis.actors import (
 )
 from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
+from jarvis.actors.loads import LOADS
 from jarvis.config import Settings, mask_url
 from jarvis.connections import redis_client, replication, zk_auth
 from jarvis.election import DrainOutcome, Member, MemberOptions
@@ -122,6 +123,7 @@ class Daemon:
             rebalance_interval=self.settings.rebalance_interval,
             version=self.settings.member_version or __version__,
             max_partitions=self.settings.max_partitions,
+            weight_unit=self.settings.weight_unit,
             auth_data=tuple(auth.auth_data) if auth else None,
             default_acl=tuple(auth.acl) if auth else None,
         )
@@ -129,6 +131,7 @@ class Daemon:
             options,
             SupervisorListener(self.supervisor, self.gate, self.lost),
             on_connection=metrics.count_connection_state,
+            loads=LOADS.snapshot if self.settings.balance_weights == "measured" else None,
         )
         link.member = member
         self.member = member

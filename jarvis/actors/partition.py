@@ -38,6 +38,7 @@ import pykka
 
 from jarvis import metrics
 from jarvis.actors.engine import PartitionEngine
+from jarvis.actors.loads import LOADS
 from jarvis.actors.messages import Release, Tick
 from jarvis.actors.scheduler import Scheduler
 from jarvis.errors import FencedError, NotReplicatedError
@@ -114,6 +115,7 @@ class PartitionActor(pykka.ThreadingActor):
     def _finished(self) -> None:
         self.lost.set()
         metrics.forget_partition(self.partition)  # no stale gauge for a partition not run here
+        LOADS.forget(self.partition)
         self.scheduler.cancel(self._key)
         if not self._stopped_reported:
             self._stopped_reported = True
@@ -183,6 +185,7 @@ class PartitionActor(pykka.ThreadingActor):
             metrics.ASSIGNMENTS.labels(kind).inc(report.assigned)
             metrics.SOLVE_SECONDS.labels(kind).observe(report.solve_seconds)
             metrics.TASKS_OPEN.labels(self.partition).set(report.open_tasks - report.assigned)
+            LOADS.record(self.partition, report.open_tasks)
             if report.dead_lettered:
                 metrics.DEAD_LETTERS.labels(kind).inc(report.dead_lettered)
             self._log.debug(

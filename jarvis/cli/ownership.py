@@ -126,6 +126,10 @@ def _partitions_report(args: argparse.Namespace, view: ClusterView) -> str:
         headers += ["PIN", "MOVING TO"]
         for line, row in zip(table, rows, strict=True):
             line += [row.pin or "-", row.moving_to or "-"]
+    if any(r.weight != 1.0 for r in rows):  # weighted balance: show what it weighs
+        headers.append("WEIGHT")
+        for line, row in zip(table, rows, strict=True):
+            line.append(f"{row.weight:g}")
     owned = sum(1 for r in rows if r.owner is not None)
     summary = f"\n{len(rows)} partitions, {owned} owned"
     unowned = _unowned_warning(view, len(rows) - owned)
@@ -212,6 +216,10 @@ def _cmd_members(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
+    if any(r.weight != r.partitions for r in rows):  # weighted balance
+        headers.append("WEIGHT")
+        for line, row in zip(table, rows, strict=True):
+            line.append(f"{row.weight:g}")
     print(_table(headers, table) + f"\n{len(rows)} members" + frozen)
     return EXIT_OK
 

@@ -96,13 +96,19 @@ class LeaseKeeper:
         self._orphan_grace = orphan_grace
         self._clock = clock
         self._unplaced_warned = 0
+        #: Measured weights of the partitions this member runs, as published.
+        self.loads: dict[str, float] = {}
+        #: Partition -> the weight last published for it by its owner.
+        self._measured: dict[str, float] = {}
 
     def member_node(self) -> MemberNode:
-        """This member's node as it should read now (draining flag, recent handoffs)."""
+        """This member's node as it should read now (draining flag, recent handoffs,
+        measured weights)."""
         return self._node.model_copy(
             update={
                 "draining": self._holdings.draining,
                 "handoffs": self._holdings.recent_handoffs(),
+                "loads": dict(self.loads),
             }
         )
 
@@ -243,15 +249,40 @@ class LeaseKeeper:
         return steering(self._snapshot.placement, pins, slots)
 
     def weights(self) -> dict[str, float]:
-        """Partition -> weight, from the configs (a malformed weight counts as 1)."""
+        """Partition -> weight: the ``weight`` in its config when set (a malformed one
+        counts as 1), else what its owner measured (:meth:`measured_weights`)."""
+        measured = self.measured_weights()
         weights: dict[str, float] = {}
         for partition_id, info in self._snapshot.partitions.items():
+            if "weight" not in info.config:
+                weights[partition_id] = measured.get(partition_id, DEFAULT_WEIGHT)
+                continue
             try:
                 weights[partition_id] = weight_of(info.config)
             except BadInputError as exc:
                 log.debug("partition %s: weight ignored: %s", partition_id, exc)
                 weights[partition_id] = DEFAULT_WEIGHT
         return weights
+
+    def measured_weights(self) -> dict[str, float]:
+        """Partition -> weight its owner measured and published in its member node.
+
+        An owner that measures lists every partition it runs. A partition its owner does
+        not list (a new owner that has not measured it yet, or one that does not measure)
+        keeps the weight last published for it, so a move does not make a heavy
+        partition look light (and move again).
+        """
+        snapshot = self._snapshot
+        sessions = {entry.session: entry.node for entry in snapshot.members.values()}
+        for partition_id, owner in snapshot.owners.items():
+            node = None if owner is None else sessions.get(owner.session)
+            weight = None if node is None else node.loads.get(partition_id)
+            if weight is not None:
+                self._measured[partition_id] = weight
+        for partition_id in list(self._measured):
+            if partition_id not in snapshot.partitions:
+                del self._measured[partition_id]
+        return dict(self._measured)
 
     def _loads(self, weights: dict[str, float], targets: dict[str, int]) -> dict[str, float]:
         """Weight carried by each live, non-draining member."""

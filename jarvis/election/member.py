@@ -41,7 +41,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
@@ -64,6 +64,7 @@ from jarvis.election.events import (
 from jarvis.election.holdings import DrainOutcome, Holdings
 from jarvis.election.leases import LeaseKeeper
 from jarvis.election.listener import OwnershipListener
+from jarvis.election.measured import MeasuredLoads
 from jarvis.election.nodes import MemberNode, encode
 from jarvis.election.options import MemberOptions
 from jarvis.election.paths import ClusterPaths
@@ -72,10 +73,14 @@ from jarvis.election.snapshot import Snapshot, gather
 from jarvis.election.watchdog import ConnectionWatchdog
 from jarvis.election.worker_state import WorkerState
 from jarvis.errors import ConfigError, ElectionError, ServerError
+from jarvis.repeats import RepeatedErrors
 
 __all__ = ["Member"]
 
 log = logging.getLogger(__name__)
+
+#: A failing load sampler is logged once with a count, not once per interval.
+_SAMPLE_FAILURES = RepeatedErrors(log)
 
 _ZK_ERRORS = (KazooException, KazooTimeoutError, ElectionError)
 
@@ -88,8 +93,10 @@ class Member:
     acquires, must release, or has lost. ``on_connection`` (optional, for metrics) is
     called on the worker thread with ``"suspended"``, ``"lost"``, ``"connected"``,
     ``"stepped_down"`` or ``"server_left"`` (the watchdog left a silent server); it must
-    return at once. ``clock`` is the member's monotonic
-    clock.
+    return at once. ``loads`` (optional) returns the open tasks of each partition this
+    member runs: given it, the member measures its partitions' weights and publishes them
+    (:mod:`jarvis.election.measured`); it is called on the worker thread and must return
+    at once. ``clock`` is the member's monotonic clock.
     """
 
     def __init__(
@@ -98,6 +105,7 @@ class Member:
         listener: OwnershipListener | None = None,
         *,
         on_connection: Callable[[str], None] | None = None,
+        loads: Callable[[], Mapping[str, float]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
@@ -156,6 +164,16 @@ class Member:
         )
         #: The worker's own flags and timers.
         self._state = WorkerState(last_ok=clock())
+        self._measured = (
+            None
+            if loads is None
+            else MeasuredLoads(
+                loads,
+                unit=options.weight_unit,
+                half_life=options.weight_half_life,
+                publish_interval=options.weight_publish_interval,
+            )
+        )
 
     # --- public API (any thread) ------------------------------------------------------
 
@@ -373,6 +391,7 @@ class Member:
         self._leases.reconcile()
         self._leases.finish_moves()
         self._publish_draining()
+        self._measure(now)
         self._settle(now)
         if now >= self._state.acquire_after:
             self._leases.balance(now, may_acquire=not self._silent(now))
@@ -422,6 +441,28 @@ class Member:
             data = encode(self._leases.member_node())
             gather([self._client.set_async(path, data)], self._op_timeout)
             self._state.published_draining = True
+
+    def _measure(self, now: float) -> None:
+        """Sample the partitions' loads once per rebalance interval; publish their
+        weights in the member node when they changed (at most once per publish
+        interval)."""
+        measured = self._measured
+        if measured is None or now < self._state.next_measure:
+            return
+        self._state.next_measure = now + self.options.rebalance_interval
+        try:
+            measured.update(self._holdings.ids(), now, self._leases.measured_weights())
+        except Exception as exc:
+            _SAMPLE_FAILURES.error(exc, "member %s: sampling the partitions' loads", self.member_id)
+            return
+        weights = measured.due(now)
+        if weights is None:
+            return
+        self._leases.loads = weights
+        path = self._paths.member(self.member_id)
+        gather([self._client.set_async(path, encode(self._leases.member_node()))], self._op_timeout)
+        measured.mark_published(weights, now)
+        self._snapshot.set_member(self.member_id, self._leases.member_node())
 
     # --- helpers ----------------------------------------------------------------------
 

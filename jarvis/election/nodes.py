@@ -44,6 +44,9 @@ class MemberNode(_Node):
     #: Partitions this member recently gave up on request (``release``) -> the epoch it
     #: gave up; the others plan them for someone else.
     handoffs: dict[str, int] = Field(default_factory=dict)
+    #: Measured weights of the partitions this member runs, those above 1
+    #: (:mod:`jarvis.election.measured`).
+    loads: dict[str, float] = Field(default_factory=dict)
 
 
 class PartitionNode(_Node):

@@ -39,6 +39,9 @@ class MemberOptions:
     ``max_partitions`` (None: no limit) is the most partitions the member takes; it is
     published in its member node, so every member plans with it, and what no member has
     room for stays unowned.
+    ``weight_unit`` (open tasks per unit of weight), ``weight_half_life`` (s) and
+    ``weight_publish_interval`` (s) shape measured weights, for a member given a
+    ``loads`` sampler (see :mod:`jarvis.election.measured`).
     ``auth_data`` and ``default_acl`` go to kazoo (see :class:`~jarvis.election.ZkAuth`):
     every node the member creates carries the ACL. ``host`` and ``pid`` default to this
     process's.
@@ -56,6 +59,9 @@ class MemberOptions:
     orphan_grace: float | None = None
     handoff_cooldown: float | None = None
     max_partitions: int | None = None
+    weight_unit: float = 100.0
+    weight_half_life: float = 60.0
+    weight_publish_interval: float = 10.0
     auth_data: tuple[tuple[str, str], ...] | None = None
     default_acl: tuple[Any, ...] | None = None
     host: str | None = None
@@ -70,6 +76,10 @@ class MemberOptions:
             raise ConfigError("rebalance_interval must be > 0 and max_moves_per_interval >= 1")
         if self.max_partitions is not None and self.max_partitions < 1:
             raise ConfigError(f"max_partitions must be >= 1, not {self.max_partitions}")
+        if min(self.weight_unit, self.weight_half_life) <= 0 or self.weight_publish_interval < 0:
+            raise ConfigError(
+                "weight_unit and weight_half_life must be > 0, weight_publish_interval >= 0"
+            )
 
     @property
     def step_down_after(self) -> float:

@@ -28,6 +28,7 @@ from jarvis.election.nodes import (
 from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.placement import Preference, pin_of
 from jarvis.election.snapshot import gather
+from jarvis.election.weights import DEFAULT_WEIGHT, weight_of
 from jarvis.errors import BadInputError, ElectionError
 
 __all__ = ["ClusterView", "MemberRow", "OwnershipRow"]
@@ -38,7 +39,8 @@ _TIMEOUT = 15.0
 @dataclass(frozen=True, slots=True)
 class OwnershipRow:
     """One partition and its owner (``owner`` to ``since`` None when unowned); ``pin``
-    and ``moving_to`` read ``member M`` or ``zone Z`` (None when there is none)."""
+    and ``moving_to`` read ``member M`` or ``zone Z`` (None when there is none);
+    ``weight`` is the one in its config, else what its owner measured, else 1."""
 
     partition: str
     kind: PartitionKind
@@ -49,6 +51,7 @@ class OwnershipRow:
     pin: str | None = None
     moving_to: str | None = None
     frozen: bool = False
+    weight: float = DEFAULT_WEIGHT
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +59,7 @@ class OwnershipRow:
 
 @dataclass(frozen=True, slots=True)
 class MemberRow:
-    """One live member and how many partitions it owns."""
+    """One live member, how many partitions it owns and their total weight."""
 
     member: str
     zone: str
@@ -67,6 +70,7 @@ class MemberRow:
     pid: int
     frozen: bool = False
     max_partitions: int | None = None
+    weight: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +107,7 @@ class ClusterView:
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot read partitions: {exc!r}") from exc
         controls = self.controls()
+        measured = self._measured(ids, owners)
         rows = []
         for partition_id, node, owner in zip(ids, nodes, owners, strict=True):
             if node is None:
@@ -110,6 +115,7 @@ class ClusterView:
             info = decode(PartitionNode, node[0], self._paths.partition(partition_id))
             move = controls.moves.get(partition_id)
             pin = _pin_text(info.config)
+            weight = _row_weight(info.config, measured.get(partition_id))
             moving_to = None if move is None else str(Preference.of_move(move))
             if owner is None:
                 rows.append(
@@ -123,6 +129,7 @@ class ClusterView:
                         pin,
                         moving_to,
                         controls.frozen,
+                        weight,
                     )
                 )
                 continue
@@ -139,9 +146,29 @@ class ClusterView:
                     pin,
                     moving_to,
                     controls.frozen,
+                    weight,
                 )
             )
         return rows
+
+    def _measured(self, ids: list[str], owners: list[tuple[bytes, Any] | None]) -> dict[str, float]:
+        """Partition -> the weight its owner measured (from the owners' member nodes)."""
+        owner_of = {
+            p: decode(OwnerNode, owner[0], self._paths.owner(p)).member
+            for p, owner in zip(ids, owners, strict=True)
+            if owner is not None
+        }
+        members = sorted(set(owner_of.values()))
+        try:
+            nodes = self._read([self._paths.member(m) for m in members])
+        except (KazooException, KazooTimeoutError) as exc:
+            raise ElectionError(f"cannot read members: {exc!r}") from exc
+        loads = {
+            m: decode(MemberNode, node[0], self._paths.member(m)).loads
+            for m, node in zip(members, nodes, strict=True)
+            if node is not None
+        }
+        return {p: loads[m][p] for p, m in owner_of.items() if m in loads and p in loads[m]}
 
     def members(self) -> list[MemberRow]:
         """Every live member with its partition count, sorted by member id."""
@@ -151,10 +178,12 @@ class ClusterView:
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot read members: {exc!r}") from exc
         counts: dict[str, int] = {}
+        weights: dict[str, float] = {}
         frozen = self.controls().frozen
         for row in self.partitions():
             if row.owner is not None:
                 counts[row.owner] = counts.get(row.owner, 0) + 1
+                weights[row.owner] = weights.get(row.owner, 0.0) + row.weight
         rows = []
         for member_id, node in zip(ids, nodes, strict=True):
             if node is None:
@@ -171,6 +200,7 @@ class ClusterView:
                     info.pid,
                     frozen,
                     info.max_partitions,
+                    weights.get(member_id, 0.0),
                 )
             )
         return rows
@@ -194,6 +224,16 @@ class ClusterView:
                 self._client.set(path, data)
         except (KazooException, KazooTimeoutError) as exc:
             raise ElectionError(f"cannot ask {member_id!r} to drain: {exc!r}") from exc
+
+
+def _row_weight(config: Any, measured: float | None) -> float:
+    """The weight balance uses: the config's (1 if malformed), else the measured one."""
+    if "weight" in config:
+        try:
+            return weight_of(config)
+        except BadInputError:
+            return DEFAULT_WEIGHT
+    return DEFAULT_WEIGHT if measured is None else measured
 
 
 def _pin_text(config: Any) -> str | None:

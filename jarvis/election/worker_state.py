@@ -28,6 +28,8 @@ class WorkerState:
     heartbeat_in_flight: bool = False
     next_heartbeat: float = 0.0
     next_rebalance: float = 0.0
+    #: Next sample of the partitions' loads (a member that measures weights).
+    next_measure: float = 0.0
     #: No acquisition before this (the settle delay of a cold start).
     acquire_after: float = 0.0
     #: The settle delay never goes past this.

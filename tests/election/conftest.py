@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -49,10 +49,16 @@ def spawn(zk_hosts: str, cluster: str, timeline: Timeline) -> Iterator[Spawn]:
     """Start a member (with a Recorder on the shared timeline unless recorded=False)."""
     started: list[Member] = []
 
-    def start(member_id: str, zone: str, recorded: bool = True, **options: Any) -> Member:
+    def start(
+        member_id: str,
+        zone: str,
+        recorded: bool = True,
+        loads: Callable[[], Mapping[str, float]] | None = None,
+        **options: Any,
+    ) -> Member:
         recorder = Recorder(member_id, timeline) if recorded else None
         settings = MemberOptions(zk_hosts, cluster, member_id, zone, **{**FAST, **options})
-        member = Member(settings, recorder)
+        member = Member(settings, recorder, loads=loads)
         if recorder is not None:
             recorder.member = member
         member.start()

@@ -50,7 +50,7 @@ def _zookeeper_rows(zk: KazooClient, cluster: str) -> list[dict[str, Any]]:
         kind = json.loads(zk.get(paths.partition(partition_id))[0])["kind"]
         row: dict[str, Any] = {"partition": partition_id, "kind": kind, "owner": None}
         row |= {"zone": None, "epoch": None, "since": None}
-        row |= {"pin": None, "moving_to": None, "frozen": False}
+        row |= {"pin": None, "moving_to": None, "frozen": False, "weight": 1.0}
         if zk.exists(paths.owner(partition_id)):
             data, stat = zk.get(paths.owner(partition_id))
             owner = json.loads(data)

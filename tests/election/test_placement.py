@@ -158,6 +158,40 @@ def test_weighted_balance_evens_out_weight_not_count_within_the_move_rate(
     assert timeline.double_ownership() == []
 
 
+def test_measured_weights_even_out_load_and_a_moved_partition_keeps_its_weight(
+    spawn: Spawn,
+    registry: PartitionRegistry,
+    view: ClusterView,
+    timeline: Timeline,
+) -> None:
+    # The open tasks each partition has where it runs (the members sample them).
+    open_tasks = {"big": 400.0}
+    fast = {"weight_publish_interval": 0.0, "max_moves_per_interval": 1}
+    registry.add("big", "city")  # no weight in its config: measured
+    villages = add_partitions(registry, 5)
+    spawn("a", "z1", loads=lambda: open_tasks, **fast)
+    wait_for(lambda: counts(view) == {"a": 6}, 15, "a alone owns all six")
+    wait_for(
+        lambda: {r.partition: r.weight for r in view.partitions()}["big"] == 4.0,
+        15,
+        "a measured and published the big city's weight (400 open tasks: 4)",
+    )
+    b = spawn("b", "z2", loads=lambda: open_tasks, **fast)
+    # Even weight (5 against 4) is one move: the big city alone to b.
+    owned = wait_owned(b, lambda o: "big" in o, 15, "b took the big city")
+    assert set(owned) == {"big"}
+    wait_for(lambda: counts(view) == {"a": 5, "b": 1}, 15, "a keeps the five villages")
+    assert {r.partition for r in view.partitions() if r.owner == "a"} == set(villages)
+    # b measures the big city too, and publishes it: it weighs 4 where it is now.
+    wait_for(
+        lambda: {m.member: m.weight for m in view.members()} == {"a": 5.0, "b": 4.0},
+        15,
+        "weights a 5, b 4",
+    )
+    assert _releases(timeline) == ["a:big"]
+    assert timeline.double_ownership() == []
+
+
 def test_a_lost_zone_is_taken_within_capacity_and_its_return_moves_only_the_excess(
     spawn: Spawn,
     registry: PartitionRegistry,

@@ -45,6 +45,8 @@ INVALID: dict[str, str] = {
     "rebalance_interval": "soon",
     "tick_workers": "0",
     "max_partitions": "0",
+    "balance_weights": "tasks",
+    "weight_unit": "0",
     "claim_ttl": "0",
     "work_max_attempts": "0",
     "rules": "/nonexistent/rules.toml",
