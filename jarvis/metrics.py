@@ -19,6 +19,7 @@ __all__ = [
     "GET_WORK_SECONDS",
     "GET_WORK_WAITING",
     "HANDOFF_GAP_SECONDS",
+    "IDLE_TICKS",
     "OWNERSHIP_CHANGES",
     "PARTITIONS_OWNED",
     "SOLVE_SECONDS",
@@ -44,6 +45,9 @@ SOLVE_SECONDS = Histogram(
     "jarvis_solve_seconds", "Duration of the solver within a tick", ["kind"], buckets=_FAST
 )
 TICKS = Counter("jarvis_ticks_total", "Ticks run", ["kind"])
+IDLE_TICKS = Counter(
+    "jarvis_idle_ticks_total", "Ticks of idle partitions, recorded in one round trip", ["kind"]
+)
 TICK_ERRORS = Counter(
     "jarvis_tick_errors_total", "Ticks that raised (partition kept running)", ["kind"]
 )

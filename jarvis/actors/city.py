@@ -1,4 +1,5 @@
-"""The city engine: apply events, snapshot, solve, one fenced commit.
+"""The city engine: apply events, snapshot, solve, one fenced commit; an idle city (no
+new event, no open order) only records its tick, in one round trip (jarvis.store.idle).
 
 When too few replicas confirm the events it applied (an unknown outcome), the tick still
 decides from what Redis holds and commits, then raises the NotReplicatedError: the
@@ -15,6 +16,7 @@ from jarvis.actors.engine import TickReport
 from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
 from jarvis.store.city import ApplyResult, CityStore
+from jarvis.store.idle import city_idle_tick
 
 __all__ = ["CityEngine"]
 
@@ -37,6 +39,8 @@ class CityEngine:
         return self.store.last_tick()
 
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
+        if may_commit() and city_idle_tick(self.store, epoch, tick, now) is not None:
+            return TickReport(tick, idle=True)  # nothing new, no open order: one round trip
         unconfirmed: NotReplicatedError | None = None
         try:
             applied = self.store.apply_events(epoch)

@@ -26,6 +26,8 @@ class TickReport:
     assigned: int = 0
     committed: bool = True
     solve_seconds: float = 0.0
+    #: Recorded by the idle-tick script alone: nothing had changed (see jarvis.store.idle).
+    idle: bool = False
 
 
 class PartitionEngine(Protocol):

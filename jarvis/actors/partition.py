@@ -182,6 +182,8 @@ class PartitionActor(pykka.ThreadingActor):
             )  # fmt: skip
         else:
             metrics.TICKS.labels(kind).inc()
+            if report.idle:
+                metrics.IDLE_TICKS.labels(kind).inc()
             metrics.ASSIGNMENTS.labels(kind).inc(report.assigned)
             metrics.SOLVE_SECONDS.labels(kind).observe(report.solve_seconds)
             metrics.TASKS_OPEN.labels(self.partition).set(report.open_tasks - report.assigned)

@@ -1,9 +1,11 @@
 """The store engine: each tick of a store partition keeps its work queues healthy.
 
-Get-work itself needs no owner (one atomic script, served by any member). The owner's
-tick does what must happen once per store, each step one fenced script of the store
-layer (a deposed owner is refused, FencedError, and writes nothing), with the gate
-checked before each:
+Get-work itself needs no owner (one atomic script, served by any member). An idle store
+(no new event, no queued item, no claim) ticks in one round trip: one fenced script
+records the tick and nothing else (:mod:`jarvis.store.idle`). Otherwise the owner's tick
+does what must happen once per store, each step one fenced script of the store layer
+(a deposed owner is refused, FencedError, and writes nothing), with the gate checked
+before each:
 
 1. returns lapsed claims to their queues (:meth:`WorkQueue.reap`);
 2. applies the store events of its incoming stream in one batch
@@ -31,6 +33,7 @@ from jarvis.config import Settings
 from jarvis.models.config import StoreConfig
 from jarvis.models.rules import Rules
 from jarvis.store.city import CityStore
+from jarvis.store.idle import store_idle_tick
 from jarvis.store.replication import RedisClient
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.batch import WorkBatch
@@ -73,6 +76,9 @@ class StoreEngine:
         self.interval = interval
         self.config = config or StoreConfig()
         self.rules = rules
+        # The score this engine last wrote into the global ranking (None: not yet). An
+        # idle tick writes no score, so it is taken only once the ranking says 0.
+        self._score: float | None = None
 
     @classmethod
     def build(
@@ -109,6 +115,11 @@ class StoreEngine:
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
         if not may_commit():
             return TickReport(tick, committed=False)
+        if self.batch is None and self._score == 0.0:
+            idle = store_idle_tick(self.work, self.ticks, self.store, epoch, tick, now)
+            if idle is not None:
+                _set_signals(self.store, 0.0, 0, 0, idle.dead)
+                return TickReport(tick, idle=True)
         self.work.reap(self.store, epoch)  # fenced: raises FencedError when deposed
         if not may_commit():
             return TickReport(tick, committed=False)
@@ -123,14 +134,17 @@ class StoreEngine:
             assigned = len(claims)
         if not may_commit():
             return _stopped(tick, applied.applied, applied.dead_lettered)
-        self.work.refresh_score(self.store, epoch)
+        self._score = self.work.refresh_score(self.store, epoch)
         self.ticks.record_tick(epoch, tick, now)
         counts = self.work.counts(self.store)
         signals = self.work.signals(self.store)
-        metrics.WORK_OVERDUE_SECONDS.labels(self.store).set(signals.overdue_s)
-        metrics.WORK_QUEUED_OVERDUE.labels(self.store).set(signals.queued_overdue)
-        metrics.WORK_CLAIMS_OVERDUE.labels(self.store).set(signals.claims_overdue)
-        metrics.WORK_DEAD.labels(self.store).set(signals.dead)
+        _set_signals(
+            self.store,
+            signals.overdue_s,
+            signals.queued_overdue,
+            signals.claims_overdue,
+            signals.dead,
+        )
         return TickReport(
             tick=tick,
             applied=applied.applied,
@@ -138,6 +152,13 @@ class StoreEngine:
             open_tasks=counts.get("queued", 0),
             assigned=assigned,
         )
+
+
+def _set_signals(store: str, overdue_s: float, queued: int, claims: int, dead: int) -> None:
+    metrics.WORK_OVERDUE_SECONDS.labels(store).set(overdue_s)
+    metrics.WORK_QUEUED_OVERDUE.labels(store).set(queued)
+    metrics.WORK_CLAIMS_OVERDUE.labels(store).set(claims)
+    metrics.WORK_DEAD.labels(store).set(dead)
 
 
 def _stopped(tick: int, applied: int, dead: int) -> TickReport:

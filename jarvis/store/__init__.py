@@ -2,6 +2,7 @@
 
 from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.decisions import DecisionRecord, read_decisions
+from jarvis.store.idle import city_idle_tick, store_idle_tick
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
 from jarvis.store.replication import NO_REPLICATION, RedisClient, Replication
@@ -50,7 +51,9 @@ __all__ = [
     "WorkPolicy",
     "WorkQueue",
     "check_partition_id",
+    "city_idle_tick",
     "read_decisions",
     "read_stream",
+    "store_idle_tick",
     "text",
 ]

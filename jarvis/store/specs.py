@@ -20,6 +20,7 @@ from dataclasses import dataclass
 __all__ = [
     "CITY_APPLY",
     "CITY_COMMIT",
+    "CITY_IDLE",
     "SPECS",
     "WORK_APPLY",
     "WORK_BATCH_MODE",
@@ -33,6 +34,7 @@ __all__ = [
     "WORK_GET",
     "WORK_GIVE_UP",
     "WORK_HEARTBEAT",
+    "WORK_IDLE",
     "WORK_REAP",
     "WORK_RELEASE",
     "WORK_SCORE",
@@ -158,6 +160,15 @@ CITY_COMMIT = ScriptSpec(
     libs=_HELD,
     more_args=("order", "courier"),
 )
+_IDLE = ("idle_lib",)
+#: A city's tick when idle (no new event, no open order): marks the tick, one round trip.
+CITY_IDLE = ScriptSpec(
+    "city_idle",
+    keys=("epoch", "stats", "cursor", "in", "open", "out"),
+    args=("epoch", "tick", "now", "partition", "out_maxlen"),
+    fenced=True,
+    libs=_IDLE,
+)
 WORK_ENQUEUE = ScriptSpec(
     "work_enqueue",
     keys=("items", "done", "queue", "heads", "work_stats"),
@@ -221,6 +232,26 @@ WORK_REAP = ScriptSpec(
     libs=_WORK,
     more_keys="queues of the lapsed items",
     more_args=("item",),
+)
+#: A store's tick when idle (no new event, queued item, claim or done id to forget):
+#: marks the tick, one round trip.
+WORK_IDLE = ScriptSpec(
+    "work_idle",
+    keys=(
+        "epoch",
+        "stats",
+        "cursor",
+        "in",
+        "heads",
+        "claims",
+        "leases",
+        "done",
+        "dead_at",
+        "out",
+    ),
+    args=("epoch", "tick", "now", "forget_before", "partition", "out_maxlen"),
+    fenced=True,
+    libs=_IDLE,
 )
 WORK_SCORE = ScriptSpec(
     "work_score",
@@ -345,12 +376,14 @@ SPECS: dict[str, ScriptSpec] = {
     for spec in (
         CITY_APPLY,
         CITY_COMMIT,
+        CITY_IDLE,
         WORK_ENQUEUE,
         WORK_GET,
         WORK_COMPLETE,
         WORK_RELEASE,
         WORK_HEARTBEAT,
         WORK_REAP,
+        WORK_IDLE,
         WORK_SCORE,
         WORK_COUNTS,
         WORK_CLAIM_FOR,

@@ -10,6 +10,7 @@ import redis
 from jarvis.actors.batch import assign_waiting
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
+from jarvis.store.idle import city_idle_tick, store_idle_tick
 from jarvis.store.producer import Producer
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.scripts import _read
@@ -48,6 +49,8 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     producer.submit_many([event("c1", "order_declined", order_id="o1", courier_id="k1")])
     assert city.apply_events(epoch=1).applied == 1
     assert city.snapshot().declines[0][:2] == ("o1", "k1")
+    assert city_idle_tick(city, 1, 2, clock.now) is None  # o1 is open again
+    assert city_idle_tick(CityStore(rds, "c2", namespace, scripts=runner), 1, 1, clock.now)
 
     work = WorkQueue(rds, namespace, clock=clock, claim_ttl=30, scripts=runner)
     home = Associate(id="a1", home_store="s1", roles=frozenset({"picker"}))
@@ -113,6 +116,9 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     ticket = batch.wait(home, clock.now + 10)
     assert len(assign_waiting(batch, "s1", 1, clock.now)) == 1
     assert batch.give_up(ticket) is not None
+
+    assert store_idle_tick(work, CityStore(rds, "s1", namespace), "s1", 1, 1, clock.now) is None
+    assert store_idle_tick(work, CityStore(rds, "s9", namespace), "s9", 1, 1, clock.now)
 
     assert runner.used == set(SPECS)
 
