@@ -96,3 +96,59 @@ def test_largest_gap_between_ticks_is_measured() -> None:
     report = check_history("p", [_t(1, 1.0), _t(2, 1.5), _t(3, 4.0), _t(4, 4.5)])
     assert report.largest_gap == 2.5
     assert report.ticks == 4
+
+
+def _move(i: int, task: str, worker: str, source: str) -> tuple[str, dict[str, str]]:
+    fields = {"type": "reassignment", "partition": "p", "epoch": "5", "tick": "2",
+              "task": task, "worker": worker, "from": source, "at": str(100.0 + i)}  # fmt: skip
+    return (f"{i}-3", fields)
+
+
+def _offer(i: int, task: str, worker: str) -> tuple[str, dict[str, str]]:
+    entry_id, fields = _a(i, task, worker)
+    return entry_id, {**fields, "type": "offer", "expires_at": str(160.0 + i)}
+
+
+def test_a_second_assignment_is_accepted_only_as_a_reassignment_from_its_courier() -> None:
+    moved = check_history("p", [_a(1, "o1", "c1"), _move(2, "o1", "c2", "c1")])
+    assert (moved.double_assignments, moved.bad_transitions, moved.reassignments) == ([], [], 1)
+    plain = check_history("p", [_a(1, "o1", "c1"), _a(2, "o1", "c2")])
+    assert len(plain.double_assignments) == 1
+    wrong_from = check_history("p", [_a(1, "o1", "c1"), _move(2, "o1", "c2", "c3")])
+    assert len(wrong_from.bad_transitions) == 1
+    unheld = check_history("p", [_move(1, "o1", "c2", "c1")])
+    assert len(unheld.bad_transitions) == 1
+    # after the move the old courier is free: it may take another order
+    freed = check_history(
+        "p",
+        [_a(1, "o1", "c1"), _move(2, "o1", "c2", "c1"), _a(3, "o2", "c1")],
+        [_ev(0, COURIER)],
+    )
+    assert (freed.over_capacity, freed.double_assignments) == ([], [])
+
+
+def test_offers_are_assignments_that_only_their_courier_accepts() -> None:
+    good = check_history(
+        "p",
+        [
+            _offer(1, "o1", "c1"),
+            _life(2, "accepted", "o1", "c1"),
+            _life(3, "delivered", "o1", "c1"),
+        ],
+    )
+    assert (good.double_assignments, good.bad_transitions, good.assignments) == ([], [], 1)
+    expired = check_history(
+        "p",
+        [
+            _offer(1, "o1", "c1"),
+            _life(2, "unassigned", "o1", "c1", "expired"),
+            _offer(3, "o1", "c2"),
+        ],
+    )
+    assert (expired.double_assignments, expired.bad_transitions) == ([], [])
+    twice = check_history("p", [_offer(1, "o1", "c1"), _offer(2, "o1", "c2")])
+    assert len(twice.double_assignments) == 1
+    stranger = check_history("p", [_offer(1, "o1", "c1"), _life(2, "accepted", "o1", "c2")])
+    assert len(stranger.bad_transitions) == 1
+    offer_moved = check_history("p", [_offer(1, "o1", "c1"), _move(2, "o1", "c2", "c1")])
+    assert len(offer_moved.bad_transitions) == 1

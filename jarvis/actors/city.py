@@ -43,7 +43,7 @@ class CityEngine:
             return TickReport(tick, idle=True)  # nothing new, no open order: one round trip
         unconfirmed: NotReplicatedError | None = None
         try:
-            applied = self.store.apply_events(epoch)
+            applied = self.store.apply_events(epoch, now=now if self.config.acceptance else None)
         except NotReplicatedError as exc:
             # Applied or not, we cannot tell: decide from what Redis holds now (the
             # snapshot re-reads it), then report the unknown outcome after the commit.
@@ -64,7 +64,8 @@ class CityEngine:
         if not may_commit():
             log.warning("tick %s: not committing, the member is paused or lost ownership", tick)
             return TickReport(tick, applied.applied, applied.dead_lettered, committed=False)
-        result = self.store.commit(epoch, tick, pairs, now)
+        offer_s = self.config.offer_timeout_s if self.config.acceptance else 0.0
+        result = self.store.commit(epoch, tick, pairs, now, offer_timeout_s=offer_s)
         if not result.accepted:
             log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))
         if unconfirmed is not None:

@@ -59,11 +59,22 @@ class CityConfig:
     #: is solved; 0 (the default) keeps every courier and the decision stays exact.
     #: Exact for free couriers whenever it is at least the number of open orders.
     candidates_per_order: int = 0
+    #: Acceptance mode: an assignment is an offer until the courier's ``offer_accepted``
+    #: arrives; unanswered after ``offer_timeout_s`` it expires (the order returns to the
+    #: pool and the courier gets the decline cooldown for it).
+    acceptance: bool = False
+    offer_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         _check(
             self,
-            positive=("max_delivery_s", "promise_s", "area_tasks", "area_margin_km"),
+            positive=(
+                "max_delivery_s",
+                "promise_s",
+                "area_tasks",
+                "area_margin_km",
+                "offer_timeout_s",
+            ),
             non_negative=(
                 "lateness_weight",
                 "priority_weight",

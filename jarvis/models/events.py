@@ -34,6 +34,7 @@ __all__ = [
     "CourierOnline",
     "Event",
     "EventBase",
+    "OfferAccepted",
     "OrderCancelled",
     "OrderCreated",
     "OrderDeclined",
@@ -105,6 +106,15 @@ class OrderDeclined(EventBase):
     order_id: TaskId
     courier_id: TaskId
     reason: str | None = Field(default=None, max_length=200)
+
+
+class OfferAccepted(EventBase):
+    """The courier accepts an order offered to it (a city in acceptance mode): the offer
+    becomes an assignment and no longer expires."""
+
+    type: Literal["offer_accepted"] = "offer_accepted"
+    order_id: TaskId
+    courier_id: TaskId
 
 
 class CourierOnline(EventBase):
@@ -188,6 +198,7 @@ CityEvent: TypeAlias = (
     | OrderPickedUp
     | OrderDelivered
     | OrderDeclined
+    | OfferAccepted
     | CourierOnline
     | CourierOffline
     | CourierMoved
@@ -202,6 +213,7 @@ CITY_EVENT_TYPES: frozenset[str] = frozenset(
         "order_picked_up",
         "order_delivered",
         "order_declined",
+        "offer_accepted",
         "courier_online",
         "courier_offline",
         "courier_moved",
@@ -219,6 +231,7 @@ _CLASSES = (
     OrderPickedUp,
     OrderDelivered,
     OrderDeclined,
+    OfferAccepted,
     CourierOnline,
     CourierOffline,
     CourierMoved,

@@ -29,6 +29,7 @@ from jarvis.models.events import (
     CourierOffline,
     CourierOnline,
     Event,
+    OfferAccepted,
     OrderCancelled,
     OrderCreated,
     OrderDeclined,
@@ -97,6 +98,8 @@ def _encode(event: Event) -> list[str]:
         return [event.order_id, "", "", ""]
     if isinstance(event, OrderDeclined):
         return [event.order_id, event.courier_id, event.reason or "", ""]
+    if isinstance(event, OfferAccepted):
+        return [event.order_id, event.courier_id, "", ""]
     if isinstance(event, CourierOnline):
         courier = event.courier
         json = courier.model_dump_json()
@@ -179,13 +182,19 @@ class CityStore:
         return {"stream_id": entry_id, "type": event.type, "event_id": event.id,
                 "a": a, "b": b, "c": c, "d": d}  # fmt: skip
 
-    def apply_events(self, epoch: int, max_events: int = 5000) -> ApplyResult:
+    def apply_events(
+        self, epoch: int, max_events: int = 5000, now: float | None = None
+    ) -> ApplyResult:
         """Apply up to ``max_events`` new entries of the incoming stream, in one script.
 
         Invalid or inapplicable events go to the dead-letter stream with their reason;
-        this never raises for a bad event. FencedError when ``epoch`` is stale.
+        this never raises for a bad event. FencedError when ``epoch`` is stale. Offers
+        (acceptance mode) expire in the same script: those due before an applied event,
+        then those due at ``now`` (unix seconds; None: only by the events' times).
         """
         check_epoch(epoch)
+        if now is not None and (not math.isfinite(now) or now < 0):
+            raise BadInputError(f"now must be a finite unix time, got {now!r}")
         if max_events < 1:
             raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
         try:
@@ -206,10 +215,12 @@ class CityStore:
             "courier_positions": k.courier_positions, "courier_capacity": k.courier_capacity,
             "courier_load": k.courier_load, "courier_orders": k.courier_orders,
             "online": k.couriers_online, "out": k.decisions_out, "declines": k.declines,
+            "offers": k.offers,
         }  # fmt: skip
         args: dict[str, Arg] = {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
                 "dead_maxlen": self.dead_maxlen, "partition": self.partition,
-                "out_maxlen": self.out_maxlen}  # fmt: skip
+                "out_maxlen": self.out_maxlen,
+                "now_ms": "" if now is None else int(now * 1000)}  # fmt: skip
         applied, duplicates, dead = self.scripts.run(
             CITY_APPLY, self.partition, keys, args, more_args=slots, epoch=epoch
         )
@@ -298,7 +309,15 @@ class CityStore:
     # -- decisions out -------------------------------------------------------------------
 
     def commit(
-        self, epoch: int, tick: int, assignments: Sequence[tuple[str, str]], now: float
+        self,
+        epoch: int,
+        tick: int,
+        assignments: Sequence[tuple[str, str]],
+        now: float,
+        *,
+        offer_timeout_s: float = 0.0,
+        moves: Sequence[tuple[str, str, str]] = (),
+        max_moves: int = 0,
     ) -> CommitResult:
         """Apply every (order id, courier id) pair and record the tick, or change nothing.
 
@@ -306,26 +325,40 @@ class CityStore:
         courier is offline or full; FencedError if ``epoch`` is stale. An accepted
         commit appends one ``assignment`` entry per pair and one ``tick`` marker to the
         out stream, and records ``last_tick_at``, ``tick`` and ``last_epoch`` in stats.
+
+        With ``offer_timeout_s > 0`` (acceptance mode) the pairs are offers instead
+        (``offer`` entries) that expire after that many seconds unless accepted.
+        ``moves`` are reassignments (order id, new courier id, current courier id):
+        each order must still be assigned (not offered, not picked up) to its current
+        courier and have been reassigned fewer than ``max_moves`` times; each is a
+        ``reassignment`` entry.
         """
+        if not math.isfinite(offer_timeout_s) or offer_timeout_s < 0:
+            raise BadInputError(f"offer_timeout_s must be >= 0, got {offer_timeout_s!r}")
         check_epoch(epoch)
         if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
             raise BadInputError(f"tick must be a non-negative integer, got {tick!r}")
         if not math.isfinite(now) or now < 0:
             raise BadInputError(f"now must be a finite unix time, got {now!r}")
         args: dict[str, Arg] = {"tick": tick, "now": float(now), "partition": self.partition,
-                "out_maxlen": self.out_maxlen}  # fmt: skip
+                "out_maxlen": self.out_maxlen, "offer_ms": int(offer_timeout_s * 1000),
+                "max_moves": int(max_moves)}  # fmt: skip
         pairs: list[dict[str, Arg]] = []
         for pair in assignments:
             if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
                 raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
-            pairs.append({"order": pair[0], "courier": pair[1]})
+            pairs.append({"order": pair[0], "courier": pair[1], "from": ""})
+        for move in moves:
+            if len(move) != 3 or not all(isinstance(x, str) and x for x in move):
+                raise BadInputError(f"a move is (order id, courier id, from id), got {move!r}")
+            pairs.append({"order": move[0], "courier": move[1], "from": move[2]})
         k = self.keys
         keys = {
             "epoch": k.epoch, "stats": k.stats, "order_status": k.order_status,
             "open": k.open_orders, "assignments": k.assignments,
             "courier_capacity": k.courier_capacity, "courier_load": k.courier_load,
             "courier_orders": k.courier_orders, "online": k.couriers_online,
-            "out": k.decisions_out,
+            "out": k.decisions_out, "offers": k.offers, "reassigned": k.reassigned,
         }  # fmt: skip
         reply = self.scripts.run(
             CITY_COMMIT, self.partition, keys, args, more_args=pairs, epoch=epoch

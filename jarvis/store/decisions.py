@@ -8,6 +8,11 @@ still has its marker, so a reader can tell a quiet tick from a missed one.
 Applying events adds the rest of an assignment's history: ``delivered``, ``unassigned``
 (with ``reason`` ``offline`` or ``cancelled``: the order went back to the pool or away)
 and ``cancelled`` (an open order withdrawn); their ``tick`` is 0.
+
+In acceptance mode a commit writes ``offer`` entries (with ``expires_at``) instead of
+``assignment`` ones; the courier's acceptance adds ``accepted``, an expiry ``unassigned``
+with reason ``expired``. A ``reassignment`` (task, worker, ``from``) moves an assigned
+order to another courier.
 """
 
 from __future__ import annotations
@@ -26,11 +31,21 @@ from jarvis.store.replies import stream_entries
 __all__ = ["DecisionRecord", "read_decisions"]
 
 
-DecisionType = Literal["assignment", "tick", "delivered", "unassigned", "cancelled"]
+DecisionType = Literal[
+    "assignment",
+    "offer",
+    "reassignment",
+    "tick",
+    "delivered",
+    "unassigned",
+    "cancelled",
+    "accepted",
+]
 _HISTORY: dict[str, DecisionType] = {
     "delivered": "delivered",
     "unassigned": "unassigned",
     "cancelled": "cancelled",
+    "accepted": "accepted",
 }
 
 
@@ -48,6 +63,10 @@ class DecisionRecord:
     worker: str | None = None
     assignments: int | None = None
     reason: str | None = None
+    #: A reassignment's previous courier.
+    from_worker: str | None = None
+    #: When an offer expires unless accepted (unix seconds).
+    expires_at: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The decision as a JSON object (``None`` fields left out)."""
@@ -70,6 +89,22 @@ class DecisionRecord:
             if kind == "assignment":
                 return cls(
                     type="assignment", task=fields["task"], worker=fields["worker"], **common
+                )
+            if kind == "offer":
+                return cls(
+                    type="offer",
+                    task=fields["task"],
+                    worker=fields["worker"],
+                    expires_at=float(fields["expires_at"]),
+                    **common,
+                )
+            if kind == "reassignment":
+                return cls(
+                    type="reassignment",
+                    task=fields["task"],
+                    worker=fields["worker"],
+                    from_worker=fields["from"],
+                    **common,
                 )
             if kind == "tick":
                 return cls(type="tick", assignments=int(fields["assignments"]), **common)

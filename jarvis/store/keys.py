@@ -134,6 +134,16 @@ class PartitionKeys:
         return self.key("declines")
 
     @property
+    def offers(self) -> str:
+        """Sorted set: ids of offered orders (acceptance mode) scored by expiry (ms)."""
+        return self.key("offers")
+
+    @property
+    def reassigned(self) -> str:
+        """Hash: order id -> how many times it was reassigned."""
+        return self.key("reassigned")
+
+    @property
     def couriers_online(self) -> str:
         """Set of online courier ids."""
         return self.key("online")

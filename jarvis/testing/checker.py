@@ -4,7 +4,11 @@ The out stream of a city partition is its complete, ordered history: every commi
 assignment, every tick marker, and every lifecycle change of an assignment (delivered,
 or ended because the courier went offline or the order was cancelled). Replaying it:
 
-- **double assignment**: a task assigned while an earlier assignment of it is active;
+- **double assignment**: a task assigned (or offered) while an earlier assignment of it
+  is active; the only way an active task may go to another worker is a
+  ``reassignment`` entry that names its current worker as ``from``;
+- **bad transition**: a ``reassignment`` of a task that is not active with its ``from``
+  worker, or an ``accepted`` of a task not offered to that worker;
 - **over capacity**: a courier holding more active assignments than its capacity;
 - **stale commit**: an entry whose epoch is lower than an earlier entry's (a fenced-out
   owner's write that was accepted);
@@ -12,7 +16,7 @@ or ended because the courier went offline or the order was cancelled). Replaying
   in the in stream and not dead-lettered);
 - **largest gap**: the longest time between two consecutive tick markers.
 
-Any of the first four above zero fails a run (:attr:`Report.ok`). The checker reads
+Any of the first five above zero fails a run (:attr:`Report.ok`). The checker reads
 Redis only; it is independent of the code that wrote the history.
 """
 
@@ -38,6 +42,8 @@ class PartitionReport:
     assignments: int = 0
     ticks: int = 0
     double_assignments: list[str] = field(default_factory=list)
+    bad_transitions: list[str] = field(default_factory=list)
+    reassignments: int = 0
     over_capacity: list[str] = field(default_factory=list)
     stale_commits: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
@@ -56,6 +62,10 @@ class Report:
     @property
     def double_assignments(self) -> int:
         return self._total("double_assignments")
+
+    @property
+    def bad_transitions(self) -> int:
+        return self._total("bad_transitions")
 
     @property
     def over_capacity(self) -> int:
@@ -79,8 +89,14 @@ class Report:
 
     @property
     def safe(self) -> bool:
-        """No double assignment, no courier over capacity, no stale commit."""
-        return not (self.double_assignments or self.over_capacity or self.stale_commits)
+        """No double assignment or bad transition, no courier over capacity, no stale
+        commit."""
+        return not (
+            self.double_assignments
+            or self.bad_transitions
+            or self.over_capacity
+            or self.stale_commits
+        )
 
     @property
     def ok(self) -> bool:
@@ -92,6 +108,7 @@ class Report:
             "partitions": len(self.partitions),
             "assignments": self.assignments,
             "double_assignments": self.double_assignments,
+            "bad_transitions": self.bad_transitions,
             "over_capacity": self.over_capacity,
             "stale_commits": self.stale_commits,
             "unresolved": self.unresolved,
@@ -131,6 +148,7 @@ def check_history(
             created.append(event.get("order", {}).get("id"))
 
     active: dict[str, str] = {}
+    offered: set[str] = set()  # active tasks that are offers not yet accepted
     load: dict[str, int] = defaultdict(int)
     resolved: set[str] = set()
     highest = -1
@@ -144,23 +162,42 @@ def check_history(
             report.epochs.append(epoch)
         kind = fields.get("type")
         task, worker = fields.get("task", ""), fields.get("worker", "")
-        if kind == "assignment":
-            report.assignments += 1
+        if kind in ("assignment", "offer", "reassignment"):
+            report.assignments += kind != "reassignment"
             resolved.add(task)
-            if task in active:
+            if kind == "reassignment":
+                report.reassignments += 1
+                source = fields.get("from", "")
+                if active.get(task) != source or task in offered:
+                    report.bad_transitions.append(
+                        f"{entry_id}: task {task} reassigned from {source} but held by "
+                        f"{active.get(task)}{' (an offer)' if task in offered else ''}"
+                    )
+                elif source:
+                    load[source] -= 1
+            elif task in active:
                 report.double_assignments.append(
                     f"{entry_id}: task {task} to {worker} while assigned to {active[task]}"
                 )
             active[task] = worker
+            if kind == "offer":
+                offered.add(task)
             load[worker] += 1
             cap = capacity.get(worker)
             if cap is not None and load[worker] > cap:
                 report.over_capacity.append(
                     f"{entry_id}: courier {worker} holds {load[worker]} > capacity {cap}"
                 )
+        elif kind == "accepted":
+            if task not in offered or active.get(task) != worker:
+                report.bad_transitions.append(
+                    f"{entry_id}: {worker} accepted task {task}, not offered to it"
+                )
+            offered.discard(task)
         elif kind in ("delivered", "unassigned"):
             if active.get(task) == worker:
                 del active[task]
+                offered.discard(task)
                 load[worker] -= 1
             if kind == "unassigned" and fields.get("reason") == "cancelled":
                 resolved.add(task)

@@ -8,9 +8,10 @@ import time
 import redis
 
 from jarvis.actors.city import CityEngine
-from jarvis.models import Courier, Order, Point
+from jarvis.models import CityConfig, Courier, Order, Point
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
+from jarvis.testing.checker import check_cluster
 from tests.actors.conftest import CITY
 from tests.store.builders import event
 
@@ -83,3 +84,43 @@ def test_a_declined_order_goes_to_another_courier_on_the_next_tick(
     _tick(engine, 2, time.time())
     assert _assigned(store) == [("o1", "near"), ("o1", "far")]
     assert store.dead_letters() == []
+
+
+def test_in_acceptance_mode_an_unanswered_offer_expires_and_goes_elsewhere_until_cooled(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    config = CityConfig(acceptance=True, offer_timeout_s=5.0, decline_cooldown_s=300.0)
+    engine = CityEngine(store, config)
+    near = Courier(id="near", position=HERE)
+    far = Courier(id="far", position=Point(lat=48.855, lon=2.355))
+    producer.submit_many(
+        [
+            event(CITY, "courier_online", courier=near.model_dump(mode="json")),
+            event(CITY, "courier_online", courier=far.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("o1", HERE, EAST, now).model_dump()),
+        ]
+    )
+
+    def offers() -> list[tuple[str, str]]:
+        return [(d.task or "", d.worker or "") for d in store.decisions() if d.type == "offer"]
+
+    _tick(engine, 1, now)
+    assert offers() == [("o1", "near")]
+    assert _assigned(store) == []
+    _tick(engine, 2, now + 6)  # near's offer expired at now + 5: near is cooling down
+    assert offers() == [("o1", "near"), ("o1", "far")]
+    _tick(engine, 3, now + 12)  # far's expired too: nobody may be offered it
+    assert offers() == [("o1", "near"), ("o1", "far")]
+    assert [o.id for o in store.snapshot().orders] == ["o1"]
+    _tick(engine, 4, now + 306)  # near's cooldown (from now + 5) is over, far's is not
+    assert offers() == [("o1", "near"), ("o1", "far"), ("o1", "near")]
+    producer.submit_many([event(CITY, "offer_accepted", order_id="o1", courier_id="near")])
+    _tick(engine, 5, now + 307)
+    accepted = [(d.task, d.worker) for d in store.decisions() if d.type == "accepted"]
+    assert accepted == [("o1", "near")]
+    assert store.dead_letters() == []
+    report = check_cluster(rds, [CITY], namespace)
+    assert report.ok, report.partitions[CITY]

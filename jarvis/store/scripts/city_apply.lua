@@ -6,6 +6,13 @@
 -- assignment (delivered; ended by a cancel or a courier going offline) and every cancel
 -- of an open order is also written to the out stream, which makes the out stream the
 -- partition's complete history (read by jarvis.checker).
+--
+-- Acceptance mode: an order the commit offered (status 'offered', its expiry in the
+-- offers zset) becomes 'assigned' on the courier's offer_accepted ('accepted' on the out
+-- stream). An offer expires when an event later than its expiry is applied, or at
+-- ARGV[8] (the owner's clock, ms; '' for none): the order reopens, the courier is given
+-- the decline cooldown for it, and the out stream says 'unassigned' with reason
+-- 'expired'. Offers expire in time order, before the events that come after them.
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
 if refused then return refused end
 
@@ -18,7 +25,7 @@ local K_STATS, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[4], KEYS[5], KEYS[6]
 local K_ORDERS, K_STATUS, K_OPEN, K_CLOSED = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_ASSIGN, K_COURIERS, K_POS, K_CAP = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local K_LOAD, K_HELD, K_ONLINE, K_OUT = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
-local K_DECLINES = KEYS[19]
+local K_DECLINES, K_OFFERS = KEYS[19], KEYS[20]
 local dead_maxlen = ARGV[5]
 local partition = ARGV[6]
 local out_maxlen = ARGV[7]
@@ -43,6 +50,7 @@ local function release(order, kind, ms, reason)
   if redis.call('HINCRBY', K_LOAD, courier, -1) <= 0 then redis.call('HDEL', K_LOAD, courier) end
   held_remove(K_HELD, courier, order)
   redis.call('HDEL', K_ASSIGN, order)
+  redis.call('ZREM', K_OFFERS, order)
 end
 
 local function close(order, status, ms)
@@ -63,6 +71,30 @@ local function not_now(order, status)
   return 'order ' .. order .. ' is ' .. status
 end
 
+-- Reopen an order that was assigned (or offered) and not picked up; nil, or why not.
+local function reopen(order, ms, reason)
+  local score = created_at(order)
+  if not score then return 'order ' .. order .. ' has no readable record' end
+  redis.call('HSET', K_STATUS, order, 'open')
+  redis.call('ZADD', K_OPEN, score, order)
+  release(order, 'unassigned', ms, reason)
+end
+
+-- Expire every offer whose expiry is at or before ms, oldest first.
+local function expire(ms)
+  local due = redis.call('ZRANGEBYSCORE', K_OFFERS, '-inf', ms, 'WITHSCORES')
+  for n = 1, #due, 2 do
+    local order, at = due[n], tonumber(due[n + 1])
+    local courier = redis.call('HGET', K_ASSIGN, order)
+    if redis.call('HGET', K_STATUS, order) == 'offered' and courier
+        and not reopen(order, at, 'expired') then
+      redis.call('ZADD', K_DECLINES, at, order .. ' ' .. courier)
+    else
+      redis.call('ZREM', K_OFFERS, order)
+    end
+  end
+end
+
 -- Each handler returns nil when applied, else the reason to dead-letter.
 local handlers = {}
 
@@ -79,7 +111,7 @@ handlers.order_cancelled = function(ms, order)
   if status == 'open' then
     redis.call('ZREM', K_OPEN, order)
     history('cancelled', ms, order, nil, 'cancelled')
-  elseif status == 'assigned' then
+  elseif status == 'assigned' or status == 'offered' then
     release(order, 'unassigned', ms, 'cancelled')
   elseif status == 'picked_up' then
     return 'order ' .. order .. ' is already picked up and cannot be cancelled'
@@ -113,7 +145,7 @@ end
 -- and the decline is remembered (for the solver's cooldown) until the horizon.
 handlers.order_declined = function(ms, order, courier, reason)
   local status = redis.call('HGET', K_STATUS, order)
-  if status ~= 'assigned' then
+  if status ~= 'assigned' and status ~= 'offered' then
     if status == 'open' then return 'order ' .. order .. ' is not assigned' end
     if status == 'picked_up' then
       return 'order ' .. order .. ' is already picked up and cannot be declined'
@@ -123,13 +155,25 @@ handlers.order_declined = function(ms, order, courier, reason)
   if redis.call('HGET', K_ASSIGN, order) ~= courier then
     return 'order ' .. order .. ' is not assigned to courier ' .. courier
   end
-  local score = created_at(order)
-  if not score then return 'order ' .. order .. ' has no readable record' end
-  redis.call('HSET', K_STATUS, order, 'open')
-  redis.call('ZADD', K_OPEN, score, order)
   if reason == '' then reason = 'declined' else reason = 'declined: ' .. reason end
-  release(order, 'unassigned', ms, reason)
+  local refused = reopen(order, ms, reason)
+  if refused then return refused end
   redis.call('ZADD', K_DECLINES, ms, order .. ' ' .. courier)
+end
+
+-- The courier accepts an order offered to it: the offer becomes an assignment.
+handlers.offer_accepted = function(ms, order, courier)
+  local status = redis.call('HGET', K_STATUS, order)
+  if status ~= 'offered' then
+    if status == 'open' then return 'order ' .. order .. ' is not offered' end
+    return not_now(order, status)
+  end
+  if redis.call('HGET', K_ASSIGN, order) ~= courier then
+    return 'order ' .. order .. ' is not offered to courier ' .. courier
+  end
+  redis.call('HSET', K_STATUS, order, 'assigned')
+  redis.call('ZREM', K_OFFERS, order)
+  history('accepted', ms, order, courier, '')
 end
 
 handlers.courier_online = function(ms, courier, json, capacity, position)
@@ -145,7 +189,8 @@ handlers.courier_offline = function(ms, courier)
   end
   local unstarted = {}
   for _, order in ipairs(held_list(K_HELD, courier)) do
-    if redis.call('HGET', K_STATUS, order) == 'assigned' then
+    local status = redis.call('HGET', K_STATUS, order)
+    if status == 'assigned' or status == 'offered' then
       local score = created_at(order)
       if not score then return 'order ' .. order .. ' has no readable record' end
       unstarted[#unstarted + 1] = {order, score}
@@ -167,9 +212,10 @@ handlers.courier_moved = function(ms, courier, position)
 end
 
 local applied, duplicates, dead = 0, 0, 0
-for i = 8, #ARGV, 7 do
+for i = 9, #ARGV, 7 do
   local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local ms = stream_ms(sid)
+  expire(ms)
   if kind == 'bad' then
     dead_letter(sid, ARGV[i + 3])
     dead = dead + 1
@@ -196,6 +242,7 @@ end
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
 if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
 if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+if ARGV[8] ~= '' then expire(tonumber(ARGV[8])) end
 if ARGV[3] == '' then return {applied, duplicates, dead} end
 redis.call('SET', KEYS[3], ARGV[3])
 

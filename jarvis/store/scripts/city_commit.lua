@@ -7,12 +7,21 @@
 -- are applied, each gets an 'assignment' entry on the out stream, then one 'tick'
 -- marker closes the tick, and {1, marker id} is returned. An empty commit only records
 -- the tick.
+--
+-- A pair with a third field 'from' (a courier id) is a reassignment: the order must be
+-- 'assigned' to that courier (not picked up, not an offer) and reassigned fewer than
+-- ARGV[7] times; it moves, the move is counted in the reassigned hash, and the out
+-- stream says 'reassignment' (task, worker, from). With ARGV[6] > 0 (acceptance mode,
+-- the offer timeout in ms) new pairs are offers: status 'offered', expiry now + ARGV[6]
+-- in the offers zset, 'offer' entries on the out stream (with expires_at).
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
 if refused then return refused end
 
 local K_STATS, K_STATUS, K_OPEN, K_ASSIGN = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_CAP, K_LOAD, K_HELD, K_ONLINE, K_OUT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_OFFERS, K_MOVED = KEYS[11], KEYS[12]
 local epoch, tick, now, partition, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local offer_ms, max_moves = tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- Redis calls in chunks (unpack has a stack limit): one HMGET/HSET for many fields.
 local CHUNK = 1000
@@ -28,10 +37,11 @@ local function call_chunked(cmd, key, items, width)
   return out
 end
 
-local orders, couriers = {}, {}
-for i = 6, #ARGV, 2 do
+local orders, couriers, froms = {}, {}, {}
+for i = 8, #ARGV, 3 do
   orders[#orders + 1] = ARGV[i]
   couriers[#couriers + 1] = ARGV[i + 1]
+  froms[#froms + 1] = ARGV[i + 2]
 end
 local statuses = {}
 local capacities, loads = {}, {}
@@ -45,11 +55,22 @@ local reasons = {}
 local taken = {}
 local pending = {}
 for n = 1, #orders do
-  local order, courier, status = orders[n], couriers[n], statuses[n]
+  local order, courier, status, from = orders[n], couriers[n], statuses[n], froms[n]
   if taken[order] then
     reasons[#reasons + 1] = 'order ' .. order .. ' appears twice in the commit'
   elseif not status then
     reasons[#reasons + 1] = 'order ' .. order .. ' is unknown'
+  elseif from ~= '' then
+    local moves = tonumber(redis.call('HGET', K_MOVED, order) or '0')
+    if status ~= 'assigned' or redis.call('HGET', K_ASSIGN, order) ~= from then
+      reasons[#reasons + 1] = 'order ' .. order .. ' is no longer assigned to ' .. from
+    elseif offer_ms > 0 then
+      reasons[#reasons + 1] = 'order ' .. order .. ': no reassignment in acceptance mode'
+    elseif from == courier then
+      reasons[#reasons + 1] = 'order ' .. order .. ' cannot be reassigned to its courier'
+    elseif moves >= max_moves then
+      reasons[#reasons + 1] = 'order ' .. order .. ' was reassigned ' .. moves .. ' times'
+    end
   elseif status ~= 'open' then
     reasons[#reasons + 1] = 'order ' .. order .. ' is no longer open (' .. status .. ')'
   end
@@ -75,38 +96,36 @@ if #reasons > 0 then
 end
 
 local count = #orders
-if count > 0 then
-  local status_pairs, assign_pairs = {}, {}
-  for n = 1, count do
-    status_pairs[#status_pairs + 1] = orders[n]
-    status_pairs[#status_pairs + 1] = 'assigned'
-    assign_pairs[#assign_pairs + 1] = orders[n]
-    assign_pairs[#assign_pairs + 1] = couriers[n]
-  end
-  call_chunked('HSET', K_STATUS, status_pairs, 2)
-  call_chunked('HSET', K_ASSIGN, assign_pairs, 2)
-  call_chunked('ZREM', K_OPEN, orders, 1)
-  for courier, added in pairs(pending) do
-    redis.call('HINCRBY', K_LOAD, courier, added)
-  end
-  local added_orders = {}
-  for n = 1, count do
-    local list = added_orders[couriers[n]]
-    if not list then
-      list = {}
-      added_orders[couriers[n]] = list
+local fresh = 0
+for n = 1, count do
+  local order, courier, from = orders[n], couriers[n], froms[n]
+  redis.call('HSET', K_ASSIGN, order, courier)
+  redis.call('HINCRBY', K_LOAD, courier, 1)
+  local held = redis.call('HGET', K_HELD, courier)
+  redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. order) or order)
+  if from ~= '' then
+    if redis.call('HINCRBY', K_LOAD, from, -1) <= 0 then redis.call('HDEL', K_LOAD, from) end
+    held_remove(K_HELD, from, order)
+    redis.call('HINCRBY', K_MOVED, order, 1)
+    redis.call('XADD', K_OUT, '*', 'type', 'reassignment',
+      'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+      'worker', courier, 'from', from, 'at', now)
+  else
+    fresh = fresh + 1
+    redis.call('ZREM', K_OPEN, order)
+    if offer_ms > 0 then
+      local expires = tonumber(now) * 1000 + offer_ms
+      redis.call('HSET', K_STATUS, order, 'offered')
+      redis.call('ZADD', K_OFFERS, expires, order)
+      redis.call('XADD', K_OUT, '*', 'type', 'offer',
+        'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+        'worker', courier, 'at', now, 'expires_at', string.format('%.3f', expires / 1000))
+    else
+      redis.call('HSET', K_STATUS, order, 'assigned')
+      redis.call('XADD', K_OUT, '*', 'type', 'assignment',
+        'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+        'worker', courier, 'at', now)
     end
-    list[#list + 1] = orders[n]
-  end
-  for courier, list in pairs(added_orders) do
-    local held = redis.call('HGET', K_HELD, courier)
-    local joined = table.concat(list, ' ')
-    redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. joined) or joined)
-  end
-  for n = 1, count do
-    redis.call('XADD', K_OUT, '*', 'type', 'assignment',
-      'partition', partition, 'epoch', epoch, 'tick', tick, 'task', orders[n],
-      'worker', couriers[n], 'at', now)
   end
 end
 -- One trim per tick (with the marker) instead of one per entry.
@@ -114,5 +133,6 @@ local marker = redis.call('XADD', K_OUT, 'MAXLEN', '~', maxlen, '*', 'type', 'ti
   'partition', partition, 'epoch', epoch, 'tick', tick, 'assignments', count, 'at', now)
 redis.call('HSET', K_STATS, 'last_tick_at', now, 'tick', tick, 'last_epoch', epoch)
 redis.call('HINCRBY', K_STATS, 'commits', 1)
-redis.call('HINCRBY', K_STATS, 'assigned', count)
+redis.call('HINCRBY', K_STATS, 'assigned', fresh)
+if count > fresh then redis.call('HINCRBY', K_STATS, 'reassigned', count - fresh) end
 return {1, marker}
