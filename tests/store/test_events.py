@@ -28,6 +28,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "order_picked_up": {"order_id": "o1"},
     "order_delivered": {"order_id": "o1"},
     "order_declined": {"order_id": "o1", "courier_id": "c1", "reason": "too far"},
+    "offer_accepted": {"order_id": "o1", "courier_id": "c1"},
     "courier_online": {"courier": courier("c1", capacity=3).model_dump(mode="json")},
     "courier_offline": {"courier_id": "c1"},
     "courier_moved": {"courier_id": "c1", "position": {"lat": 1.5, "lon": -2.25}},
