@@ -66,7 +66,7 @@ def city_idle_tick(city: CityStore, epoch: int, tick: int, now: float) -> IdleTi
         CITY_IDLE,
         city.partition,
         {"epoch": k.epoch, "stats": k.stats, "cursor": k.cursor, "in": k.events_in,
-         "open": k.open_orders, "out": k.decisions_out},
+         "open": k.open_orders, "out": k.decisions_out, "offers": k.offers},
         {"tick": tick, "now": float(now), "partition": city.partition,
          "out_maxlen": city.out_maxlen},
         epoch=epoch,

@@ -176,7 +176,7 @@ _IDLE = ("idle_lib",)
 #: A city's tick when idle (no new event, no open order): marks the tick, one round trip.
 CITY_IDLE = ScriptSpec(
     "city_idle",
-    keys=("epoch", "stats", "cursor", "in", "open", "out"),
+    keys=("epoch", "stats", "cursor", "in", "open", "out", "offers"),
     args=("epoch", "tick", "now", "partition", "out_maxlen"),
     fenced=True,
     libs=_IDLE,
