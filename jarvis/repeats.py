@@ -50,7 +50,9 @@ def _kind(exc: BaseException, msg: str, args: tuple[object, ...]) -> tuple[str, 
 class RepeatedErrors:
     """Logs each kind of error once, then a count at most once per ``every`` seconds.
 
-    ``logger`` may be a :class:`logging.Logger` or an adapter; ``clock`` is monotonic.
+    ``logger`` may be a :class:`logging.Logger` or an adapter; ``clock`` is monotonic;
+    ``traceback=False`` logs the first of a kind with its message only (for failures
+    that are expected, such as a Redis node down during a failover).
     Thread-safe: one instance may be shared by every partition actor of a member.
     """
 
@@ -60,9 +62,11 @@ class RepeatedErrors:
         every: float = 30.0,
         *,
         level: int = logging.ERROR,
+        traceback: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._log = logger
+        self._traceback = traceback
         self._every = every
         self._level = level
         self._clock = clock
@@ -98,8 +102,10 @@ class RepeatedErrors:
                 count, total = run.count, run.total
                 run.count = 0
                 run.last_logged = now
-        if run is None:
+        if run is None and self._traceback:
             self._log.log(self._level, msg, *args, exc_info=exc, extra=extra)
+        elif run is None:  # an expected kind of failure: its message is enough
+            self._log.log(self._level, msg + ": %s", *args, exc, extra=extra)
         else:
             self._log.log(
                 self._level,

@@ -26,16 +26,14 @@ from typing import Literal, TextIO
 import redis
 
 from jarvis.election import ClusterView, PartitionRegistry
-from jarvis.errors import ServerError
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.replication import RedisClient
 from jarvis.testing.checker import Report, check_cluster
 from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.redis_cluster import RedisCluster
-from jarvis.testing.servers import ZooKeeperEnsemble
 from jarvis.testing.traffic import CityTraffic, StoreTraffic
 
-__all__ = ["DemoResult", "lose_zone", "replace_redis_node", "run_demo"]
+__all__ = ["DemoResult", "replace_redis_node", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +173,7 @@ def run_demo(
             if waited(restart_at):
                 if zones:
                     say("\n== zone a lost: member m1, ZooKeeper server 1, a Redis primary ==")
-                    for line in lose_zone(cluster, "m1", 0):
+                    for line in cluster.lose_zone("m1", 0):
                         say("  " + line)
                     if waited(time.monotonic() + duration * 0.15):
                         say("\n== a replacement Redis node joins ==")
@@ -230,22 +228,3 @@ def replace_redis_node(cluster: LocalCluster) -> str:
             cluster.redis.restart(node)
             return f"Redis node 127.0.0.1:{node.port} back, as a {cluster.redis.role(node)}"
     return "no Redis node was down"
-
-
-def lose_zone(cluster: LocalCluster, member: str, index: int) -> list[str]:
-    """SIGKILL a zone at once: ``member``, ZooKeeper server ``index`` and the Redis
-    primary ``index`` (of the primaries serving slots now). What was done, line by line."""
-    if not isinstance(cluster.redis, RedisCluster) or not isinstance(
-        cluster.zookeeper, ZooKeeperEnsemble
-    ):
-        raise ServerError("losing a zone needs a ZooKeeper ensemble and a Redis Cluster")
-    primary = cluster.redis.primaries()[index]
-    zk_server = cluster.zookeeper.servers[index]
-    cluster.kill_member(member)
-    zk_server.kill()
-    cluster.redis.kill(primary)
-    return [
-        f"member {member} killed",
-        f"ZooKeeper server {zk_server.hosts} killed",
-        f"Redis primary 127.0.0.1:{primary.port} killed (its replica takes over)",
-    ]

@@ -85,6 +85,7 @@ class LocalCluster:
         member_env: Mapping[str, str] | None = None,
         zk_tick_time_ms: int = 200,
         redis_cluster: bool = False,
+        redis_replicas: int = 1,
     ) -> None:
         self._owns_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="jarvis-cluster-")) if root is None else root
@@ -99,11 +100,12 @@ class LocalCluster:
             self.zookeeper = ZooKeeperEnsemble(self.root / "zk", tick_time_ms=zk_tick_time_ms)
         else:
             self.zookeeper = ZooKeeperServer(self.root / "zk", tick_time_ms=zk_tick_time_ms)
-        #: One Redis, or (``redis_cluster``) a Redis Cluster of three primaries with one
-        #: replica each, which the members use with ``--redis-mode cluster``.
+        #: One Redis, or (``redis_cluster``) a Redis Cluster of three primaries with
+        #: ``redis_replicas`` replicas each, which the members use with
+        #: ``--redis-mode cluster``.
         self.redis: RedisServer | RedisCluster
         if redis_cluster:
-            self.redis = RedisCluster(self.root / "redis-cluster")
+            self.redis = RedisCluster(self.root / "redis-cluster", replicas=redis_replicas)
         else:
             self.redis = RedisServer(self.root / "redis")
         self.members: dict[str, MemberProcess] = {}
@@ -184,6 +186,25 @@ class LocalCluster:
         return leader
 
     # --- members --------------------------------------------------------------------
+
+    def lose_zone(self, member: str, index: int) -> list[str]:
+        """SIGKILL a zone at once: ``member``, ZooKeeper server ``index`` and the Redis
+        primary ``index`` (of the primaries serving slots now). What was done, line by
+        line. Needs a ZooKeeper ensemble and a Redis Cluster."""
+        if not isinstance(self.redis, RedisCluster) or not isinstance(
+            self.zookeeper, ZooKeeperEnsemble
+        ):
+            raise ServerError("losing a zone needs a ZooKeeper ensemble and a Redis Cluster")
+        primary = self.redis.primaries()[index]
+        zk_server = self.zookeeper.servers[index]
+        self.kill_member(member)
+        zk_server.kill()
+        self.redis.kill(primary)
+        return [
+            f"member {member} killed",
+            f"ZooKeeper server {zk_server.hosts} killed",
+            f"Redis primary 127.0.0.1:{primary.port} killed (a replica takes over)",
+        ]
 
     def start_member(
         self, name: str, zone: str, wait: bool = True, version: str | None = None

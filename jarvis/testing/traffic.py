@@ -35,6 +35,7 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point
 from jarvis.models.work import Associate, WorkItem
+from jarvis.repeats import RepeatedErrors
 from jarvis.store.decisions import read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE
 from jarvis.store.producer import Producer
@@ -68,6 +69,8 @@ class _Generator:
         self._stop = threading.Event()
         self._quiet = threading.Event()
         self._thread: threading.Thread | None = None
+        # A failover fails every step for seconds: once, then a count every 10 s.
+        self._failures = RepeatedErrors(log, every=10.0, level=logging.WARNING, traceback=False)
 
     def step(self, dt: float, new: bool = True) -> None:
         raise NotImplementedError
@@ -89,7 +92,7 @@ class _Generator:
             try:
                 self.step(now - last, new=not self._quiet.is_set())
             except (JarvisError, redis.RedisError, OSError) as exc:
-                log.warning("%s: %s (will retry)", self.name, exc)
+                self._failures.error(exc, "%s: step failed (will retry)", self.name)
             last = now
 
     def quiet(self) -> None:

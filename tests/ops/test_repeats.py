@@ -88,3 +88,17 @@ def test_the_kinds_remembered_are_bounded(records: list[logging.LogRecord]) -> N
         repeats.error(ValueError(f"error {i}"), "step failed")
     assert len(records) == MAX_KINDS + 10
     assert len(repeats._runs) == MAX_KINDS
+
+
+def test_an_expected_failure_is_logged_once_without_a_traceback(
+    records: list[logging.LogRecord],
+) -> None:
+    repeats = RepeatedErrors(
+        logging.getLogger("jarvis.test.repeats"), level=logging.WARNING, traceback=False
+    )
+    for _ in range(30):
+        repeats.error(ConnectionError("Connection refused"), "%s: step failed", "traffic")
+    assert len(records) == 1
+    assert records[0].exc_info is None
+    assert records[0].levelno == logging.WARNING
+    assert records[0].getMessage() == "traffic: step failed: Connection refused"
