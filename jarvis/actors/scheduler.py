@@ -5,10 +5,11 @@ behind a slow one, and a fixed-rate schedule keeps the interval steady.
 
 One thread keeps the clock: when an entry falls due it moves to the back of the *ready*
 queue, in the order entries fell due. ``workers`` threads take entries from the front
-and run their callbacks; a partition actor's callback asks the actor to tick and waits
-for it, so at most ``workers`` ticks run at once whatever the number of partitions (the
-daemon sizes it to the Redis connection pool, so a tick never fails for want of a
-connection; it waits its turn instead).
+and run their callbacks; a partition actor's callback runs the partition's tick on the
+worker itself, under the actor's serial lock (see :mod:`jarvis.actors.partition`), so at
+most ``workers`` ticks run at once whatever the number of partitions (the daemon sizes
+it to the Redis connection pool, so a tick never fails for want of a connection; it
+waits its turn instead).
 
 Over capacity, the ready queue grows: every entry still runs, in the order it fell
 due, so each partition keeps ticking at a lower, equal rate. :meth:`Scheduler.lag` says

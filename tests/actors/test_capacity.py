@@ -15,12 +15,13 @@ from kazoo.client import KazooClient
 
 from jarvis.actors import PartitionActor, PartitionEngine, Scheduler, TickReport
 from jarvis.actors.city import CityEngine
+from jarvis.actors.messages import Release, Tick
 from jarvis.config import Settings
 from jarvis.daemon import Daemon
 from jarvis.election import PartitionRegistry
 from jarvis.repeats import RepeatedErrors
 from jarvis.store.city import CityStore
-from tests.actors.conftest import tick_errors
+from tests.actors.conftest import CITY, Recorder, start_actor, tick_errors
 from tests.faults import wait_for, wait_owned
 
 STORES = 27
@@ -150,3 +151,62 @@ def test_a_burst_of_identical_tick_errors_logs_a_bounded_number_of_lines(
     assert repeats.total() >= burst
     assert len(lines.records) == 1, [r.getMessage() for r in lines.records]
     assert lines.records[0].exc_info is not None
+
+
+class _Overlap:
+    """A real engine that notes whether two of its ticks ever overlapped and counts them."""
+
+    def __init__(self, inner: PartitionEngine) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.inside = threading.Lock()
+        self.overlapped = threading.Event()
+        self.ticked = threading.Condition()
+        self.ticks = 0
+
+    def load(self) -> tuple[int, float | None]:
+        return self.inner.load()
+
+    def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
+        alone = self.inside.acquire(blocking=False)
+        if not alone:
+            self.overlapped.set()
+        try:
+            return self.inner.tick(epoch, tick, now, may_commit)  # real Redis calls
+        finally:
+            if alone:
+                self.inside.release()
+            with self.ticked:
+                self.ticks += 1
+                self.ticked.notify_all()
+
+    def wait_ticks(self, count: int, timeout: float) -> bool:
+        with self.ticked:
+            return self.ticked.wait_for(lambda: self.ticks >= count, timeout)
+
+
+def test_ticks_run_on_the_workers_but_one_at_a_time_per_partition_and_never_after_release(
+    rds: redis.Redis, namespace: str
+) -> None:
+    """Workers run ticks themselves (no hand-over to the actor's thread); the actor's
+    serial lock keeps them one at a time, also against ticks asked for by message and
+    the release's last tick, and none runs once the actor let the partition go."""
+    scheduler = Scheduler(workers=4)
+    engine = _Overlap(CityEngine(CityStore(rds, CITY, namespace)))
+    recorder = Recorder()
+    ref = start_actor(engine, scheduler, recorder)
+    try:
+        for _ in range(200):  # ticks asked for by message, racing the scheduled ones
+            ref.tell(Tick(0.0))
+        assert engine.wait_ticks(300, WAIT), f"only {engine.ticks} ticks"
+        ref.ask(Release(), timeout=WAIT)
+        assert recorder.stopped.wait(WAIT), "the actor never stopped after its release"
+        after_release = engine.ticks
+    finally:
+        if ref.is_alive():
+            ref.stop()
+        scheduler.stop()
+    assert not engine.overlapped.is_set(), "two ticks of one partition overlapped"
+    assert recorder.released == [(CITY, 100)]
+    assert engine.ticks == after_release  # no tick after the release
+    assert CityStore(rds, CITY, namespace).last_tick()[0] == after_release
