@@ -53,7 +53,8 @@ class MeasuredLoads:
     instead, so it does not look light while the average builds up.
 
     ``sample`` returns partition -> open tasks now, for the partitions this member runs
-    (any it does not own are ignored). Used only on the member's worker thread.
+    (any it does not own are ignored; one it owns but has not ticked yet is left out
+    and not counted as idle). Used only on the member's worker thread.
     """
 
     def __init__(
@@ -88,10 +89,12 @@ class MeasuredLoads:
             if partition_id not in owned:
                 del self._average[partition_id]
         for partition_id in owned:
-            value = max(0.0, float(values.get(partition_id, 0.0)))
             before = self._average.get(partition_id)
             if before is None and seed and partition_id in seed:
-                before = seed[partition_id] * self._unit
+                before = self._average[partition_id] = seed[partition_id] * self._unit
+            if partition_id not in values:
+                continue  # not ticked here yet: nothing to fold in
+            value = max(0.0, float(values[partition_id]))
             self._average[partition_id] = (
                 value if before is None else keep * before + (1.0 - keep) * value
             )

@@ -114,6 +114,42 @@ def test_bad_events_are_dead_lettered_and_the_partition_keeps_ticking(
     wait_for(lambda: int(store.stats()["tick"]) >= ticked + 3, 10, "more ticks after them")
 
 
+def test_a_measuring_member_publishes_a_city_weight_from_its_open_orders(
+    zk_hosts: str,
+    redis_url: str,
+    redis_mode: str,
+    zk: KazooClient,
+    rds: redis.Redis,
+    namespace: str,
+) -> None:
+    orders, _ = _city(random.Random(5), n_orders=40, n_couriers=0)
+    now = time.time()
+    Producer(rds, namespace).submit_many(
+        [OrderCreated(id=f"e-{o.id}", partition=CITY, at=now, order=o) for o in orders]
+    )
+    registry = PartitionRegistry(zk, "t")
+    registry.add(CITY, "city")
+    registry.add("village", "city")
+    settings = _settings(zk_hosts, redis_url, namespace, "m-weights", redis_mode).model_copy(
+        update={"balance_weights": "measured", "weight_unit": 10.0}
+    )
+    d = Daemon(settings)
+    d.start()
+    try:
+        # 40 open orders and no courier, at 10 per unit: weight 4; the idle village 1.
+        view = ClusterView(zk, "t")
+        wait_for(
+            lambda: (
+                {r.partition: r.weight for r in view.partitions()} == {CITY: 4.0, "village": 1.0}
+            ),
+            20,
+            "the member measured and published the weights",
+        )
+        assert [m.weight for m in view.members()] == [5.0]
+    finally:
+        d.stop(graceful=False)
+
+
 def test_a_member_that_cannot_reach_redis_never_joins_and_takes_nothing(
     zk_hosts: str, zk: KazooClient, namespace: str
 ) -> None:

@@ -29,8 +29,10 @@ def test_the_average_is_smoothed_with_its_half_life() -> None:
 
 
 def test_a_new_partition_starts_from_the_weight_last_published_for_it() -> None:
-    loads = MeasuredLoads(lambda: {}, unit=100, half_life=10, publish_interval=0)
-    loads.update(["big", "small"], now=0.0, seed={"big": 8.0})
+    loads = MeasuredLoads(lambda: {"small": 0.0}, unit=100, half_life=10, publish_interval=0)
+    # Neither has ticked here yet but "small": "big" starts where it was, "late" is
+    # not measured at all (not taken for idle).
+    loads.update(["big", "small", "late"], now=0.0, seed={"big": 8.0})
     assert loads.weights() == {"big": 8.0, "small": 1.0}
 
 
