@@ -49,8 +49,7 @@ def _policies(text: str) -> list[str]:
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
-    from jarvis.sim import Scenario, load_scenario
-    from jarvis.sim.scenario import clock_seconds
+    from jarvis.sim import Scenario, clock_seconds, load_scenario
 
     base = load_scenario(args.config) if args.config else Scenario()
     changes: dict[str, Any] = {}
@@ -106,8 +105,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from jarvis.cli.common import redis_for
-    from jarvis.sim import Scenario, load_scenario, run_scenario
-    from jarvis.sim.recorded import recorded_day
+    from jarvis.sim import Scenario, load_scenario, recorded_day, run_scenario
     from jarvis.store.keys import check_partition_id
 
     city = check_partition_id(args.city)

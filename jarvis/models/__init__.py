@@ -27,9 +27,9 @@ from jarvis.models.events import (
     parse_event,
     validate_event,
 )
-from jarvis.models.geo import Point
+from jarvis.models.geo import Point, distance_km, pairwise_distance_km
 from jarvis.models.ids import NAME, NAME_PATTERN, check_name
-from jarvis.models.routes import HeldOrder
+from jarvis.models.routes import HeldOrder, plan
 from jarvis.models.rules import (
     DequeueRule,
     EnqueueRule,
@@ -99,9 +99,12 @@ __all__ = [
     "check_name",
     "decide_city",
     "decide_store",
+    "distance_km",
     "load_rules",
     "may_take",
+    "pairwise_distance_km",
     "parse_event",
+    "plan",
     "uses_large_path",
     "validate_event",
 ]

@@ -12,8 +12,9 @@ from jarvis.sim.day import Day, make_day
 from jarvis.sim.engine import OrderRecord, SimResult, simulate
 from jarvis.sim.kpis import KPI_NAMES, Kpis, kpis
 from jarvis.sim.policies import Policy, policy_for
+from jarvis.sim.recorded import recorded_day
 from jarvis.sim.report import kpi_table, ratios
-from jarvis.sim.scenario import POLICIES, Scenario, load_scenario, scenario_from
+from jarvis.sim.scenario import POLICIES, Scenario, clock_seconds, load_scenario, scenario_from
 
 __all__ = [
     "KPI_NAMES",
@@ -24,12 +25,14 @@ __all__ = [
     "Policy",
     "Scenario",
     "SimResult",
+    "clock_seconds",
     "kpi_table",
     "kpis",
     "load_scenario",
     "make_day",
     "policy_for",
     "ratios",
+    "recorded_day",
     "run_scenario",
     "scenario_from",
     "simulate",

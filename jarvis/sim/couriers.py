@@ -18,14 +18,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jarvis.models import Courier, HeldOrder, Order, Point, Vehicle
-from jarvis.models.estimate import VEHICLES, EtaEstimator, Legs
-from jarvis.models.geo import distance_km
-from jarvis.models.routes import plan
+from jarvis.models import (
+    Courier,
+    EtaEstimator,
+    HeldOrder,
+    Legs,
+    Order,
+    Point,
+    Vehicle,
+    distance_km,
+    plan,
+)
 from jarvis.sim.restaurants import point_in_city
 
 __all__ = ["Rider", "Shift", "Stop", "make_shifts", "travel_s"]
 
+#: Vehicle codes as the estimator reads them (jarvis.models.estimate.VEHICLES).
+_VEHICLE_CODES = {v: i for i, v in enumerate(Vehicle)}
 #: Long shifts (and a short window's) end this long after the last order can arrive.
 _OVERTIME_S = 3600.0
 _SHIFTS = ((10.5 * 3600, 15.0 * 3600), (17.5 * 3600, 22.5 * 3600), (0.0, 86400.0))
@@ -77,7 +86,7 @@ def travel_s(estimator: EtaEstimator, a: Point, b: Point, vehicle: Vehicle, at: 
         np.array([a.lat, a.lon]),
         np.array([b.lat, b.lon]),
         np.asarray(km, float),
-        np.asarray(VEHICLES.index(vehicle), np.intp),
+        np.asarray(_VEHICLE_CODES[vehicle], np.intp),
         at,
     )
     return float(estimator.travel_s(legs))
@@ -97,8 +106,10 @@ class Rider:
     """One courier in the simulation: where it is, what it holds, its time accounts."""
 
     shift: Shift
-    position: Point
+    position: Point  # where the rider stands, or the start of the leg it is riding
     clock: float  # when the rider is at ``position`` (or leaves it, after waiting)
+    #: Where the rider is now when it is part of the way along a leg.
+    here: Point | None = None
     held: list[HeldOrder] = field(default_factory=list)
     online: bool = False
     done: bool = False  # logged out for the day
@@ -120,7 +131,7 @@ class Rider:
     def courier(self) -> Courier:
         """The courier as the decision code sees it: capacity is its free slots."""
         return self.shift.courier.model_copy(
-            update={"position": self.position, "capacity": max(1, self.free_slots)}
+            update={"position": self.here or self.position, "capacity": max(1, self.free_slots)}
         )
 
     def ride(self, now: float, estimator: EtaEstimator) -> list[Stop]:
@@ -132,14 +143,13 @@ class Rider:
             target = order.pickup if is_pickup else order.dropoff
             arrive = self.clock + travel_s(estimator, self.position, target, vehicle, self.clock)
             if arrive > now:
-                if self.clock < now:  # part of the way: stand on the segment at ``now``
-                    p, f = self.position, (now - self.clock) / (arrive - self.clock)
-                    self.position = Point(
-                        lat=p.lat + f * (target.lat - p.lat), lon=p.lon + f * (target.lon - p.lon)
-                    )
-                    self.clock = now
+                # part of the way: the leg keeps its start (so its arrival stays exact)
+                p, f = self.position, max(0.0, now - self.clock) / (arrive - self.clock)
+                self.here = Point(
+                    lat=p.lat + f * (target.lat - p.lat), lon=p.lon + f * (target.lon - p.lon)
+                )
                 return stops
-            self.position = target
+            self.position, self.here = target, None
             if is_pickup:
                 self.clock = max(arrive, order.ready_at)
                 if self.clock > now:  # waiting at the restaurant
@@ -155,3 +165,9 @@ class Rider:
                 stops.append(Stop(order, False, arrive))
         self.clock = max(self.clock, now)
         return stops
+
+    def stop_here(self, now: float) -> None:
+        """Stop where the rider is at ``now`` (its next stop changed under it)."""
+        if self.here is not None:
+            self.position, self.here = self.here, None
+            self.clock = now

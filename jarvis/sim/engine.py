@@ -19,8 +19,7 @@ import random
 from dataclasses import dataclass, field
 
 from jarvis.errors import DispatchError
-from jarvis.models import HeldOrder, Order
-from jarvis.models.estimate import EtaEstimator, StraightLineEstimator
+from jarvis.models import EtaEstimator, HeldOrder, Order, StraightLineEstimator
 from jarvis.sim.couriers import Rider
 from jarvis.sim.day import Day
 from jarvis.sim.policies import Policy
@@ -54,6 +53,8 @@ class SimResult:
     ticks: int
     reassignments: int = 0
     max_held: int = 0  # the most orders any courier held at once
+    #: Orders couriers still held when the run ended (its drain time was up).
+    still_held: frozenset[str] = frozenset()
     capacity: dict[str, int] = field(default_factory=dict)
 
 
@@ -144,6 +145,7 @@ def simulate(
         ticks=ticks,
         max_held=max_held,
         capacity={r.id: r.capacity for r in riders},
+        still_held=frozenset(h.order.id for r in riders for h in r.held),
     )
 
 
@@ -157,6 +159,7 @@ def _cancel(
     pool.pop(order_id, None)
     if record.courier is not None:
         rider = riders[record.courier]
+        rider.stop_here(at)
         rider.held = [h for h in rider.held if h.order.id != order_id]
     record.cancelled_at = at
     return 1

@@ -23,8 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from jarvis.models import CityConfig, Order, decide_city
-from jarvis.models.geo import pairwise_distance_km
+from jarvis.models import CityConfig, Order, decide_city, pairwise_distance_km
 from jarvis.sim.couriers import Rider
 from jarvis.sim.scenario import Scenario
 

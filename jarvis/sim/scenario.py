@@ -86,9 +86,7 @@ class Scenario:
         for name, value in numbers.items():
             if not math.isfinite(value):
                 raise ConfigError(f"{name}: must be finite, got {value!r}")
-        positive: tuple[str, ...] = ("couriers", "orders_per_hour", "tick_s", "capacity", "restaurants")
-        positive = (*positive, "radius_km", "prep_mean_s")
-        for name in positive:
+        for name in _POSITIVE:
             if numbers[name] <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {numbers[name]!r}")
         for name in ("decline_share", "off_peak_share"):
@@ -111,6 +109,8 @@ class Scenario:
         return dataclasses.replace(self, **changes)
 
 
+_POSITIVE: tuple[str, ...] = ("couriers", "orders_per_hour", "tick_s", "capacity")
+_POSITIVE += ("restaurants", "radius_km", "prep_mean_s")
 _TIME_KEYS = {"start": "start_s", "end": "end_s"}
 
 
