@@ -15,6 +15,7 @@ from collections.abc import Callable
 from jarvis.actors.engine import TickReport
 from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
+from jarvis.models.reassign import find_moves
 from jarvis.store.city import ApplyResult, CityStore
 from jarvis.store.idle import city_idle_tick
 
@@ -48,7 +49,8 @@ class CityEngine:
             # Applied or not, we cannot tell: decide from what Redis holds now (the
             # snapshot re-reads it), then report the unknown outcome after the commit.
             unconfirmed, applied = exc, ApplyResult(0, 0, 0, "")
-        snapshot = self.store.snapshot()
+        reassign = self.config.reassign_max > 0 and not self.config.acceptance
+        snapshot = self.store.snapshot(movable=reassign)
         started = time.perf_counter()
         decision = decide_city(
             snapshot.orders,
@@ -59,13 +61,36 @@ class CityEngine:
             held=snapshot.held,
             declines=snapshot.declines,
         )
+        moves = (
+            find_moves(
+                decision,
+                snapshot.orders,
+                snapshot.couriers,
+                now,
+                self.config,
+                self.rules,
+                held=snapshot.held,
+                movable=snapshot.movable,
+                declines=snapshot.declines,
+            )
+            if reassign
+            else ()
+        )
         solve_seconds = time.perf_counter() - started
         pairs = [(a.task, a.worker) for a in decision.assignments]
         if not may_commit():
             log.warning("tick %s: not committing, the member is paused or lost ownership", tick)
             return TickReport(tick, applied.applied, applied.dead_lettered, committed=False)
         offer_s = self.config.offer_timeout_s if self.config.acceptance else 0.0
-        result = self.store.commit(epoch, tick, pairs, now, offer_timeout_s=offer_s)
+        result = self.store.commit(
+            epoch,
+            tick,
+            pairs,
+            now,
+            offer_timeout_s=offer_s,
+            moves=[(m.task, m.worker, m.source) for m in moves],
+            max_moves=self.config.reassign_max,
+        )
         if not result.accepted:
             log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))
         if unconfirmed is not None:

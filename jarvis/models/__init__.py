@@ -29,6 +29,7 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point, distance_km, pairwise_distance_km
 from jarvis.models.ids import NAME, NAME_PATTERN, check_name
+from jarvis.models.reassign import Movable, Move, find_moves
 from jarvis.models.routes import HeldOrder, plan
 from jarvis.models.rules import (
     DequeueRule,
@@ -76,6 +77,8 @@ __all__ = [
     "EventBase",
     "HeldOrder",
     "Legs",
+    "Movable",
+    "Move",
     "OfferAccepted",
     "Order",
     "OrderCancelled",
@@ -100,6 +103,7 @@ __all__ = [
     "decide_city",
     "decide_store",
     "distance_km",
+    "find_moves",
     "load_rules",
     "may_take",
     "pairwise_distance_km",

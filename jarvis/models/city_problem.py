@@ -12,7 +12,7 @@ that compute it runs on a few hundred kilobytes instead of streaming megabytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +75,13 @@ class CityProblem:
         estimator: EtaEstimator | None = None,
         held: Mapping[str, Sequence[HeldOrder]] | None = None,
         declines: Sequence[tuple[str, str, float]] = (),
+        *,
+        leave: Mapping[str, float] | None = None,
+        forbidden: Collection[tuple[str, str]] = (),
     ) -> None:
+        """``leave`` replaces the leave-unassigned cost of the orders it names (the
+        reassignment pass: what an order costs where it is, less the hysteresis);
+        ``forbidden`` (order id, courier id) pairs are ineligible."""
         check_unique([o.id for o in orders], "order")
         check_unique([c.id for c in couriers], "courier")
         if not np.isfinite(now):
@@ -142,11 +148,16 @@ class CityProblem:
         #: (task, worker) pairs a recent decline forbids.
         task_at = {t: i for i, t in enumerate(self._task_ids)}
         worker_at = {w: i for i, w in enumerate(self._worker_ids)}
+        for task, value in (leave or {}).items():
+            if task in task_at:
+                self._leave[task_at[task]] = value
         cooldown = config.decline_cooldown_s
         self.declined: frozenset[tuple[int, int]] = frozenset(
             (task_at[o], worker_at[c])
             for o, c, at in declines
             if o in task_at and c in worker_at and at + cooldown > self.now
+        ) | frozenset(
+            (task_at[o], worker_at[c]) for o, c in forbidden if o in task_at and c in worker_at
         )
         #: Planned routes of the couriers who hold orders, by worker index; the same
         #: routes stacked by number of stops, with each worker's (stack, row).

@@ -64,6 +64,12 @@ class CityConfig:
     #: pool and the courier gets the decline cooldown for it).
     acceptance: bool = False
     offer_timeout_s: float = 60.0
+    #: Reassignment (jarvis.models.reassign): an assigned order not yet picked up moves
+    #: to another courier when that lowers its cost (weighted seconds, as above) by
+    #: more than ``reassign_min_saving``, at most ``reassign_max`` times per order; 0
+    #: (the default) disables it. Not in acceptance mode.
+    reassign_min_saving: float = 300.0
+    reassign_max: int = 0
 
     def __post_init__(self) -> None:
         _check(
@@ -82,6 +88,8 @@ class CityConfig:
                 "bundle_pickup_km",
                 "decline_cooldown_s",
                 "candidates_per_order",
+                "reassign_min_saving",
+                "reassign_max",
             ),
         )
         if self.bundle_detour < 1.0:

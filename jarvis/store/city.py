@@ -38,6 +38,7 @@ from jarvis.models.events import (
     parse_event,
 )
 from jarvis.models.geo import Point
+from jarvis.models.reassign import Movable
 from jarvis.models.routes import HeldOrder
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
@@ -68,6 +69,9 @@ class CitySnapshot:
     held: Mapping[str, tuple[HeldOrder, ...]] = field(default_factory=dict)
     #: (order id, courier id, when in unix seconds) of the declines of open orders.
     declines: tuple[tuple[str, str, float], ...] = ()
+    #: Assigned orders not picked up (not offers) of every online courier, with what the
+    #: courier holds and how often each was reassigned; only from ``snapshot(movable=True)``.
+    movable: tuple[Movable, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,11 +234,13 @@ class CityStore:
 
     # -- snapshot ------------------------------------------------------------------------
 
-    def snapshot(self) -> CitySnapshot:
+    def snapshot(self, movable: bool = False) -> CitySnapshot:
         """Open orders (oldest first), couriers with free slots and what they hold.
 
         Everything is read atomically but whether a held order is picked up: that is
-        read just after, so it may lag one event (it only changes a route's cost).
+        read just after, so it may lag one event (it only changes a route's cost; the
+        commit re-checks a move). With ``movable``, also the orders reassignment may
+        move (:class:`jarvis.models.reassign.Movable`).
         """
         k = self.keys
         try:
@@ -258,6 +264,7 @@ class CityStore:
             }
             every_held = [oid for ids in held_by.values() for oid in ids]
             statuses = self.redis.hmget(k.order_status, every_held) if every_held else []
+            moved = self.redis.hmget(k.reassigned, every_held) if movable and every_held else []
         except redis.RedisError as exc:
             raise self._fail("snapshot", exc) from exc
         # Records are immutable JSON: each distinct text is validated once and reused by
@@ -300,11 +307,49 @@ class CityStore:
                 order_id, courier_id = text(member).split(" ")
                 if order_id in open_set:
                     declines.append((order_id, courier_id, float(score) / 1000.0))
+            movables = (
+                self._movable(held_by, every_held, statuses, moved, orders, couriers, positions)
+                if movable
+                else ()
+            )
         except (KeyError, ValueError, ValidationError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
         self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
         cursor_id = text(cursor or "")
-        return CitySnapshot(open_orders, tuple(free), cursor_id, held, tuple(declines))
+        return CitySnapshot(
+            open_orders, tuple(free), cursor_id, held, tuple(declines), tuple(movables)
+        )
+
+    def _movable(
+        self,
+        held_by: Mapping[Any, list[Any]],
+        every_held: Sequence[Any],
+        statuses: Sequence[Any],
+        moved: Sequence[Any],
+        orders: Mapping[Any, Any],
+        couriers: Mapping[Any, Any],
+        positions: Mapping[Any, Any],
+    ) -> list[Movable]:
+        status = {text(o): text(s) for o, s in zip(every_held, statuses, strict=True) if s}
+        moves = {text(o): int(m) for o, m in zip(every_held, moved, strict=True) if m}
+        out = []
+        for cid, ids in held_by.items():
+            names = [text(oid) for oid in ids]
+            if not any(status.get(n) == "assigned" for n in names):
+                continue
+            courier = Courier.model_validate_json(couriers[cid]).model_copy(
+                update={"position": Point.model_validate_json(positions[cid])}
+            )
+            held = tuple(
+                HeldOrder(Order.model_validate_json(orders[oid]), status.get(n) == "picked_up")
+                for oid, n in zip(ids, names, strict=True)
+            )
+            out += [
+                Movable(h.order, courier, held, moves.get(h.order.id, 0))
+                for h, n in zip(held, names, strict=True)
+                if status.get(n) == "assigned"
+            ]
+        return out
 
     # -- decisions out -------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from tests.actors.conftest import CITY
 from tests.store.builders import event
 
 HERE = Point(lat=48.85, lon=2.35)
+MAX_MOVES = 1
 EAST = Point(lat=48.85, lon=2.40)
 WEST = Point(lat=48.85, lon=2.30)
 
@@ -124,3 +125,35 @@ def test_in_acceptance_mode_an_unanswered_offer_expires_and_goes_elsewhere_until
     assert store.dead_letters() == []
     report = check_cluster(rds, [CITY], namespace)
     assert report.ok, report.partitions[CITY]
+
+
+def test_an_assigned_order_moves_once_to_a_much_better_courier_who_comes_online(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    engine = CityEngine(store, CityConfig(reassign_max=MAX_MOVES, reassign_min_saving=60.0))
+    far = Courier(id="far", position=Point(lat=48.85, lon=2.40))
+    producer.submit_many(
+        [
+            event(CITY, "courier_online", courier=far.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("o1", HERE, WEST, now).model_dump()),
+        ]
+    )
+    _tick(engine, 1, now)
+    assert _assigned(store) == [("o1", "far")]
+    for name, lon in (("near", 2.36), ("nearest", 2.3501)):
+        courier = Courier(id=name, position=Point(lat=48.85, lon=lon))
+        producer.submit_many(
+            [event(CITY, "courier_online", courier=courier.model_dump(mode="json"))]
+        )
+        _tick(engine, 2 if name == "near" else 3, time.time())
+    moves = [
+        (d.task, d.worker, d.from_worker) for d in store.decisions() if d.type == "reassignment"
+    ]
+    # the first better courier takes it; the order has used its one move, so it stays
+    assert moves == [("o1", "near", "far")]
+    report = check_cluster(rds, [CITY], namespace)
+    assert report.ok, report.partitions[CITY]
+    assert report.partitions[CITY].reassignments == 1
