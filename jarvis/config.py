@@ -220,6 +220,37 @@ class Settings(BaseModel):
         description="claims a work item may have before a lapse or release sends it to the "
         "store's dead set (an item's own max_attempts wins)",
     )
+    ranking_work_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1e6,
+        description="store ranking: weight of a store's urgency-weighted queued work",
+    )
+    ranking_associate_weight: float = Field(
+        2.0,
+        ge=0.0,
+        le=1e6,
+        description="store ranking: weight of each associate present at the store",
+    )
+    ranking_throughput_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1e6,
+        description="store ranking: weight of the store's completions per minute",
+    )
+    ranking_presence_s: float = Field(
+        600.0,
+        gt=0.0,
+        le=3600.0,
+        description="store ranking: seconds an associate counts as present after it last asked "
+        "for work at its home store, claimed or heartbeated there",
+    )
+    ranking_throughput_s: float = Field(
+        900.0,
+        gt=0.0,
+        le=3600.0,
+        description="store ranking: seconds of completions the throughput is measured over",
+    )
     rules: Path | None = Field(None, description="TOML rules file (eligibility)")
     # --- HTTP -------------------------------------------------------------------
     http: str | None = Field(

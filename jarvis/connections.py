@@ -18,8 +18,9 @@ import redis
 from jarvis.config import Settings
 from jarvis.election import ZkAuth
 from jarvis.store.replication import RedisClient, Replication
+from jarvis.store.work.ranking import RankingWeights
 
-__all__ = ["redis_client", "replication", "zk_auth"]
+__all__ = ["ranking_weights", "redis_client", "replication", "zk_auth"]
 
 #: Seconds a Redis call waits for a free connection of the pool before it fails.
 _POOL_WAIT = 10.0
@@ -41,6 +42,17 @@ def _without_userinfo(url: str) -> str:
 def replication(settings: Settings) -> Replication:
     """How many replicas must confirm a write before Jarvis acknowledges it."""
     return Replication(settings.min_replicas, settings.redis_wait_timeout)
+
+
+def ranking_weights(settings: Settings) -> RankingWeights:
+    """The weights and windows of the store ranking's need score (``ranking_*``)."""
+    return RankingWeights(
+        work_weight=settings.ranking_work_weight,
+        associate_weight=settings.ranking_associate_weight,
+        throughput_weight=settings.ranking_throughput_weight,
+        presence_s=settings.ranking_presence_s,
+        throughput_s=settings.ranking_throughput_s,
+    )
 
 
 def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisClient:

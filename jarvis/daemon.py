@@ -28,7 +28,7 @@ from jarvis.actors.city import CityEngine
 from jarvis.actors.engine import PartitionEngine
 from jarvis.actors.loads import LOADS
 from jarvis.config import Settings, mask_url
-from jarvis.connections import redis_client, replication, zk_auth
+from jarvis.connections import ranking_weights, redis_client, replication, zk_auth
 from jarvis.election import DrainOutcome, Member, MemberOptions
 from jarvis.errors import ConfigError, ServerError
 from jarvis.models.rules import Rules, load_rules
@@ -224,6 +224,7 @@ class Daemon:
                 max_body=self.settings.http_max_body,
             ),
             max_batch=self.settings.http_max_batch,
+            ranking=ranking_weights(self.settings),
         )
         self.http = HttpServer(create_app(context), self.settings.http)
         self.http.start()

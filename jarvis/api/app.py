@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jarvis import __version__
 from jarvis.api.errors import ERROR_RESPONSES, codes_table, install_error_handlers
+from jarvis.api.ranking import ranking_router
 from jarvis.api.schemas import (
     MAX_EVENTS_PER_REQUEST,
     EventsIn,
@@ -34,6 +35,7 @@ from jarvis.models.events import validate_event
 from jarvis.store.producer import Producer
 from jarvis.store.work.batch import WorkBatch
 from jarvis.store.work.queue import WorkQueue
+from jarvis.store.work.ranking import RankingWeights
 
 __all__ = ["ApiContext", "create_app"]
 
@@ -52,7 +54,7 @@ class ApiContext:
     ``readiness`` says whether the member may take traffic; ``partitions`` and
     ``members`` return the rows of :class:`jarvis.election.ClusterView` as dicts;
     ``batch`` serves waiting get-work requests of stores in batch mode (None: every
-    request is first come, first served).
+    request is first come, first served); ``ranking`` weighs the store ranking.
     """
 
     work: WorkQueue
@@ -63,6 +65,7 @@ class ApiContext:
     batch: WorkBatch | None = None
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     max_batch: int = MAX_EVENTS_PER_REQUEST
+    ranking: RankingWeights = field(default_factory=RankingWeights)
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -101,6 +104,7 @@ def create_app(context: ApiContext) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(work_router(context))
+    app.include_router(ranking_router(context))
 
     # --- events and views ------------------------------------------------------------
 

@@ -50,7 +50,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 CONNECT_TIMEOUT = 10.0
 
-#: Settings the non-daemon commands take from ``JARVIS_*`` (credentials and TLS).
+#: Settings the non-daemon commands take from ``JARVIS_*``: credentials and TLS, and the
+#: Redis deployment (one node or a Redis Cluster) with the replicas a write must reach.
 _CONNECTION_SETTINGS = (
     "zk_auth",
     "zk_auth_file",
@@ -62,6 +63,9 @@ _CONNECTION_SETTINGS = (
     "redis_tls_cert_file",
     "redis_tls_key_file",
     "redis_tls_verify",
+    "redis_mode",
+    "redis_min_replicas",
+    "redis_wait_timeout",
 )
 
 
@@ -116,12 +120,15 @@ def add_leaf_connection_flags(parser: argparse.ArgumentParser) -> None:
             action.default = argparse.SUPPRESS
 
 
-def connection_settings(args: argparse.Namespace, redis_url: str | None = None) -> Settings:
-    """Credentials and TLS settings from ``JARVIS_*`` and the flags (ConfigError names
-    the setting). Other settings keep their defaults: these commands do not run a member."""
+def connection_settings(
+    args: argparse.Namespace, redis_url: str | None = None, extra: tuple[str, ...] = ()
+) -> Settings:
+    """Connection settings (and the ``extra`` ones) from ``JARVIS_*`` and the flags
+    (ConfigError names the setting). Other settings keep their defaults: these commands
+    do not run a member."""
     environ = {
         env_name(n): os.environ[env_name(n)]
-        for n in _CONNECTION_SETTINGS
+        for n in (*_CONNECTION_SETTINGS, *extra)
         if env_name(n) in os.environ
     }
     overrides = {"zk_auth_file": getattr(args, "zk_auth_file", None), "redis": redis_url}

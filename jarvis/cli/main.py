@@ -16,8 +16,9 @@ Member commands::
 The commands live in :mod:`jarvis.cli.settings` (run, config) and
 :mod:`jarvis.cli.ownership` (partitions, members, drain), :mod:`jarvis.cli.placement`
 (freeze, unfreeze, move) and :mod:`jarvis.cli.work` (``work dead STORE [--retry ID |
---discard ID]``, a store's dead work items) and :mod:`jarvis.cli.simulate` (``simulate``
-and ``replay``: decision quality on a simulated or a recorded day).
+--discard ID]``, a store's dead work items), :mod:`jarvis.cli.stores` (``stores``, the
+store ranking) and :mod:`jarvis.cli.simulate` (``simulate`` and ``replay``: decision
+quality on a simulated or a recorded day).
 
 Ownership commands (scripts depend on them; keep them stable)::
 
@@ -73,6 +74,7 @@ from jarvis.cli.ownership import add_ownership_commands
 from jarvis.cli.placement import add_placement_commands
 from jarvis.cli.settings import add_settings_commands
 from jarvis.cli.simulate import add_simulate_commands
+from jarvis.cli.stores import add_stores_commands
 from jarvis.cli.work import add_work_commands
 from jarvis.config import load_settings, mask_url
 from jarvis.errors import BadInputError, ConfigError, JarvisError, ServerError
@@ -246,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_commands(sub)
     add_work_commands(sub)
     add_simulate_commands(sub)
+    add_stores_commands(sub)
     _add_engine_commands(sub)
     return parser
 

@@ -42,7 +42,7 @@ __all__ = ["ScriptRunner", "check_epoch", "script_error"]
 log = logging.getLogger(__name__)
 
 #: Scripts that write nothing: no replica has anything to confirm.
-READ_ONLY = frozenset({"work_counts", "work_signals"})
+READ_ONLY = frozenset({"work_counts", "work_signals", "work_need"})
 
 
 def check_epoch(epoch: object) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "WORK_GIVE_UP",
     "WORK_HEARTBEAT",
     "WORK_IDLE",
+    "WORK_NEED",
     "WORK_REAP",
     "WORK_RELEASE",
     "WORK_SCORE",
@@ -189,13 +190,23 @@ WORK_ENQUEUE = ScriptSpec(
 )
 WORK_GET = ScriptSpec(
     "work_get",
-    keys=("items", "claims", "leases", "work_stats", "heads", "attempts"),
-    args=("associate", "now", "expires", "scan"),
+    keys=("items", "claims", "leases", "work_stats", "heads", "attempts", "present"),
+    args=("associate", "now", "expires", "scan", "home"),
     more_keys="candidate queues",
 )
 WORK_COMPLETE = ScriptSpec(
     "work_complete",
-    keys=("items", "claims", "leases", "done", "work_stats", "attempts", "history", "cancelled"),
+    keys=(
+        "items",
+        "claims",
+        "leases",
+        "done",
+        "work_stats",
+        "attempts",
+        "history",
+        "cancelled",
+        "completions",
+    ),
     args=("item", "associate", "now", "token"),
     libs=_WORK,
 )
@@ -219,7 +230,7 @@ WORK_RELEASE = ScriptSpec(
 )
 WORK_HEARTBEAT = ScriptSpec(
     "work_heartbeat",
-    keys=("claims", "leases", "cancelled"),
+    keys=("claims", "leases", "cancelled", "present"),
     args=("item", "associate", "now", "token", "expires"),
     libs=_WORK,
 )
@@ -267,8 +278,8 @@ WORK_IDLE = ScriptSpec(
 )
 WORK_SCORE = ScriptSpec(
     "work_score",
-    keys=("epoch", "stats", "heads"),
-    args=("epoch", "now", "urgent_until"),
+    keys=("epoch", "stats", "heads", "present", "completions"),
+    args=("epoch", "now", "urgent_until", "forget_before"),
     fenced=True,
     more_keys="remotable queues",
 )
@@ -338,6 +349,12 @@ WORK_SIGNALS = ScriptSpec(
     args=("now", "scan"),
     more_keys="non-empty queues",
 )
+WORK_NEED = ScriptSpec(
+    "work_need",
+    keys=("heads", "present", "completions"),
+    args=("urgent_until", "now", "present_since", "completions_since"),
+    more_keys="non-empty queues",
+)
 WORK_GIVE_UP = ScriptSpec("work_give_up", keys=("waiting", "reply"), args=("member",))
 WORK_BATCH_MODE = ScriptSpec(
     "work_batch_mode",
@@ -365,6 +382,7 @@ WORK_APPLY = ScriptSpec(
         "cancelled",
         "dead_set",
         "dead_at",
+        "completions",
     ),
     args=(
         "epoch",
@@ -407,5 +425,6 @@ SPECS: dict[str, ScriptSpec] = {
         WORK_CANCEL,
         WORK_UPDATE,
         WORK_SIGNALS,
+        WORK_NEED,
     )
 }

@@ -43,8 +43,14 @@ def test_counts_and_score_refuse_a_queue_set_that_misses_a_queue(
     score = work.scripts.run(
         WORK_SCORE,
         STORE,
-        {"epoch": keys.partition.epoch, "stats": keys.partition.stats, "heads": keys.heads},
-        {"now": 0.0, "urgent_until": 0.0},
+        {
+            "epoch": keys.partition.epoch,
+            "stats": keys.partition.stats,
+            "heads": keys.heads,
+            "present": keys.present,
+            "completions": keys.completions,
+        },
+        {"now": 0.0, "urgent_until": 0.0, "forget_before": 0.0},
         epoch=1,
     )
     assert (counts, score) == (None, None)

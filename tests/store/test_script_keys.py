@@ -18,6 +18,7 @@ from jarvis.store.specs import SPECS
 from jarvis.store.work.batch import WorkBatch
 from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.queue import WorkQueue
+from jarvis.store.work.ranking import RankingWeights, store_need
 from jarvis.testing.servers import DevCluster
 from tests.store.builders import courier, event, order
 
@@ -98,6 +99,8 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     assert work.update("s3", "p2", {"priority": 10}) == "claimed"
     assert work.cancel("s3", "p2") is True
     assert work.signals("s1").dead == 0
+    need = store_need(work, "s1", RankingWeights())
+    assert (need.associates, need.completions) == (2, 1)  # a1 at home, r1 claimed there
 
     producer.submit_many(
         [

@@ -20,8 +20,8 @@ if refused then return refused end
 local K_STATS, K_CURSOR, K_APPLIED, K_IN, K_DEAD = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_ITEMS, K_DONE, K_HEADS, K_CLAIMS = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_LEASES, K_WORK, K_ATTEMPTS, K_HISTORY = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
-local K_CANCELLED, K_DEAD_SET, K_DEAD_AT = KEYS[15], KEYS[16], KEYS[17]
-local FIRST_MORE_KEY = 18
+local K_CANCELLED, K_DEAD_SET, K_DEAD_AT, K_COMPLETIONS = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
+local FIRST_MORE_KEY = 19
 
 local cursor = redis.call('GET', K_CURSOR) or ''
 if cursor ~= ARGV[2] then
@@ -72,6 +72,7 @@ handlers.work_completed = function(id, associate)
   redis.call('HDEL', K_ATTEMPTS, id)
   redis.call('HDEL', K_HISTORY, id)
   redis.call('HINCRBY', K_WORK, 'done', 1)
+  redis.call('ZADD', K_COMPLETIONS, now, id)
 end
 
 -- Cancelled now or already: applied. Unknown (never, or done): dead-lettered.

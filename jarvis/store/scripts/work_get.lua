@@ -8,11 +8,15 @@
 -- (a store with more non-empty classes than that, none of the first eligible) each
 -- candidate's head score is looked up instead: at most max_queues O(log n) reads, never
 -- a walk through a queue. Each claim counts one attempt of its item (HASH attempts,
--- see work_lib.lua). Returns false when nothing is eligible, else
--- {item id, item JSON, claim token, score}.
+-- see work_lib.lua). The associate counts as present at the store (ZSET present, for
+-- the ranking) when it asks at its home store (ARGV home '1') or claims here.
+-- Returns false when nothing is eligible, else {item id, item JSON, claim token, score}.
 local heads, scan = KEYS[5], tonumber(ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1])
+end
 local candidate = {}
-for i = 7, #KEYS do
+for i = 8, #KEYS do
   candidate[KEYS[i]] = i
 end
 local queue
@@ -25,7 +29,7 @@ for _, q in ipairs(first) do
 end
 if not queue and #first == scan then
   local best
-  for i = 7, #KEYS do
+  for i = 8, #KEYS do
     local s = redis.call('ZSCORE', heads, KEYS[i])
     if s then
       s = tonumber(s)
@@ -51,4 +55,7 @@ redis.call('HSET', KEYS[2], id,
   cjson.encode({a = ARGV[1], t = token, c = ARGV[2], q = queue, s = score}))
 redis.call('ZADD', KEYS[3], ARGV[3], id)
 redis.call('HINCRBY', KEYS[6], id, 1)
+if ARGV[5] ~= '1' then
+  redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1])
+end
 return {id, redis.call('HGET', KEYS[1], id), token, score}

@@ -102,7 +102,7 @@ class WorkEvents:
              "items": keys.items, "done": keys.done, "heads": keys.heads,
              "claims": keys.claims, "leases": keys.leases, "work_stats": keys.stats,
              "attempts": keys.attempts, "history": keys.history, "cancelled": keys.cancelled,
-             "dead_set": keys.dead, "dead_at": keys.dead_at},
+             "dead_set": keys.dead, "dead_at": keys.dead_at, "completions": keys.completions},
             {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
              "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(now),
              "forget_before": float(now - self.work.done_retention_s)},

@@ -19,6 +19,11 @@
     <ns>:{<store>}:work:dead_at        ZSET  item id -> when it went to the dead set
     <ns>:{<store>}:work:cancelled      ZSET  item id -> when it was cancelled (kept for the done
                                              retention: its holder learns item_cancelled)
+    <ns>:{<store>}:work:present        ZSET  associate id -> when it last asked for work at its
+                                             home store, claimed or heartbeated here (see
+                                             jarvis.store.work.ranking; kept ACTIVITY_KEEP_S)
+    <ns>:{<store>}:work:completions    ZSET  item id -> when it was completed (throughput; kept
+                                             ACTIVITY_KEEP_S)
     <ns>:{<store>}:work:stats          HASH  submitted, done, claims (token counter), lapsed,
                                              released, dead, retried, discarded, cancelled
     <ns>:{<store>}:epoch, :stats       the partition's fencing epoch and counters (keys.py)
@@ -93,6 +98,14 @@ class WorkKeys:
     @property
     def cancelled(self) -> str:
         return self.partition.key("work:cancelled")
+
+    @property
+    def present(self) -> str:
+        return self.partition.key("work:present")
+
+    @property
+    def completions(self) -> str:
+        return self.partition.key("work:completions")
 
     @property
     def dead_at(self) -> str:

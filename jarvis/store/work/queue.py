@@ -262,9 +262,11 @@ class WorkQueue:
             WORK_GET,
             store,
             {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
-             "work_stats": keys.stats, "heads": keys.heads, "attempts": keys.attempts},
+             "work_stats": keys.stats, "heads": keys.heads, "attempts": keys.attempts,
+             "present": keys.present},
             {"associate": associate.id, "now": float(now), "expires": float(expires),
-             "scan": self.max_queues},
+             "scan": self.max_queues,
+             "home": "1" if not associate.remote and store == associate.home_store else "0"},
             more_keys=queues,
         )  # fmt: skip
         if not reply:
@@ -288,7 +290,8 @@ class WorkQueue:
             store,
             {"items": keys.items, "claims": keys.claims, "leases": keys.leases,
              "done": keys.done, "work_stats": keys.stats, "attempts": keys.attempts,
-             "history": keys.history, "cancelled": keys.cancelled},
+             "history": keys.history, "cancelled": keys.cancelled,
+             "completions": keys.completions},
             args,
         )  # fmt: skip
 
@@ -321,9 +324,10 @@ class WorkQueue:
         self.scripts.run(
             WORK_HEARTBEAT,
             store,
-            {"claims": keys.claims, "leases": keys.leases, "cancelled": keys.cancelled},
+            {"claims": keys.claims, "leases": keys.leases, "cancelled": keys.cancelled,
+             "present": keys.present},
             {**args, "expires": expires},
-        )
+        )  # fmt: skip
         return expires
 
     def _holder_args(

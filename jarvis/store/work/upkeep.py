@@ -1,6 +1,7 @@
 """The store owner's per-tick upkeep of its work queues, each step one fenced script:
 lapsed claims back to their queues (``work_reap.lua``) and the store's score for the
-remote ranking (``work_score.lua``); and how a script learns the queue keys it touches.
+remote ranking (``work_score.lua``, which also forgets activity older than
+:data:`ACTIVITY_KEEP_S`); and how a script learns the queue keys it touches.
 
 A script may only touch the keys it is given (``KEYS``). Which class queue a claimed
 item goes back to is written in its claim, and which queues a store has is the heads
@@ -24,7 +25,14 @@ from jarvis.store.work.keys import WorkKeys
 if TYPE_CHECKING:
     from jarvis.store.work.queue import WorkQueue
 
-__all__ = ["QUEUE_SET_RETRIES", "claimed_queues", "reap", "refresh_score", "store_queues"]
+__all__ = [
+    "ACTIVITY_KEEP_S",
+    "QUEUE_SET_RETRIES",
+    "claimed_queues",
+    "reap",
+    "refresh_score",
+    "store_queues",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,9 @@ log = logging.getLogger(__name__)
 #: is called again when a queue appeared between the read of the heads index and the
 #: script.
 QUEUE_SET_RETRIES = 5
+#: Seconds of activity (associates present, completions) a store keeps for the ranking
+#: (``jarvis.store.work.ranking``); the score script forgets what is older.
+ACTIVITY_KEEP_S = 3600.0
 
 
 def claimed_queues(work: WorkQueue, store: str, item_ids: list[str]) -> dict[str, str]:
@@ -122,11 +133,13 @@ def refresh_score(work: WorkQueue, store: str, epoch: int) -> float:
         reply = work.scripts.run(
             WORK_SCORE,
             store,
-            {"epoch": keys.partition.epoch, "stats": keys.partition.stats, "heads": keys.heads},
-            {"now": float(now), "urgent_until": float(now + work.policy.urgent_horizon_s)},
+            {"epoch": keys.partition.epoch, "stats": keys.partition.stats, "heads": keys.heads,
+             "present": keys.present, "completions": keys.completions},
+            {"now": float(now), "urgent_until": float(now + work.policy.urgent_horizon_s),
+             "forget_before": float(now - ACTIVITY_KEEP_S)},
             more_keys=remotable,
             epoch=epoch,
-        )
+        )  # fmt: skip
         if reply is not None:
             break
     else:
