@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from jarvis.models.work import Associate, WorkItem
@@ -15,13 +16,13 @@ from jarvis.store.work.queue import WorkQueue
 STORE = "s1"
 
 
-def _jarvis(*args: str) -> subprocess.CompletedProcess[str]:
+def _jarvis(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jarvis", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=dict(os.environ),
+        env={**os.environ, **env},
     )
 
 
@@ -67,3 +68,27 @@ def test_work_dead_lists_retries_and_discards(
     assert bad.returncode == 2
     both = _jarvis("work", "dead", STORE, "--retry", "w1", "--discard", "w2", *flags)
     assert both.returncode == 2
+
+
+@pytest.mark.parametrize("redis_mode", ["cluster"])
+def test_work_dead_in_cluster_mode_waits_for_replicas_like_other_writes(
+    rds: redis.RedisCluster, redis_url: str, namespace: str
+) -> None:
+    work = WorkQueue(rds, namespace)
+    work.register_associate(Associate(id="a1", home_store=STORE, roles=frozenset({"picker"})))
+    _poison(work, "w1")
+    _poison(work, "w2")
+    flags = ("--redis", redis_url, "--namespace", namespace)
+
+    retried = _jarvis("work", "dead", STORE, "--retry", "w1", *flags, JARVIS_REDIS_MODE="cluster")
+    assert retried.returncode == 0, retried.stderr
+    assert [q.item.id for q in work.queue(STORE)] == ["w1"]
+
+    # Each primary of the test cluster has one replica: asking for two cannot be
+    # confirmed, so the CLI reports an unknown outcome (exit 1) instead of success.
+    unconfirmed = _jarvis(
+        "work", "dead", STORE, "--discard", "w2", *flags,
+        JARVIS_REDIS_MODE="cluster", JARVIS_REDIS_MIN_REPLICAS="2",
+    )  # fmt: skip
+    assert unconfirmed.returncode == 1, unconfirmed.stderr
+    assert "confirmed by 1 of 2 required replica(s)" in unconfirmed.stderr

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
     from jarvis.store.replication import RedisClient
+    from jarvis.store.runner import ScriptRunner
 
 __all__ = [
     "EXIT_FAILURE",
@@ -36,6 +37,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "redis_for",
+    "script_runner",
     "zookeeper",
 ]
 
@@ -157,6 +159,17 @@ def redis_for(args: argparse.Namespace, url: str) -> RedisClient:
     from jarvis.connections import redis_client
 
     return redis_client(connection_settings(args, url))
+
+
+def script_runner(args: argparse.Namespace, url: str) -> ScriptRunner:
+    """A script runner on a Redis client for ``url`` (close its ``client``): every write
+    is confirmed by the replicas the settings ask for (``redis_min_replicas``; 1 in
+    ``redis_mode = cluster``), as a member's writes are."""
+    from jarvis.connections import redis_client, replication
+    from jarvis.store.runner import ScriptRunner
+
+    settings = connection_settings(args, url)
+    return ScriptRunner(redis_client(settings), replication=replication(settings))
 
 
 def on_signals(first: Callable[[], None]) -> None:

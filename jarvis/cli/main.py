@@ -17,8 +17,9 @@ The commands live in :mod:`jarvis.cli.settings` (run, config) and
 :mod:`jarvis.cli.ownership` (partitions, members, drain), :mod:`jarvis.cli.placement`
 (freeze, unfreeze, move) and :mod:`jarvis.cli.work` (``work dead STORE [--retry ID |
 --discard ID]``, a store's dead work items), :mod:`jarvis.cli.stores` (``stores``, the
-store ranking) and :mod:`jarvis.cli.simulate` (``simulate`` and ``replay``: decision
-quality on a simulated or a recorded day).
+store ranking), :mod:`jarvis.cli.dead_letters` (``dead-letters PARTITION [--resubmit
+ID --event JSON]``) and :mod:`jarvis.cli.simulate` (``simulate`` and ``replay``:
+decision quality on a simulated or a recorded day).
 
 Ownership commands (scripts depend on them; keep them stable)::
 
@@ -70,6 +71,7 @@ from jarvis.cli.common import (
     on_signals,
     redis_for,
 )
+from jarvis.cli.dead_letters import add_dead_letter_commands
 from jarvis.cli.ownership import add_ownership_commands
 from jarvis.cli.placement import add_placement_commands
 from jarvis.cli.settings import add_settings_commands
@@ -249,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_work_commands(sub)
     add_simulate_commands(sub)
     add_stores_commands(sub)
+    add_dead_letter_commands(sub)
     _add_engine_commands(sub)
     return parser
 

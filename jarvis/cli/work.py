@@ -9,7 +9,10 @@ one line per item (id, attempts, why the last claim came back, when) and, indent
 history; ``--json`` prints one JSON object per item instead. ``--retry ID`` queues a
 dead item again at its old place with its attempts counted from zero; ``--discard ID``
 drops it for good. A bad store id, or an ID that is not in the dead set, exits with 2
-and a message.
+and a message. Retry and discard are confirmed by replicas like a member's writes
+(``redis_min_replicas``, default 1 with ``JARVIS_REDIS_MODE=cluster``): too few
+confirmations in time exit with 1 (the outcome is unknown; both are idempotent, run
+again).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import time
 from typing import Any
 
-from jarvis.cli.common import EXIT_OK, add_connection_flags, env, positive_int, redis_for
+from jarvis.cli.common import EXIT_OK, add_connection_flags, env, positive_int, script_runner
 from jarvis.errors import BadInputError, NotFoundError
 from jarvis.store.keys import check_partition_id
 from jarvis.store.work.dead import DeadItem
@@ -56,9 +59,10 @@ def _print_dead(dead: DeadItem) -> None:
 
 def _cmd_dead(args: argparse.Namespace) -> int:
     store = check_partition_id(args.store)
-    client = redis_for(args, args.redis)
+    scripts = script_runner(args, args.redis)
+    client = scripts.client
     try:
-        work = WorkQueue(client, args.namespace)
+        work = WorkQueue(client, args.namespace, scripts=scripts)
         try:
             if args.retry is not None:
                 work.retry_dead(store, args.retry)

@@ -62,6 +62,12 @@ class PartitionKeys:
         return self.key("dead")
 
     @property
+    def dead_letter_resubmitted(self) -> str:
+        """Hash: dead-letter entry id -> JSON of its re-submission (new stream id, event id,
+        when), so an entry is re-submitted once."""
+        return self.key("dead:resubmitted")
+
+    @property
     def stats(self) -> str:
         """Hash of counters (fenced commits, dead letters, last tick, ...)."""
         return self.key("stats")

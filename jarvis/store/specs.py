@@ -21,6 +21,7 @@ __all__ = [
     "CITY_APPLY",
     "CITY_COMMIT",
     "CITY_IDLE",
+    "DEAD_LETTER_RESUBMIT",
     "SPECS",
     "WORK_APPLY",
     "WORK_BATCH_MODE",
@@ -400,6 +401,12 @@ WORK_APPLY = ScriptSpec(
     more_args=_APPLY_SLOTS,
 )
 
+DEAD_LETTER_RESUBMIT = ScriptSpec(
+    "dead_letter_resubmit",
+    keys=("dead", "resubmitted", "in"),
+    args=("dead_id", "event_id", "event_json", "now", "keep"),
+)
+
 #: Every script, by name.
 SPECS: dict[str, ScriptSpec] = {
     spec.name: spec
@@ -426,5 +433,6 @@ SPECS: dict[str, ScriptSpec] = {
         WORK_UPDATE,
         WORK_SIGNALS,
         WORK_NEED,
+        DEAD_LETTER_RESUBMIT,
     )
 }

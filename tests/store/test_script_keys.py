@@ -11,6 +11,7 @@ from jarvis.actors.batch import assign_waiting
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
 from jarvis.store.idle import city_idle_tick, store_idle_tick
+from jarvis.store.dead_letters import DeadLetters
 from jarvis.store.producer import Producer
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.scripts import _read
@@ -113,6 +114,10 @@ def test_every_script_touches_only_its_declared_keys_of_one_slot(
     )
     applied = WorkEvents(work).apply("s1", epoch=1)
     assert (applied.applied, applied.dead_lettered) == (3, 2)
+    letters = DeadLetters(rds, namespace, scripts=runner)
+    first = letters.list("s1")[0]
+    fixed = event("s1", "work_submitted", item=WorkItem(id="w4", store="s1", role="picker"))
+    assert letters.resubmit("s1", first.id, fixed)[0] is True
 
     batch = WorkBatch(work)
     batch.set_mode("s1", 1, True, ttl_s=30)
