@@ -4,9 +4,12 @@ parts of each score, the formula and the weights."""
 from __future__ import annotations
 
 import httpx
+from kazoo.client import KazooClient
 
+from jarvis.election import PartitionRegistry
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.work.queue import WorkQueue
+from tests.api.conftest import CLUSTER
 
 
 def test_the_ranking_lists_the_neediest_store_first_with_its_parts(
@@ -37,3 +40,17 @@ def test_a_bad_limit_gets_a_4xx_with_its_code(client: httpx.Client) -> None:
     answer = client.get("/v1/stores/ranking?limit=0")
     assert answer.status_code == 422
     assert answer.json()["code"] == "invalid_request"
+
+
+def test_a_store_partition_that_never_ticked_is_listed_too(
+    client: httpx.Client, work: WorkQueue, zk: KazooClient
+) -> None:
+    PartitionRegistry(zk, CLUSTER).add("quiet", "store", {})
+    work.register_associate(Associate(id="ann", home_store="quiet", roles=frozenset({"x"})))
+    assert work.get_work("ann") is None  # no owner tick ever wrote its score
+
+    body = client.get("/v1/stores/ranking").json()
+
+    assert [(s["store"], s["associates"], s["score"]) for s in body["stores"]] == [
+        ("quiet", 1, -2.0)
+    ]

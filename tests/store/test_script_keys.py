@@ -10,8 +10,8 @@ import redis
 from jarvis.actors.batch import assign_waiting
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
-from jarvis.store.idle import city_idle_tick, store_idle_tick
 from jarvis.store.dead_letters import DeadLetters
+from jarvis.store.idle import city_idle_tick, store_idle_tick
 from jarvis.store.producer import Producer
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.scripts import _read

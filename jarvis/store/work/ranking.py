@@ -20,8 +20,10 @@ script (``work_need.lua``), and scored with configurable weights::
   minute.
 
 A higher score needs help more; a negative one has people or pace to spare. Which
-stores are listed: every store whose owner has ticked (the members of the remote
-ranking, ``<ns>:global:work:stores``). The remote ranking that routes remote associates
+stores are listed: every store whose owner has run a full tick (the members of the
+remote ranking, ``<ns>:global:work:stores``; a store that never had work may not be
+there) and the store partitions the caller names (HTTP: every store partition in
+ZooKeeper). The remote ranking that routes remote associates
 is not this score: it is the store's urgency-weighted *remotable* load (what a remote
 associate may take), written by the owner's tick (:func:`upkeep.refresh_score`).
 """
@@ -29,6 +31,7 @@ associate may take), written by the owner's tick (:func:`upkeep.refresh_score`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -132,15 +135,15 @@ def store_need(work: WorkQueue, store: str, weights: RankingWeights) -> StoreNee
     )
 
 
-def store_needs(work: WorkQueue, weights: RankingWeights, limit: int = 100) -> list[StoreNeed]:
-    """The ``limit`` neediest stores, highest score first (ties by store id)."""
+def store_needs(
+    work: WorkQueue, weights: RankingWeights, limit: int = 100, also: Iterable[str] = ()
+) -> list[StoreNeed]:
+    """The ``limit`` neediest stores, highest score first (ties by store id): the stores
+    of the remote ranking and those in ``also`` (the store partitions a caller knows)."""
     if limit < 1:
         raise BadInputError(f"limit must be at least 1, got {limit!r}")
-    stores = sorted(
-        text(s) for s in guarded("read the store ranking", work.redis.zrange)(
-            work.global_keys.ranking, 0, -1
-        )
-    )  # fmt: skip
+    ranked = guarded("read the store ranking", work.redis.zrange)(work.global_keys.ranking, 0, -1)
+    stores = sorted({text(s) for s in ranked} | set(also))
     needs = [store_need(work, store, weights) for store in stores]
     needs.sort(key=lambda n: (-n.score, n.store))
     return needs[:limit]
