@@ -1,6 +1,7 @@
 """Redis state of partitions: key layout, fenced Lua scripts, streams in and out."""
 
 from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
+from jarvis.store.dead_letters import DeadLetter, DeadLetters
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import city_idle_tick, store_idle_tick
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
@@ -32,6 +33,8 @@ __all__ = [
     "CityStore",
     "Claim",
     "CommitResult",
+    "DeadLetter",
+    "DeadLetters",
     "DecisionRecord",
     "EnqueueRules",
     "GlobalKeys",
