@@ -1,6 +1,6 @@
 """Redis state of partitions: key layout, fenced Lua scripts, streams in and out."""
 
-from jarvis.store.city import ApplyResult, CitySnapshot, CityStore, CommitResult
+from jarvis.store.city import EVENT_FIELD, ApplyResult, CitySnapshot, CityStore, CommitResult
 from jarvis.store.dead_letters import DeadLetter, DeadLetters
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import city_idle_tick, store_idle_tick
@@ -26,6 +26,7 @@ from jarvis.store.work import (
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "EVENT_FIELD",
     "NO_REPLICATION",
     "SPECS",
     "ApplyResult",
