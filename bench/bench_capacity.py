@@ -13,7 +13,15 @@ read at the start and the end of a window:
 - ``member_cpu``: CPU the member process used over the window, in cores
   (``/proc/<pid>/stat``);
 - ``ticks_per_cpu_s``: ticks run per CPU-second of the member (the cost of an idle tick,
-  steadier than the share of due ticks when other processes compete for the cores).
+  steadier than the share of due ticks when other processes compete for the cores);
+- ``idle_share``: share of the ticks recorded by the one-round-trip idle script
+  (``jarvis_idle_ticks_total``);
+- ``fair_min`` / ``fair_max``: the fewest and most ticks one partition recorded over the
+  window (its ``tick`` in Redis), over the window's due ticks per partition: every
+  partition keeps ticking at an equal rate when both are close;
+- ``load_avg``: the machine's one-minute load average at the end (2 cores: above 2, the
+  member competes for CPU), with ``tick_workers`` the member ran with, and its
+  ``member_threads`` and ``member_rss_mb``.
 
 The member may take every partition (``JARVIS_MAX_PARTITIONS`` is set to the size).
 
@@ -34,7 +42,10 @@ from typing import Any
 
 import httpx
 
+from jarvis.config import Settings
 from jarvis.election import ClusterView, PartitionRegistry
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.replication import RedisClient
 from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.servers import free_port
 
@@ -109,6 +120,32 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _partition_ids(partitions: int) -> list[str]:
+    """Stores and cities, 9:1."""
+    cities = partitions // 10
+    return [f"s{i:05d}" for i in range(partitions - cities)] + [f"c{i:04d}" for i in range(cities)]
+
+
+def _recorded_ticks(client: RedisClient, namespace: str, ids: list[str]) -> dict[str, int]:
+    """The last tick number each partition recorded in Redis (its stats' ``tick``)."""
+    pipe = client.pipeline(transaction=False)
+    for partition in ids:
+        pipe.hget(PartitionKeys(partition, namespace).stats, "tick")
+    return {p: int(v or 0) for p, v in zip(ids, pipe.execute(), strict=True)}
+
+
+def _threads_and_memory(pid: int) -> dict[str, int]:
+    """The member's thread count and resident memory (MB), from ``/proc/<pid>/status``."""
+    status = dict(
+        line.split(":", 1)
+        for line in open(f"/proc/{pid}/status").read().splitlines()  # noqa: SIM115
+    )
+    return {
+        "member_threads": int(status["Threads"]),
+        "member_rss_mb": int(status["VmRSS"].split()[0]) // 1024,
+    }
+
+
 def _start(partitions: int, extra_env: dict[str, str] | None = None) -> tuple[LocalCluster, str]:
     port = free_port()
     env = {"JARVIS_HTTP": f"127.0.0.1:{port}", "JARVIS_HTTP_READ_OPEN": "true"}
@@ -125,11 +162,8 @@ def _start(partitions: int, extra_env: dict[str, str] | None = None) -> tuple[Lo
     )
     cluster.start()
     registry = PartitionRegistry(cluster.admin, cluster.cluster)
-    cities = partitions // 10
-    for i in range(partitions - cities):
-        registry.add(f"s{i:05d}", "store")
-    for i in range(cities):
-        registry.add(f"c{i:04d}", "city")
+    for partition in _partition_ids(partitions):
+        registry.add(partition, "city" if partition.startswith("c") else "store")
     cluster.start_member("m1", "a")
     view = ClusterView(cluster.admin, cluster.cluster)
     _wait(
@@ -154,12 +188,20 @@ def measure(
     cluster, url = _start(partitions, env)
     try:
         pid = cluster.members["m1"].proc.pid
+        ids = _partition_ids(partitions)
+        client = cluster.redis_client()
         time.sleep(WARMUP)
         with httpx.Client(timeout=30) as http:
             before, cpu0, t0 = http.get(url).text, _cpu_seconds(pid), time.monotonic()
+            ticks0 = _recorded_ticks(client, cluster.namespace, ids)
             time.sleep(window)
             after, cpu1, t1 = http.get(url).text, _cpu_seconds(pid), time.monotonic()
+            ticks1 = _recorded_ticks(client, cluster.namespace, ids)
+        client.close()
         elapsed = t1 - t0
+        per_partition = sorted(ticks1[p] - ticks0[p] for p in ids)
+        due_each = elapsed / TICK
+        idle = _total(after, "jarvis_idle_ticks_total") - _total(before, "jarvis_idle_ticks_total")
         ticks = _total(after, "jarvis_ticks_total") - _total(before, "jarvis_ticks_total")
         errors = _total(after, "jarvis_tick_errors_total") - _total(
             before, "jarvis_tick_errors_total"
@@ -179,6 +221,14 @@ def measure(
             "tick_errors": int(errors),
             "member_cpu": round((cpu1 - cpu0) / elapsed, 2),
             "ticks_per_cpu_s": round(ticks / max(cpu1 - cpu0, 1e-9)),
+            "idle_share": round(idle / max(ticks, 1.0), 3),
+            "fair_min": round(per_partition[0] / due_each, 3),
+            "fair_max": round(per_partition[-1] / due_each, 3),
+            "load_avg": round(os.getloadavg()[0], 1),
+            **_threads_and_memory(pid),
+            "tick_workers": int(
+                env.get("JARVIS_TICK_WORKERS", Settings.model_fields["tick_workers"].default)
+            ),
         }
     finally:
         cluster.stop()

@@ -71,7 +71,8 @@ class Scheduler:
             seq = next(self._seq)
             self._entries[key] = (seq, due, callback)
             heapq.heappush(self._heap, (due, seq, key))
-            self._cond.notify()
+            if self._heap[0][1] == seq:  # the clock waits for an earlier entry otherwise
+                self._cond.notify()
 
     def cancel(self, key: str) -> None:
         with self._cond:

@@ -79,6 +79,9 @@ class StoreEngine:
         # The score this engine last wrote into the global ranking (None: not yet). An
         # idle tick writes no score, so it is taken only once the ranking says 0.
         self._score: float | None = None
+        # The stuck-work signals last exported (None: none yet), so that an idle tick
+        # sets the gauges only when they change.
+        self._signals: tuple[float, int, int, int] | None = None
 
     @classmethod
     def build(
@@ -118,7 +121,7 @@ class StoreEngine:
         if self.batch is None and self._score == 0.0:
             idle = store_idle_tick(self.work, self.ticks, self.store, epoch, tick, now)
             if idle is not None:
-                _set_signals(self.store, 0.0, 0, 0, idle.dead)
+                self._export_signals(0.0, 0, 0, idle.dead)
                 return TickReport(tick, idle=True)
         self.work.reap(self.store, epoch)  # fenced: raises FencedError when deposed
         if not may_commit():
@@ -138,12 +141,8 @@ class StoreEngine:
         self.ticks.record_tick(epoch, tick, now)
         counts = self.work.counts(self.store)
         signals = self.work.signals(self.store)
-        _set_signals(
-            self.store,
-            signals.overdue_s,
-            signals.queued_overdue,
-            signals.claims_overdue,
-            signals.dead,
+        self._export_signals(
+            signals.overdue_s, signals.queued_overdue, signals.claims_overdue, signals.dead
         )
         return TickReport(
             tick=tick,
@@ -153,12 +152,14 @@ class StoreEngine:
             assigned=assigned,
         )
 
-
-def _set_signals(store: str, overdue_s: float, queued: int, claims: int, dead: int) -> None:
-    metrics.WORK_OVERDUE_SECONDS.labels(store).set(overdue_s)
-    metrics.WORK_QUEUED_OVERDUE.labels(store).set(queued)
-    metrics.WORK_CLAIMS_OVERDUE.labels(store).set(claims)
-    metrics.WORK_DEAD.labels(store).set(dead)
+    def _export_signals(self, overdue_s: float, queued: int, claims: int, dead: int) -> None:
+        if self._signals == (overdue_s, queued, claims, dead):
+            return
+        self._signals = (overdue_s, queued, claims, dead)
+        metrics.WORK_OVERDUE_SECONDS.labels(self.store).set(overdue_s)
+        metrics.WORK_QUEUED_OVERDUE.labels(self.store).set(queued)
+        metrics.WORK_CLAIMS_OVERDUE.labels(self.store).set(claims)
+        metrics.WORK_DEAD.labels(self.store).set(dead)
 
 
 def _stopped(tick: int, applied: int, dead: int) -> TickReport:
