@@ -2,11 +2,12 @@
 
 Each tick (every ``tick_s`` simulated seconds): orders created since the last tick join
 the pool and cancellations apply; couriers log in, ride their routes up to now (pickups
-and deliveries happen on the way) and log out once their shift is over and they hold
-nothing; then the policy decides among the open orders and the couriers in their shift
-with a free slot. An offer is declined when the seeded draw for that (order, courier)
-falls below ``decline_share``: the order stays open, and the decision code is told
-(``declines``) so it is not offered to that courier again within the cooldown.
+and deliveries happen on the way) and log out once they hold nothing and their shift is
+over, or the last order has arrived and none is open; then the policy decides among the
+open orders and the couriers in their shift with a free slot. An offer is declined when
+the seeded draw for that (order, courier) falls below ``decline_share``: the order stays
+open, and the decision code is told (``declines``) so it is not offered to that courier
+again within the cooldown.
 
 The run ends when every order is delivered or cancelled, or ``drain_s`` after the last
 order could arrive. Nothing here touches Redis.
@@ -110,7 +111,9 @@ def simulate(
                 else:
                     record.delivered_at = stop.at
                     delivered += 1
-            if now >= rider.shift.end and not rider.held:
+            # after its shift, or once no order is left to come, an idle courier goes home
+            finished = now >= rider.shift.end or (now > day.end and not pool)
+            if finished and not rider.held:
                 rider.online, rider.done = False, True
                 continue
             rider.online_s += tick_s
