@@ -16,6 +16,9 @@ The tree::
     │   ├── NotClaimedError      the item is not claimed by this associate (or the claim lapsed)
     │   ├── DuplicateItemError   a work item id is already queued, claimed or recently done
     │   └── NotFoundError        no such work item (queued, claimed or dead) in the store
+    ├── CourierError             a courier's request about its orders cannot be served (4xx)
+    │   ├── UnknownCourierError  the courier never came online in that city
+    │   └── NotOfferedError      the order is not offered (or assigned) to that courier
     ├── ElectionError            ZooKeeper ownership failed (wraps kazoo errors)
     └── StoreError               Redis state failed (wraps redis-py errors)
         ├── FencedError          a write carried an epoch lower than one Redis has seen
@@ -35,6 +38,7 @@ from __future__ import annotations
 __all__ = [
     "BadInputError",
     "ConfigError",
+    "CourierError",
     "DispatchError",
     "DuplicateIdError",
     "DuplicateItemError",
@@ -44,12 +48,14 @@ __all__ = [
     "JarvisError",
     "NotClaimedError",
     "NotFoundError",
+    "NotOfferedError",
     "NotReplicatedError",
     "PayloadTooLargeError",
     "ServerError",
     "ServerMissingError",
     "StoreError",
     "UnknownAssociateError",
+    "UnknownCourierError",
     "WorkError",
 ]
 
@@ -145,6 +151,25 @@ class NotFoundError(WorkError):
     """No such work item in the store (not queued, not claimed, not in the dead set)."""
 
     code = "not_found"
+
+
+class CourierError(JarvisError):
+    """A courier's request about its orders (list, accept, decline) cannot be served."""
+
+    code = "courier_error"
+
+
+class UnknownCourierError(CourierError):
+    """The courier never came online in that city."""
+
+    code = "unknown_courier"
+
+
+class NotOfferedError(CourierError):
+    """The order is not offered to that courier (accept), or neither offered nor assigned
+    to it and not picked up (decline)."""
+
+    code = "not_offered"
 
 
 class ElectionError(JarvisError):

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jarvis import __version__
+from jarvis.api.cities import cities_router
 from jarvis.api.dead_letters import dead_letters_router
 from jarvis.api.errors import ERROR_RESPONSES, codes_table, install_error_handlers
 from jarvis.api.ranking import ranking_router
@@ -107,6 +108,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(work_router(context))
     app.include_router(ranking_router(context))
     app.include_router(dead_letters_router(context))
+    app.include_router(cities_router(context))
 
     # --- events and views ------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from jarvis.api.schemas import ErrorOut
 from jarvis.errors import (
     BadInputError,
     ConfigError,
+    CourierError,
     DispatchError,
     DuplicateItemError,
     ElectionError,
@@ -31,6 +32,7 @@ from jarvis.errors import (
     ServerError,
     StoreError,
     UnknownAssociateError,
+    UnknownCourierError,
 )
 
 __all__ = [
@@ -62,6 +64,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "claim_lapsed": (409, "the claim's lease ran out before this call"),
     "item_cancelled": (409, "the item was cancelled while claimed"),
     "duplicate_item": (409, "a work item with this id is queued, claimed or recently done"),
+    "unknown_courier": (404, "the courier never came online in that city"),
+    "not_offered": (409, "the order is not offered (accept) or held (decline) by the courier"),
+    "courier_error": (409, "any other courier request the city refuses"),
     "bad_request": (400, "any other request the HTTP layer refuses"),
     "payload_too_large": (413, "the body or the batch is over its limit"),
     "unavailable": (503, "Redis or ZooKeeper cannot be reached, or failed"),
@@ -74,6 +79,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 _STATUS: list[tuple[type[JarvisError], int]] = [
     (PayloadTooLargeError, 413),
     (UnknownAssociateError, 404),
+    (UnknownCourierError, 404),
+    (CourierError, 409),
     (NotFoundError, 404),
     (NotClaimedError, 409),
     (DuplicateItemError, 409),

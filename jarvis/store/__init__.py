@@ -1,6 +1,13 @@
 """Redis state of partitions: key layout, fenced Lua scripts, streams in and out."""
 
-from jarvis.store.city import EVENT_FIELD, ApplyResult, CitySnapshot, CityStore, CommitResult
+from jarvis.store.city import (
+    EVENT_FIELD,
+    ApplyResult,
+    CitySnapshot,
+    CityStore,
+    CommitResult,
+    CourierOrder,
+)
 from jarvis.store.dead_letters import DeadLetter, DeadLetters
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import city_idle_tick, store_idle_tick
@@ -34,6 +41,7 @@ __all__ = [
     "CityStore",
     "Claim",
     "CommitResult",
+    "CourierOrder",
     "DeadLetter",
     "DeadLetters",
     "DecisionRecord",

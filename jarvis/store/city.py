@@ -47,7 +47,7 @@ from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import ScriptRunner, check_epoch
 from jarvis.store.specs import CITY_APPLY, CITY_COMMIT, Arg
 
-__all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult"]
+__all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult", "CourierOrder"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,16 @@ class CitySnapshot:
     #: Assigned orders not picked up (not offers) of every online courier, with what the
     #: courier holds and how often each was reassigned; only from ``snapshot(movable=True)``.
     movable: tuple[Movable, ...] = ()
+
+
+@dataclass(frozen=True)
+class CourierOrder:
+    """An order a courier holds: ``offered`` (acceptance mode, until ``expires_at``),
+    ``assigned`` or ``picked_up``."""
+
+    order: Order
+    status: str
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -419,6 +429,37 @@ class CityStore:
         return self.commit(epoch, tick, (), now).marker
 
     # -- inspection ----------------------------------------------------------------------
+
+    def courier_orders(self, courier_id: str) -> list[CourierOrder] | None:
+        """What ``courier_id`` holds, in assignment order; None for an unknown courier."""
+        k = self.keys
+        try:
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hexists(k.couriers, courier_id)
+                pipe.hget(k.courier_orders, courier_id)
+                known, held = pipe.execute()
+            if not known:
+                return None
+            ids = text(held or "").split()
+            if not ids:
+                return []
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(k.orders, ids)
+                pipe.hmget(k.order_status, ids)
+                pipe.hmget(k.assignments, ids)
+                pipe.zmscore(k.offers, ids)
+                records, statuses, owners, expiries = pipe.execute()
+        except redis.RedisError as exc:
+            raise self._fail("reading a courier's orders", exc) from exc
+        out = []
+        for record, status, owner, expiry in zip(records, statuses, owners, expiries, strict=True):
+            # between the two reads an order may have been delivered or moved: skip it
+            if record is None or owner is None or text(owner) != courier_id:
+                continue
+            state = text(status or "")
+            expires = float(expiry) / 1000.0 if expiry is not None and state == "offered" else None
+            out.append(CourierOrder(Order.model_validate_json(record), state, expires))
+        return out
 
     def last_tick(self) -> tuple[int, float | None]:
         """The last recorded tick number (0 if none) and when it ran (None if never)."""
