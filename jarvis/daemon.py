@@ -31,6 +31,7 @@ from jarvis.config import Settings, mask_url
 from jarvis.connections import ranking_weights, redis_client, replication, zk_auth
 from jarvis.election import DrainOutcome, Member, MemberOptions
 from jarvis.errors import ConfigError, ServerError
+from jarvis.models.config import city_config
 from jarvis.models.rules import Rules, load_rules
 from jarvis.store.city import CityStore
 from jarvis.store.runner import ScriptRunner
@@ -83,7 +84,7 @@ class Daemon:
         def build(partition: str, kind: str, config: Mapping[str, Any]) -> PartitionEngine:
             if kind == "city":
                 store = CityStore(client, partition, settings.namespace, scripts=scripts)
-                return CityEngine(store, rules=rules)
+                return CityEngine(store, city_config(config), rules=rules)
             if kind == "store":
                 from jarvis.actors.store import StoreEngine
 

@@ -22,7 +22,8 @@ from jarvis.election.nodes import PartitionKind, PartitionNode, decode, encode
 from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.placement import pin_of
 from jarvis.election.weights import weight_of
-from jarvis.errors import BadInputError, ElectionError
+from jarvis.errors import BadInputError, ConfigError, ElectionError
+from jarvis.models.config import city_config
 
 __all__ = ["KINDS", "PartitionInfo", "PartitionKind", "PartitionRegistry"]
 
@@ -53,6 +54,11 @@ def _node(kind: object, config: object) -> PartitionNode:
         raise BadInputError(f"partition config must be a JSON object, not {config!r}")
     pin_of(config)  # a malformed pin or weight is refused here, not ignored later
     weight_of(config)
+    if kind == "city":
+        try:
+            city_config(config)  # so are a city's solver settings
+        except ConfigError as exc:
+            raise BadInputError(f"invalid partition config: {exc}") from exc
     try:
         return PartitionNode(kind=kind, config=dict(config))
     except ValidationError as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from jarvis.errors import ConfigError
 
-__all__ = ["CityConfig", "StoreConfig"]
+__all__ = ["CityConfig", "StoreConfig", "city_config"]
 
 
 def _check(obj: object, positive: tuple[str, ...], non_negative: tuple[str, ...]) -> None:
@@ -94,6 +96,29 @@ class CityConfig:
         )
         if self.bundle_detour < 1.0:
             raise ConfigError(f"CityConfig.bundle_detour: must be >= 1, got {self.bundle_detour!r}")
+
+
+def city_config(config: Mapping[str, Any]) -> CityConfig:
+    """The :class:`CityConfig` of a city from its partition config (``jarvis partitions
+    add ID city --config JSON``): the keys that name a CityConfig field, each of that
+    field's type (a whole number is taken where a float is expected); other keys (a pin,
+    a weight) belong to placement. ConfigError names a bad value."""
+    values: dict[str, Any] = {}
+    for f in fields(CityConfig):
+        if f.name not in config:
+            continue
+        value, default = config[f.name], f.default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok:
+            kind = {bool: "a boolean", int: "an integer"}.get(type(default), "a number")
+            raise ConfigError(f"city config {f.name}: must be {kind}, got {value!r}")
+        values[f.name] = float(value) if isinstance(default, float) else value
+    return CityConfig(**values)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,13 @@ def test_bad_kinds_and_configs_are_refused(registry: PartitionRegistry) -> None:
         registry.add("berlin", "town")  # type: ignore[arg-type]
     with pytest.raises(BadInputError, match="JSON object"):
         registry.add("berlin", "city", [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match="acceptance: must be a boolean"):
+        registry.add("berlin", "city", {"acceptance": "yes"})
+    with pytest.raises(BadInputError, match="offer_timeout_s: must be > 0"):
+        registry.add("berlin", "city", {"acceptance": True, "offer_timeout_s": 0})
     assert registry.list() == []
+    city = registry.add("berlin", "city", {"acceptance": True, "offer_timeout_s": 45})
+    assert city.config == {"acceptance": True, "offer_timeout_s": 45}
 
 
 def test_a_malformed_cluster_name_is_refused(zk: KazooClient) -> None:
