@@ -7,7 +7,8 @@ over, or the last order has arrived and none is open; then the policy decides am
 open orders and the couriers in their shift with a free slot. An offer is declined when
 the seeded draw for that (order, courier) falls below ``decline_share``: the order stays
 open, and the decision code is told (``declines``) so it is not offered to that courier
-again within the cooldown.
+again within the cooldown. Reassignments the policy returns move an order (not picked up)
+from one courier's route to another's; a reassignment is not declined.
 
 The run ends when every order is delivered or cancelled, or ``drain_s`` after the last
 order could arrive. Nothing here touches Redis.
@@ -20,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 
 from jarvis.errors import DispatchError
-from jarvis.models import EtaEstimator, HeldOrder, Order, StraightLineEstimator
+from jarvis.models import EtaEstimator, HeldOrder, Movable, Move, Order, StraightLineEstimator
 from jarvis.sim.couriers import Rider
 from jarvis.sim.day import Day
 from jarvis.sim.policies import Policy
@@ -41,6 +42,7 @@ class OrderRecord:
     courier: str | None = None
     cancelled_at: float | None = None
     declines: int = 0
+    moves: int = 0  # times it was reassigned
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def simulate(
     cancels = sorted((at, o) for o, at in day.cancels.items() if o in records)
     pool: dict[str, Order] = {}
     declines: list[tuple[str, str, float]] = []
-    arrived = cancelled = delivered = ticks = max_held = 0
+    arrived = cancelled = delivered = ticks = max_held = reassignments = 0
     online_s = idle_s = 0.0
     now = day.start
     while delivered + cancelled < len(records) and now < day.end + drain_s:
@@ -123,8 +125,9 @@ def simulate(
                 idle_s += tick_s
         declines = [d for d in declines if d[2] + decline_cooldown_s > now]
         free = [r for r in riders if r.online and now < r.shift.end and r.free_slots > 0]
-        pairs = policy.assign(list(pool.values()), free, now, declines)
-        for order_id, courier_id in pairs:
+        movable = _movable(riders, records) if policy.reassigns else []
+        dispatch = policy.assign(list(pool.values()), free, now, declines, movable)
+        for order_id, courier_id in dispatch.pairs:
             record, rider = records[order_id], by_id[courier_id]
             if order_id not in pool or rider.free_slots <= 0:
                 raise DispatchError(
@@ -139,6 +142,10 @@ def simulate(
             rider.held.append(HeldOrder(record.order))
             record.assigned_at, record.courier = now, courier_id
             max_held = max(max_held, len(rider.held))
+        for move in dispatch.moves:
+            _move(move, records[move.task], by_id, now)
+            reassignments += 1
+            max_held = max(max_held, len(by_id[move.worker].held))
     log.debug("simulated %d ticks under %s: %d delivered", ticks, policy.name, delivered)
     return SimResult(
         policy=policy.name,
@@ -146,10 +153,37 @@ def simulate(
         online_s=online_s,
         idle_s=idle_s,
         ticks=ticks,
+        reassignments=reassignments,
         max_held=max_held,
         capacity={r.id: r.capacity for r in riders},
         still_held=frozenset(h.order.id for r in riders for h in r.held),
     )
+
+
+def _movable(riders: list[Rider], records: dict[str, OrderRecord]) -> list[Movable]:
+    """The assigned orders not picked up yet, on every courier online."""
+    return [
+        Movable(h.order, rider.courier(), tuple(rider.held), records[h.order.id].moves)
+        for rider in riders
+        if rider.online
+        for h in rider.held
+        if not h.picked_up
+    ]
+
+
+def _move(move: Move, record: OrderRecord, riders: dict[str, Rider], now: float) -> None:
+    """Reassign: the order leaves its courier's route for the other's."""
+    source, target = riders[move.source], riders[move.worker]
+    held = {h.order.id: h for h in source.held}
+    if record.courier != move.source or move.task not in held or held[move.task].picked_up:
+        raise DispatchError(f"move of {move.task} from {move.source}: it does not hold it")
+    if target.free_slots <= 0 or not target.online:
+        raise DispatchError(f"move of {move.task} to {move.worker}: the courier has no room")
+    source.stop_here(now)
+    source.held = [h for h in source.held if h.order.id != move.task]
+    target.held.append(held[move.task])
+    record.courier = move.worker
+    record.moves += 1
 
 
 def _cancel(

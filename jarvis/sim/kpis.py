@@ -7,8 +7,8 @@
 - ``mean_wait_s``: from creation to the accepted assignment, over assigned orders;
 - ``orders_per_courier_hour``: deliveries per hour of courier time online;
 - ``idle_share``: the share of courier time online spent holding nothing;
-- ``reassignments``: orders moved from one courier to another (the simulator does not
-  reassign yet: always 0).
+- ``reassignments``: orders moved from one courier to another (route-aware policies,
+  when ``CityConfig.reassign_max`` > 0).
 """
 
 from __future__ import annotations

@@ -74,6 +74,10 @@ class Scenario:
     bundle_pickup_km: float = 0.5
     #: Hours after ``end`` the couriers get to deliver what is left.
     drain_hours: float = 3.0
+    #: New orders a courier may take in one tick (the rules' ``max_tasks``); 0: its free
+    #: slots. 1 makes the solver cost a courier's second new order from its route, a
+    #: tick later, instead of as if the first were not there.
+    max_tasks_per_tick: int = 0
     city: CityConfig = field(default_factory=CityConfig)
 
     def __post_init__(self) -> None:
@@ -92,7 +96,7 @@ class Scenario:
         for name in ("decline_share", "off_peak_share"):
             if not 0.0 <= numbers[name] <= 1.0:
                 raise ConfigError(f"{name}: must be between 0 and 1, got {numbers[name]!r}")
-        for name in ("bundle_pickup_km", "drain_hours", "seed"):
+        for name in ("bundle_pickup_km", "drain_hours", "seed", "max_tasks_per_tick"):
             if numbers[name] < 0:
                 raise ConfigError(f"{name}: must be >= 0, got {numbers[name]!r}")
         if not 0.0 <= self.start_s < self.end_s <= 86400.0:

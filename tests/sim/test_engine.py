@@ -116,3 +116,20 @@ def test_a_city_policy_runs_the_city_settings() -> None:
     slots = policy_for(SMALL.replace(policy="slots", city=CityConfig(bundle_pickup_km=1.0)))
     assert isinstance(slots, CityPolicy)
     assert slots.config.bundle_pickup_km == 0.0
+
+
+@pytest.mark.parametrize(("per_tick", "same_tick"), [(0, True), (1, False)])
+def test_max_tasks_per_tick_caps_the_new_orders_a_courier_takes_in_one_tick(
+    per_tick: int, same_tick: bool
+) -> None:
+    restaurant = point(0.0, 0.0)
+    orders = [
+        order("o1", T0, 600.0, restaurant, point(0.5, 0.5)),
+        order("o2", T0, 600.0, restaurant, point(0.6, 0.5)),
+    ]
+    the_day = day(orders, [shift("c1", restaurant, capacity=2)])
+    scenario = SMALL.replace(policy="routes", max_tasks_per_tick=per_tick)
+    result = simulate(the_day, policy_for(scenario), tick_s=10.0)
+    first, second = result.records
+    assert first.courier == second.courier == "c1"
+    assert (first.assigned_at == second.assigned_at) is same_tick

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jarvis.models import CityConfig
 from jarvis.sim import POLICIES, Scenario, kpis, make_day, policy_for, simulate
 from jarvis.sim.day import Day
 from tests.sim.days import T0, day, order, point, shift
@@ -34,12 +35,19 @@ def small_days(draw: st.DrawFn) -> tuple[Day, int]:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_days(), st.sampled_from(POLICIES), st.floats(0.0, 0.5), st.integers(0, 50))
+@given(
+    small_days(),
+    st.sampled_from(POLICIES),
+    st.floats(0.0, 0.5),
+    st.integers(0, 50),
+    st.integers(0, 2),
+)
 def test_no_route_delivers_before_pickup_exceeds_capacity_or_drops_an_order(
-    case: tuple[Day, int], policy: str, decline_share: float, seed: int
+    case: tuple[Day, int], policy: str, decline_share: float, seed: int, reassign_max: int
 ) -> None:
     the_day, capacity = case
-    scenario = Scenario(policy=policy, bundle_pickup_km=1.0)
+    city = CityConfig(reassign_max=reassign_max, reassign_min_saving=30.0)
+    scenario = Scenario(policy=policy, bundle_pickup_km=1.0, city=city)
     result = simulate(
         the_day,
         policy_for(scenario),
