@@ -5,7 +5,9 @@ The same seeded days (a 5 km square city, 60 restaurants, bike couriers of capac
 at the top, 34 couriers: the fleet is busy about 80-90 % of its time) and off-peak
 (15:00-17:00, the same fleet, about 30 % busy), under ``greedy`` (nearest idle courier),
 ``slots`` (today's independent slots), ``routes`` (route-aware costs) and ``bundling``
-(route-aware costs and bundling). Each window is run for several seeds and their orders
+(route-aware costs and bundling), and ``routes_one_per_tick`` (route-aware costs, a
+courier taking at most one new order per tick: the rules' ``max_tasks = 1``, which
+``bundling`` applies by construction). Each window is run for several seeds and their orders
 pooled. Rows report the KPIs (jarvis.sim.kpis), the share of courier time busy, and each
 policy's ratios against ``slots``; the last rows check the issue's goals for
 ``bundling``: at peak at least 10 % lower mean click-to-door time and at least 25 % fewer
@@ -19,7 +21,14 @@ from typing import Any
 
 from jarvis.sim import Kpis, Scenario, SimResult, kpis, make_day, run_scenario
 
-POLICIES = ("greedy", "slots", "routes", "bundling")
+#: Row name -> (policy, new orders a courier may take per tick; 0: its free slots).
+POLICIES = {
+    "greedy": ("greedy", 0),
+    "slots": ("slots", 0),
+    "routes": ("routes", 0),
+    "bundling": ("bundling", 0),
+    "routes_one_per_tick": ("routes", 1),
+}
 BASELINE = "slots"
 FLEET = 34
 WINDOWS = {"peak": (11.5, 13.5), "off_peak": (15.0, 17.0)}
@@ -48,7 +57,7 @@ def _window(name: str, seeds: tuple[int, ...], hours: float | None) -> dict[str,
     start, end = WINDOWS[name]
     end = start + hours if hours else end
     out = {}
-    for policy in POLICIES:
+    for row, (policy, per_tick) in POLICIES.items():
         results = []
         for seed in seeds:
             scenario = Scenario(
@@ -59,9 +68,10 @@ def _window(name: str, seeds: tuple[int, ...], hours: float | None) -> dict[str,
                 orders_per_hour=90.0,
                 radius_km=2.5,
                 policy=policy,
+                max_tasks_per_tick=per_tick,
             )
             results.append(run_scenario(scenario, make_day(scenario))[0])
-        out[policy] = kpis(_pooled(results), Scenario().city.promise_s)
+        out[row] = kpis(_pooled(results), Scenario().city.promise_s)
     return out
 
 
