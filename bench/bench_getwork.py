@@ -7,9 +7,17 @@ items:
 - ``zpopmin``: a bare ``ZPOPMIN`` on one sorted set of that size, the floor;
 - ``api``: :meth:`jarvis.store.WorkQueue.get_work` through the Python API, one store,
   associates who may take every class (so each call peeks 12 class queues);
-- ``http``: the same, over HTTP: ``POST /v1/associates/{id}/get-work`` served by one
-  member's HTTP interface (the FastAPI app under uvicorn, one process, as ``jarvis run
-  --http`` serves it), each client with a keep-alive ``httpx`` connection.
+- ``http``: the same, over HTTP: ``POST /v1/associates/{id}/get-work`` served by
+  ``jarvis api --workers N`` (N = the machine's cores), the stateless HTTP interface in
+  N processes sharing the port;
+- ``http_member``: the same request served by one member's HTTP interface (the FastAPI
+  app under uvicorn in one process, as ``jarvis run --http`` serves it).
+
+Each HTTP client keeps one connection alive and speaks HTTP/1.1 on a raw socket
+(:class:`HttpClient`): a prepared request, the answer read by its ``Content-Length``
+and its JSON decoded by ``orjson``. A general-purpose client (httpx) spends a few
+hundred microseconds of CPU per request, on the same cores as the server; the lean
+client keeps the load generator from being what is measured.
 
 Redis runs at a higher CPU priority than the clients (niceness -10, when the system
 allows; ``JARVIS_BENCH_REDIS_NICE`` to change), as if it had a machine of its own: on a
@@ -21,7 +29,9 @@ Each target is measured three times per concurrency (once with ``--quick``), the
 targets alternating; a row has the median p50/p99 latency and throughput of its
 rounds, every round's p99, the duplicates of all rounds (items handed out twice: must
 be 0) and, for non-floor targets, ``p99_vs_floor`` (median p99 over the floor's median
-p99; target: at most 3).
+p99; target: at most 3). The HTTP rows also have ``ops_vs_api`` and ``p99_vs_api``: their
+throughput and p99 over the Python API's in the same run (issue 14's goal at 64
+clients: at least 0.5 and at most 3).
 
     python -m bench bench_getwork [--quick]
 """
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +53,7 @@ from typing import Any, Protocol
 
 import httpx
 import numpy as np
+import orjson
 import redis
 
 from jarvis.models.work import Associate, WorkItem
@@ -139,46 +151,95 @@ class ApiTarget:
 _SERVERS: dict[int, subprocess.Popen[bytes]] = {}
 
 
+class HttpClient:
+    """A lean HTTP/1.1 keep-alive client on a raw socket, so that the load generator is
+    not what is measured: one prepared request, and a response read by its
+    ``Content-Length`` (the server always sends one). httpx costs a few hundred
+    microseconds of client CPU per request, which on a small machine would take CPU
+    from the server being measured."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def post(self, path: str) -> tuple[int, bytes]:
+        """(status, body) of ``POST path`` with an empty body."""
+        self.sock.sendall(
+            f"POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-length: 0\r\n\r\n".encode()
+        )
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        while len(self.buffer) < length:
+            self._fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, body
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the HTTP server closed the connection")
+        self.buffer += chunk
+
+
 class HttpTarget:
-    """get-work over HTTP, from one member's HTTP interface in a process of its own."""
+    """get-work over HTTP, from a server in processes of its own: ``jarvis api
+    --workers N`` (name ``http``), or one member's HTTP interface in one process, as
+    ``jarvis run --http`` serves it (name ``http_member``)."""
 
-    name = "http"
-
-    def __init__(self) -> None:
+    def __init__(self, name: str, workers: int | None) -> None:
+        self.name = name
+        self.workers = workers
         self.port = 0
+
+    def command(self, url: str, namespace: str) -> list[str]:
+        listen = f"127.0.0.1:{self.port}"
+        if self.workers is None:
+            return [sys.executable, "-m", "bench.bench_getwork", url, namespace, str(self.port)]
+        return [
+            *(sys.executable, "-m", "jarvis", "--log-level", "WARNING", "api"),
+            *("--workers", str(self.workers), "--redis", url, "--namespace", namespace),
+            *("--http", listen, "--claim-ttl", "600"),
+        ]
 
     def prepare(self, url: str, namespace: str, n_items: int, clients: int) -> None:
         ApiTarget().prepare(url, namespace, n_items, clients)
         self.close()
         self.port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_getwork", url, namespace, str(self.port)],
-            stdin=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(self.command(url, namespace), stdin=subprocess.DEVNULL)
         _SERVERS[self.port] = proc
-        _favour(proc.pid)
         deadline = time.monotonic() + 30
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success:
-                    return
+                    break
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the benchmark's HTTP server did not start")
+                raise RuntimeError(f"the benchmark's HTTP server ({self.name}) did not start")
             time.sleep(0.05)
+        for pid in [proc.pid, *_children(proc.pid)]:
+            _favour(pid)
 
     def getter(self, url: str, namespace: str, index: int) -> Getter:
-        http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
-        http.get("/healthz")  # connect now: connecting is not part of get-work
+        http = HttpClient(self.port)
         path = f"/v1/associates/a{index}/get-work"
 
         def get() -> str | None:
-            response = http.post(path)
-            if response.status_code == 204:
+            status, body = http.post(path)
+            if status == 204:
                 return None
-            response.raise_for_status()
-            return str(response.json()["item"]["id"])
+            if status != 200:
+                raise RuntimeError(f"get-work answered {status}: {body[:200]!r}")
+            return str(orjson.loads(body)["item"]["id"])
 
         return get
 
@@ -189,12 +250,23 @@ class HttpTarget:
             proc.wait(30)
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (jarvis api's workers), from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
 def _serve(url: str, namespace: str, port: int) -> None:
-    """The HTTP target's server: the member's app over ``namespace``, until terminated."""
+    """The ``http_member`` server: the member's app over ``namespace``, one process, until
+    terminated."""
     import uvicorn
 
     from jarvis.api import ApiContext, create_app
     from jarvis.api.schemas import ReadyOut
+    from jarvis.api.server import uvicorn_config
     from jarvis.store.producer import Producer
     from jarvis.store.work.batch import WorkBatch
 
@@ -208,12 +280,16 @@ def _serve(url: str, namespace: str, port: int) -> None:
         members=list,
         batch=WorkBatch(work),
     )
-    uvicorn.run(
-        create_app(context), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
+    uvicorn.Server(uvicorn_config(create_app(context), "127.0.0.1", port)).run()
 
 
-TARGETS: tuple[Target, ...] = (FloorTarget(), ApiTarget(), HttpTarget())
+WORKERS = os.cpu_count() or 1
+TARGETS: tuple[Target, ...] = (
+    FloorTarget(),
+    ApiTarget(),
+    HttpTarget("http", WORKERS),
+    HttpTarget("http_member", None),
+)
 
 
 def _favour(pid: int | None) -> int:
@@ -315,9 +391,15 @@ def run(
                         measured[target.name].append(_measure(target, server.url, n_items, clients))
                 floor = _combine(measured[TARGETS[0].name])
                 rows.append(floor)
+                api: dict[str, Any] = {}
                 for target in TARGETS[1:]:
                     row = _combine(measured[target.name])
                     row["p99_vs_floor"] = row["p99_ms"] / floor["p99_ms"]
+                    if target.name == ApiTarget.name:
+                        api = row
+                    else:  # HTTP against the Python API, in the same run
+                        row["ops_vs_api"] = row["ops_per_s"] / api["ops_per_s"]
+                        row["p99_vs_api"] = row["p99_ms"] / api["p99_ms"]
                     rows.append(row)
             for row in rows:
                 row["redis_nice"] = favoured

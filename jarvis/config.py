@@ -69,7 +69,7 @@ MIN_TOKEN_LENGTH = 16
 #: Settings whose values are secrets (masked by :meth:`Settings.redacted`).
 SECRETS = frozenset({"zk_auth", "redis_password", "http_tokens"})
 #: ``JARVIS_*`` variables the CLI reads that are not settings.
-CLI_VARIABLES = frozenset({"JARVIS_CONFIG", "JARVIS_DEMO_DURATION"})
+CLI_VARIABLES = frozenset({"JARVIS_CONFIG", "JARVIS_DEMO_DURATION", "JARVIS_API_WORKERS"})
 
 
 def env_name(setting: str) -> str:

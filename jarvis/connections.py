@@ -55,7 +55,9 @@ def ranking_weights(settings: Settings) -> RankingWeights:
     )
 
 
-def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisClient:
+def redis_client(
+    settings: Settings, *, decode_responses: bool = True, client_name: str | None = None
+) -> RedisClient:
     """A Redis client for ``settings.redis`` with the configured user, password and TLS.
 
     With ``redis_mode = "cluster"`` a :class:`redis.RedisCluster` that discovers the
@@ -68,12 +70,15 @@ def redis_client(settings: Settings, *, decode_responses: bool = True) -> RedisC
     ``redis_tls_ca_file`` (or the system's CAs) unless ``redis_tls_verify`` is off, and
     ``redis_tls_cert_file``/``redis_tls_key_file`` present a client certificate. The
     pool holds at most ``redis_max_connections``; a call waits for a free one.
+    ``client_name`` names every connection (``CLIENT SETNAME``, seen in ``CLIENT LIST``).
     """
     url = settings.redis
     options: dict[str, Any] = {
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
     }
+    if client_name is not None:
+        options["client_name"] = client_name
     password = settings.redis_password_value()
     if settings.redis_username is not None or password is not None:
         parsed = urlsplit(url)

@@ -54,7 +54,8 @@ class ApiContext:
     """What the HTTP interface needs from its member.
 
     ``readiness`` says whether the member may take traffic; ``partitions`` and
-    ``members`` return the rows of :class:`jarvis.election.ClusterView` as dicts;
+    ``members`` return the rows of :class:`jarvis.election.ClusterView` as dicts (None:
+    no ZooKeeper, as in ``jarvis api``, and no such routes);
     ``batch`` serves waiting get-work requests of stores in batch mode (None: every
     request is first come, first served); ``ranking`` weighs the store ranking.
     """
@@ -62,8 +63,8 @@ class ApiContext:
     work: WorkQueue
     producer: Producer
     readiness: Callable[[], ReadyOut]
-    partitions: Rows
-    members: Rows
+    partitions: Rows | None
+    members: Rows | None
     batch: WorkBatch | None = None
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     max_batch: int = MAX_EVENTS_PER_REQUEST
@@ -130,14 +131,20 @@ def create_app(context: ApiContext) -> FastAPI:
         context.producer.submit_many(events)
         return EventsOut(accepted=len(events))
 
-    @app.get("/v1/partitions", tags=["cluster"], responses=ERROR_RESPONSES)
-    def partitions() -> list[PartitionOut]:
-        """Every partition with its owner, zone, epoch and since when."""
-        return [PartitionOut.model_validate(row) for row in context.partitions()]
+    if context.partitions is not None:
+        rows = context.partitions
 
-    @app.get("/v1/members", tags=["cluster"], responses=ERROR_RESPONSES)
-    def members() -> list[MemberOut]:
-        """Every live member with its zone, partition count and draining flag."""
-        return [MemberOut.model_validate(row) for row in context.members()]
+        @app.get("/v1/partitions", tags=["cluster"], responses=ERROR_RESPONSES)
+        def partitions() -> list[PartitionOut]:
+            """Every partition with its owner, zone, epoch and since when."""
+            return [PartitionOut.model_validate(row) for row in rows()]
+
+    if context.members is not None:
+        member_rows = context.members
+
+        @app.get("/v1/members", tags=["cluster"], responses=ERROR_RESPONSES)
+        def members() -> list[MemberOut]:
+            """Every live member with its zone, partition count and draining flag."""
+            return [MemberOut.model_validate(row) for row in member_rows()]
 
     return app

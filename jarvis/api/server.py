@@ -1,4 +1,5 @@
-"""Serve the HTTP interface from a background thread of the member process."""
+"""Serve the HTTP interface: uvicorn in a background thread of the member process, and
+the listening socket and uvicorn settings :mod:`jarvis.api.workers` shares."""
 
 from __future__ import annotations
 
@@ -6,15 +7,57 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from jarvis.errors import ConfigError, ServerError
 
-__all__ = ["HttpServer"]
+__all__ = ["HttpServer", "bind", "split_listen", "uvicorn_config"]
 
 log = logging.getLogger(__name__)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port); ConfigError naming the setting otherwise."""
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"setting 'http' (JARVIS_HTTP): expected HOST:PORT, got {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on (host, port); ServerError if the address is taken."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServerError(f"HTTP interface on {host}:{port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ServerError(f"HTTP interface did not start on {host}:{port}: {exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for Jarvis: the fastest parser and loop installed (httptools,
+    uvloop), no access log, no per-response Server/Date headers, no lifespan."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        date_header=False,
+        **options,
+    )
 
 
 class HttpServer:
@@ -24,36 +67,15 @@ class HttpServer:
     already in use is a ServerError there, not an exit of the server thread.
     """
 
-    def __init__(self, app: FastAPI, listen: str) -> None:
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(f"setting 'http' (JARVIS_HTTP): expected HOST:PORT, got {listen!r}")
-        self.config = uvicorn.Config(
-            app, host=host, port=int(port), log_level="warning", access_log=False, lifespan="off"
-        )
+    def __init__(self, app: Any, listen: str) -> None:
+        host, port = split_listen(listen)
+        self.config = uvicorn_config(app, host, port)
         self.server = uvicorn.Server(self.config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
-    def _bind(self) -> socket.socket:
-        host, port = self.config.host, self.config.port
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )[0]
-            sock = socket.socket(family, kind, proto)
-        except OSError as exc:
-            raise ServerError(f"HTTP interface on {host}:{port}: {exc}") from exc
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        except OSError as exc:
-            sock.close()
-            raise ServerError(f"HTTP interface did not start on {host}:{port}: {exc}") from exc
-        return sock
-
     def start(self, timeout: float = 10.0) -> None:
-        self._socket = self._bind()
+        self._socket = bind(self.config.host, self.config.port)
         self._thread = threading.Thread(
             target=self.server.run,
             kwargs={"sockets": [self._socket]},

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from jarvis import metrics
 from jarvis.api import waiting
 from jarvis.api.errors import ERROR_RESPONSES
+from jarvis.api.fastjson import claim_response
 from jarvis.api.schemas import (
     MAX_WAIT_S,
     ClaimOut,
@@ -76,7 +77,7 @@ def work_router(context: ApiContext) -> APIRouter:
             description="seconds to wait for work when there is none now (long poll); in a "
             "store in batch mode, the owner's next tick assigns the waiting associates",
         ),
-    ) -> ClaimOut | Response:
+    ) -> Response:
         """Claim the highest-priority item this associate may take (204 if none)."""
         started = time.perf_counter()
         claim = await waiting.get_work(
@@ -90,15 +91,7 @@ def work_router(context: ApiContext) -> APIRouter:
             metrics.GET_WORK_SECONDS.labels("http").observe(time.perf_counter() - started)
         if claim is None:
             return Response(status_code=204)
-        return ClaimOut(
-            item=claim.item,
-            associate=claim.associate,
-            store=claim.store,
-            token=claim.token,
-            claimed_at=claim.claimed_at,
-            expires_at=claim.expires_at,
-            start_by=claim.start_by,
-        )
+        return claim_response(claim)  # ClaimOut's JSON, encoded once (see fastjson)
 
     @router.post("/stores/{store}/work/{item_id}/complete")
     def complete(store: str, item_id: str, holder: HolderIn) -> StatusOut:

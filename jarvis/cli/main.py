@@ -12,6 +12,10 @@ Member commands::
 
     jarvis run [--config FILE] [--SETTING VALUE ...]
     jarvis config check [--config FILE] [--SETTING VALUE ...] [--json]
+    jarvis api [--workers N] [--config FILE] [--SETTING VALUE ...]
+
+``jarvis api`` (:mod:`jarvis.cli.api`) serves the HTTP interface that needs no owner
+from several processes.
 
 The commands live in :mod:`jarvis.cli.settings` (run, config) and
 :mod:`jarvis.cli.ownership` (partitions, members, drain), :mod:`jarvis.cli.placement`
@@ -59,6 +63,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jarvis import __version__
+from jarvis.cli.api import add_api_command
 from jarvis.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -245,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "part-way (member, ZooKeeper server and Redis primary SIGKILLed at once)",
     )
     demo.set_defaults(handler=_cmd_demo)
+    add_api_command(sub)
     add_ownership_commands(sub)
     add_placement_commands(sub)
     add_settings_commands(sub)

@@ -27,7 +27,13 @@ from jarvis.config import (
 )
 from jarvis.logs import configure_logging
 
-__all__ = ["add_settings_commands", "secret_values", "settings_markdown"]
+__all__ = [
+    "add_setting_flags",
+    "add_settings_commands",
+    "explain_args",
+    "secret_values",
+    "settings_markdown",
+]
 
 #: Global flags (``jarvis --log-level ... run``), also accepted after ``run``.
 _GLOBAL = ("log_level", "log_format")
@@ -37,7 +43,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
@@ -56,7 +62,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _explain(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+def explain_args(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
     overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
     return explain_settings(args.config, overrides=overrides)
 
@@ -75,7 +81,7 @@ def secret_values(settings: Settings) -> list[str]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from jarvis.daemon import Daemon
 
-    settings, _ = _explain(args)
+    settings, _ = explain_args(args)
     configure_logging(
         settings.log_level,
         settings.log_format,
@@ -93,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
     """Validate everything ``jarvis run`` would read, then print it with secrets masked."""
-    settings, sources = _explain(args)
+    settings, sources = explain_args(args)
     secret_values(settings)  # reads the secret files now, as run would
     if settings.rules is not None:
         from jarvis.models.rules import load_rules
@@ -148,7 +154,7 @@ def _show(value: Any) -> str:
 
 def add_settings_commands(sub: Any) -> None:
     run = sub.add_parser("run", help="run a member (the long-running daemon)")
-    _add_setting_flags(run)
+    add_setting_flags(run)
     run.set_defaults(handler=_cmd_run)
 
     config = sub.add_parser("config", help="the member's settings")
@@ -157,7 +163,7 @@ def add_settings_commands(sub: Any) -> None:
         "check",
         help="validate the settings `jarvis run` would use and print them (secrets masked)",
     )
-    _add_setting_flags(check)
+    add_setting_flags(check)
     check.add_argument("--json", action="store_true", help="print settings and sources as JSON")
     check.set_defaults(handler=_cmd_config_check)
     doc = actions.add_parser("doc", help="print the reference table of every setting (Markdown)")
