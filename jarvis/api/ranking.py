@@ -49,7 +49,8 @@ def ranking_router(context: ApiContext) -> APIRouter:
         """Which stores need help most: queued work (weighted by urgency, so priority
         and age count), minus the associates present and the recent throughput."""
         weights = context.ranking
-        known = [row["partition"] for row in context.partitions() if row.get("kind") == "store"]
+        rows = context.partitions() if context.partitions is not None else []  # jarvis api: none
+        known = [row["partition"] for row in rows if row.get("kind") == "store"]
         needs = store_needs(context.work, weights, limit, also=known)
         return RankingOut(
             formula=FORMULA,

@@ -24,7 +24,7 @@ from jarvis.api.app import ApiContext, create_app
 from jarvis.api.schemas import ReadyOut
 from jarvis.api.security import HttpPolicy
 from jarvis.config import Settings
-from jarvis.connections import redis_client, replication
+from jarvis.connections import ranking_weights, redis_client, replication
 from jarvis.store.producer import Producer
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.batch import WorkBatch
@@ -71,5 +71,6 @@ def standalone_app(settings: Settings, stopping: threading.Event | None = None) 
             max_body=settings.http_max_body,
         ),
         max_batch=settings.http_max_batch,
+        ranking=ranking_weights(settings),
     )
     return create_app(context)
