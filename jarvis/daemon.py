@@ -31,7 +31,7 @@ from jarvis.config import Settings, mask_url
 from jarvis.connections import ranking_weights, redis_client, replication, zk_auth
 from jarvis.election import DrainOutcome, Member, MemberOptions
 from jarvis.errors import ConfigError, ServerError
-from jarvis.models.config import city_config
+from jarvis.models import city_config
 from jarvis.models.rules import Rules, load_rules
 from jarvis.store.city import CityStore
 from jarvis.store.runner import ScriptRunner

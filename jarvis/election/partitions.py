@@ -23,7 +23,7 @@ from jarvis.election.paths import ClusterPaths, check_name
 from jarvis.election.placement import pin_of
 from jarvis.election.weights import weight_of
 from jarvis.errors import BadInputError, ConfigError, ElectionError
-from jarvis.models.config import city_config
+from jarvis.models import city_config
 
 __all__ = ["KINDS", "PartitionInfo", "PartitionKind", "PartitionRegistry"]
 

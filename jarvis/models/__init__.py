@@ -1,7 +1,7 @@
 """Domain types, time estimates, rules and the solver. Pure: no I/O, no threads."""
 
 from jarvis.models.city import ID_PATTERN, Courier, Order, Vehicle
-from jarvis.models.config import CityConfig, StoreConfig
+from jarvis.models.config import CityConfig, StoreConfig, city_config
 from jarvis.models.estimate import EtaEstimator, Legs, StraightLineEstimator
 from jarvis.models.events import (
     CITY_EVENT_TYPES,
@@ -100,6 +100,7 @@ __all__ = [
     "WorkUpdated",
     "WorkerLimits",
     "check_name",
+    "city_config",
     "decide_city",
     "decide_store",
     "distance_km",

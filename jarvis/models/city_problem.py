@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from jarvis.errors import DispatchError
@@ -47,6 +48,9 @@ __all__ = ["CityProblem"]
 
 #: Elements per chunk of the cost matrix (256 KiB of float64): fits in L2.
 CHUNK_ELEMENTS = 32_768
+#: ``candidates_per_order`` switches to costing each order's nearest couriers only (a
+#: k-d tree, no dense pass) when there are at least this many times more couriers.
+SPARSE_FROM = 4
 #: (order, route) pairs costed by route in one numpy pass.
 PAIR_CHUNK = 65_536
 
@@ -251,8 +255,14 @@ class CityProblem:
         eligible_any = np.full(len(t_all), n_w > 0)
         if n_w == 0:
             return Block(out, eligible_any)
-        step = max(1, CHUNK_ELEMENTS // n_w)
         keep = self.config.candidates_per_order
+        if keep > 0 and n_w >= SPARSE_FROM * keep and self._s_per_km is not None:
+            w_idx = np.arange(n_w) if workers is None else workers
+            sparse, eligible = self._nearest_block(t_all, w_idx, keep)
+            if self.routes:
+                self._route_columns(t_all, workers, sparse)
+            return Block(sparse, eligible)
+        step = max(1, CHUNK_ELEMENTS // n_w)
         for start in range(0, len(t_all), step):
             rows = t_all[start : start + step]
             dest = out[start : start + step]
@@ -267,6 +277,35 @@ class CityProblem:
         if self.routes:
             self._route_columns(t_all, workers, out)
         return Block(out, eligible_any)
+
+    def _nearest_block(
+        self, t_all: IntArray, w_idx: IntArray, keep: int
+    ) -> tuple[FloatArray, BoolArray]:
+        """The block with each order costed against its ``keep`` nearest couriers only
+        (straight-line estimator; a k-d tree), every other pair 0; and which orders had
+        an eligible courier among them."""
+        n = len(t_all)
+        _, near = cKDTree(self.worker_xy[w_idx]).query(self.task_xy[t_all], k=keep)
+        r = np.repeat(np.arange(n), keep)
+        c = np.asarray(near, np.intp).ravel()
+        t, w = t_all[r], w_idx[c]
+        s_per_km = np.asarray(self._s_per_km)[self.vehicle[w]]
+        distance = np.hypot(*(self.task_xy[t] - self.worker_xy[w]).T)
+        to_pickup = distance * s_per_km
+        ineligible = (distance > self.max_km[w]) | (to_pickup > self.max_s[w])
+        ineligible |= self.priority[t] < self.min_priority[w]
+        if self.declined:
+            pairs = zip(t.tolist(), w.tolist(), strict=True)
+            ineligible |= np.array([pair in self.declined for pair in pairs], bool)
+        x = np.maximum(to_pickup, self.ready_in[t]) + self.trip_km[t] * s_per_km
+        cost = self.weight[t] * (
+            x + self.config.lateness_weight * np.maximum(x - self.slack[t], 0.0)
+        )
+        out = np.zeros((n, len(w_idx)))
+        out[r, c] = np.where(ineligible, 0.0, np.minimum(cost - self._leave[t], 0.0))
+        eligible_any = np.zeros(n, bool)
+        eligible_any[r[~ineligible]] = True
+        return out, eligible_any
 
     def _route_columns(self, rows: IntArray, workers: IntArray | None, out: FloatArray) -> None:
         """Overwrite the pairs of couriers with a route by their insertion cost.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jarvis.errors import ConfigError
-from jarvis.models import CityConfig
-from jarvis.models.config import city_config
+from jarvis.models import CityConfig, city_config
 
 
 def test_a_partition_config_sets_the_city_settings_it_names() -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jarvis.models import CityConfig, Courier, HeldOrder, Order, Point, decide_city
-from jarvis.models.city_problem import CityProblem
+from jarvis.models.city_problem import SPARSE_FROM, CityProblem
 from jarvis.models.estimate import VEHICLES, Legs, StraightLineEstimator
 from jarvis.models.geo import local_xy_km
 from jarvis.models.problem import FloatArray
 from jarvis.models.routes import insertion_table, plan
-from tests.models.strategies import NOW, couriers, orders
+from jarvis.models.rules import Rules
+from tests.models.strategies import NOW, city_rules, couriers, orders
 
 configs = st.builds(
     CityConfig,
@@ -225,3 +227,43 @@ def test_pruning_by_the_free_courier_cost_changes_no_route_cost(
     full = every.block(None, None)
     assert np.allclose(pruned.reduced, full.reduced, rtol=1e-9, atol=1e-6)
     assert np.array_equal(pruned.eligible_any, full.eligible_any)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    orders(max_size=6),
+    couriers(max_size=12),
+    st.lists(held_orders(), min_size=12, max_size=12),
+    configs,
+    city_rules(),
+    st.integers(1, 3),
+)
+def test_candidates_per_order_keeps_exact_costs_for_each_orders_nearest_couriers(
+    order_list: list[Order],
+    courier_list: list[Courier],
+    held_lists: list[list[HeldOrder]],
+    config: CityConfig,
+    rules: Rules,
+    keep: int,
+) -> None:
+    online = [c.model_copy(update={"online": True}) for c in courier_list]
+    held = {c.id: h for c, h in zip(online, held_lists, strict=False)}
+    declines = [(o.id, c.id, NOW) for o, c in zip(order_list, online, strict=False)]
+    full = CityProblem(order_list, online, NOW, config, rules, held=held, declines=declines)
+    pruned_config = replace(config, candidates_per_order=keep)
+    pruned = CityProblem(
+        order_list, online, NOW, pruned_config, rules, held=held, declines=declines
+    )
+    exact, kept = full.block(None, None).reduced, pruned.block(None, None).reduced
+    assert kept.shape == exact.shape
+    assert ((kept < 0).sum(axis=1) <= keep).all()
+    nonzero = kept != 0
+    assert np.allclose(kept[nonzero], exact[nonzero], rtol=1e-9, atol=1e-6)
+    if len(online) < SPARSE_FROM * keep:
+        return  # few couriers: the dense pass keeps each order's cheapest instead
+    # the kept couriers of an order are among its nearest (by straight-line distance)
+    for t in range(len(order_list)):
+        cols = np.flatnonzero(nonzero[t])
+        if len(cols):
+            distance = np.hypot(*(full.worker_xy - full.task_xy[t]).T)
+            assert distance[cols].max() <= np.sort(distance)[keep - 1] + 1e-9
