@@ -59,10 +59,13 @@ __all__ = [
 
 ENV_PREFIX = "JARVIS_"
 #: Default of ``max_partitions``: idle partitions one member ticks on time at a 1 s
-#: tick. ``python -m bench bench_capacity`` measured about 400 idle ticks per CPU-second
-#: of a member (244-419 over its sizes, see the README), and a member's Python runs on
-#: about one core at most (the GIL), so about 400 partitions at a 1 s tick.
-MAX_PARTITIONS = 400
+#: tick. ``python -m bench bench_capacity`` (2026-11-26, idle ticks one round trip, ticks
+#: run on the scheduler's workers) measured 2,443-2,606 idle ticks per CPU-second at
+#: 1,000 and 2,000 partitions, and 1,000 partitions at 95 % of due ticks while the
+#: member got 0.37 of a core (machine load average 19 on 2 cores). A member's Python runs
+#: on one core at most (the GIL), busy partitions cost several idle ones, and the HTTP
+#: interface shares that core: 1,000 keeps headroom (README, "Capacity of one member").
+MAX_PARTITIONS = 1000
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
 
