@@ -24,6 +24,7 @@ from jarvis.errors import DispatchError
 from jarvis.models import EtaEstimator, HeldOrder, Movable, Move, Order, StraightLineEstimator
 from jarvis.sim.couriers import Rider
 from jarvis.sim.day import Day
+from jarvis.sim.history import Entry, History
 from jarvis.sim.policies import Policy
 
 __all__ = ["OrderRecord", "SimResult", "simulate"]
@@ -58,6 +59,8 @@ class SimResult:
     max_held: int = 0  # the most orders any courier held at once
     #: Orders couriers still held when the run ended (its drain time was up).
     still_held: frozenset[str] = frozenset()
+    #: What the city's out stream would hold (jarvis.sim.history).
+    history: tuple[Entry, ...] = ()
     capacity: dict[str, int] = field(default_factory=dict)
 
 
@@ -86,6 +89,7 @@ def simulate(
     cancels = sorted((at, o) for o, at in day.cancels.items() if o in records)
     pool: dict[str, Order] = {}
     declines: list[tuple[str, str, float]] = []
+    history = History()
     arrived = cancelled = delivered = ticks = max_held = reassignments = 0
     online_s = idle_s = 0.0
     now = day.start
@@ -98,7 +102,7 @@ def simulate(
             arrived += 1
         while cancels and cancels[0][0] <= now:
             at, order_id = cancels.pop(0)
-            cancelled += _cancel(records[order_id], at, pool, by_id)
+            cancelled += _cancel(records[order_id], at, pool, by_id, history)
         for rider in riders:
             if rider.done:
                 continue
@@ -113,6 +117,7 @@ def simulate(
                 else:
                     record.delivered_at = stop.at
                     delivered += 1
+                    history.delivered(stop.order.id, rider.id)
             # after its shift, or once no order is left to come, an idle courier goes home
             finished = now >= rider.shift.end or (now > day.end and not pool)
             if finished and not rider.held:
@@ -134,9 +139,11 @@ def simulate(
                     f"policy {policy.name} gave {order_id} to {courier_id}, "
                     "but the order is not open or the courier is full"
                 )
+            history.assigned(order_id, courier_id)
             if declines_offer(seed, order_id, courier_id, decline_share):
                 declines.append((order_id, courier_id, now))
                 record.declines += 1
+                history.unassigned(order_id, courier_id, "declined")
                 continue
             del pool[order_id]
             rider.held.append(HeldOrder(record.order))
@@ -144,8 +151,10 @@ def simulate(
             max_held = max(max_held, len(rider.held))
         for move in dispatch.moves:
             _move(move, records[move.task], by_id, now)
+            history.reassigned(move.task, move.worker, move.source)
             reassignments += 1
             max_held = max(max_held, len(by_id[move.worker].held))
+        history.tick(now)
     log.debug("simulated %d ticks under %s: %d delivered", ticks, policy.name, delivered)
     return SimResult(
         policy=policy.name,
@@ -157,6 +166,7 @@ def simulate(
         max_held=max_held,
         capacity={r.id: r.capacity for r in riders},
         still_held=frozenset(h.order.id for r in riders for h in r.held),
+        history=tuple(history.entries),
     )
 
 
@@ -187,7 +197,11 @@ def _move(move: Move, record: OrderRecord, riders: dict[str, Rider], now: float)
 
 
 def _cancel(
-    record: OrderRecord, at: float, pool: dict[str, Order], riders: dict[str, Rider]
+    record: OrderRecord,
+    at: float,
+    pool: dict[str, Order],
+    riders: dict[str, Rider],
+    history: History,
 ) -> int:
     """Cancel an order not yet picked up (1), or ignore a late cancellation (0)."""
     if record.picked_up_at is not None or record.delivered_at is not None:
@@ -198,5 +212,8 @@ def _cancel(
         rider = riders[record.courier]
         rider.stop_here(at)
         rider.held = [h for h in rider.held if h.order.id != order_id]
+        history.unassigned(order_id, rider.id, "cancelled")
+    else:
+        history.cancelled(order_id)
     record.cancelled_at = at
     return 1
