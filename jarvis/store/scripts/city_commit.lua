@@ -97,35 +97,64 @@ end
 
 local count = #orders
 local fresh = 0
+-- One HSET/ZREM/ZADD per chunk for every new pair, one HINCRBY and one HSET per courier.
+local status_pairs, assign_pairs, opened, offered, added = {}, {}, {}, {}, {}
+local new_status = offer_ms > 0 and 'offered' or 'assigned'
+local expires = tonumber(now) * 1000 + offer_ms
 for n = 1, count do
   local order, courier, from = orders[n], couriers[n], froms[n]
-  redis.call('HSET', K_ASSIGN, order, courier)
-  redis.call('HINCRBY', K_LOAD, courier, 1)
-  local held = redis.call('HGET', K_HELD, courier)
-  redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. order) or order)
+  local list = added[courier]
+  if not list then
+    list = {}
+    added[courier] = list
+  end
+  list[#list + 1] = order
+  assign_pairs[#assign_pairs + 1] = order
+  assign_pairs[#assign_pairs + 1] = courier
   if from ~= '' then
     if redis.call('HINCRBY', K_LOAD, from, -1) <= 0 then redis.call('HDEL', K_LOAD, from) end
     held_remove(K_HELD, from, order)
     redis.call('HINCRBY', K_MOVED, order, 1)
+  else
+    fresh = fresh + 1
+    status_pairs[#status_pairs + 1] = order
+    status_pairs[#status_pairs + 1] = new_status
+    opened[#opened + 1] = order
+    if offer_ms > 0 then
+      offered[#offered + 1] = expires
+      offered[#offered + 1] = order
+    end
+  end
+end
+if count > 0 then
+  call_chunked('HSET', K_ASSIGN, assign_pairs, 2)
+  if fresh > 0 then
+    call_chunked('HSET', K_STATUS, status_pairs, 2)
+    call_chunked('ZREM', K_OPEN, opened, 1)
+  end
+  if #offered > 0 then call_chunked('ZADD', K_OFFERS, offered, 2) end
+  for courier, list in pairs(added) do
+    redis.call('HINCRBY', K_LOAD, courier, #list)
+    local held = redis.call('HGET', K_HELD, courier)
+    local joined = table.concat(list, ' ')
+    redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. joined) or joined)
+  end
+end
+local expires_at = string.format('%.3f', expires / 1000)
+for n = 1, count do
+  local order, courier, from = orders[n], couriers[n], froms[n]
+  if from ~= '' then
     redis.call('XADD', K_OUT, '*', 'type', 'reassignment',
       'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
       'worker', courier, 'from', from, 'at', now)
+  elseif offer_ms > 0 then
+    redis.call('XADD', K_OUT, '*', 'type', 'offer',
+      'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+      'worker', courier, 'at', now, 'expires_at', expires_at)
   else
-    fresh = fresh + 1
-    redis.call('ZREM', K_OPEN, order)
-    if offer_ms > 0 then
-      local expires = tonumber(now) * 1000 + offer_ms
-      redis.call('HSET', K_STATUS, order, 'offered')
-      redis.call('ZADD', K_OFFERS, expires, order)
-      redis.call('XADD', K_OUT, '*', 'type', 'offer',
-        'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
-        'worker', courier, 'at', now, 'expires_at', string.format('%.3f', expires / 1000))
-    else
-      redis.call('HSET', K_STATUS, order, 'assigned')
-      redis.call('XADD', K_OUT, '*', 'type', 'assignment',
-        'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
-        'worker', courier, 'at', now)
-    end
+    redis.call('XADD', K_OUT, '*', 'type', 'assignment',
+      'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+      'worker', courier, 'at', now)
   end
 end
 -- One trim per tick (with the marker) instead of one per entry.
