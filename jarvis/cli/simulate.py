@@ -5,28 +5,33 @@
     jarvis simulate [--config FILE] [--seed N] [--start HH:MM] [--end HH:MM | --hours H]
                     [--couriers N] [--orders-per-hour X] [--policy P[,P...] | all]
                     [--tick S] [--json]
-    jarvis replay CITY --config FILE [--baseline FILE] [--redis URL] [--namespace NS] [--json]
+    jarvis replay CITY --config FILE [--baseline FILE] [--cluster-baseline] [--redis URL]
+                  [--namespace NS] [--zk HOSTS --cluster NAME] [--json]
 
 ``simulate`` runs one seeded day (:mod:`jarvis.sim`) under each policy named and prints
 the KPI table, one column per policy, each compared with the first; ``--config`` is a
 YAML or JSON scenario file, which the flags override. ``replay`` reads a city's recorded
 incoming stream from Redis and runs it under the baseline settings (``--baseline``, by
-default the built-in ones with route-aware costs, as the city engine decides) and under
-``--config``, side by side. ``--json`` prints ``{"runs": {name: {kpi: value}}}``. Bad
-flags, settings or files exit with 2 and a message.
+default the built-in ones with route-aware costs, as the city engine decides; with
+``--cluster-baseline`` the city settings are the city's own, as registered in ZooKeeper)
+and under ``--config``, side by side. ``--json`` prints ``{"runs": {name: {kpi:
+value}}, "baseline": name}`` (and for replay ``"settings"``: each run's policy and city
+settings). Bad flags, settings or files exit with 2 and a message.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from jarvis.cli.common import EXIT_OK, add_connection_flags, env, positive_float, positive_int
-from jarvis.errors import ConfigError
+from jarvis.errors import BadInputError, ConfigError
 
 if TYPE_CHECKING:
+    from jarvis.models import CityConfig
     from jarvis.sim import Kpis, Scenario
 
 # jarvis.sim (numpy, scipy) is imported by the handlers only: every other command starts
@@ -74,15 +79,25 @@ def _json_value(value: float | int) -> float | int | None:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _print(runs: list[tuple[str, Kpis]], as_json: bool, baseline: str) -> None:
+def _print(
+    runs: list[tuple[str, Kpis]],
+    as_json: bool,
+    baseline: str,
+    scenarios: dict[str, Scenario] | None = None,
+) -> None:
     if as_json:
-        document = {
+        document: dict[str, Any] = {
             "runs": {
                 name: {k: _json_value(v) for k, v in figures.as_dict().items()}
                 for name, figures in runs
             },
             "baseline": baseline,
         }
+        if scenarios:
+            document["settings"] = {
+                name: {"policy": s.policy, "city": dataclasses.asdict(s.city)}
+                for name, s in scenarios.items()
+            }
         print(json.dumps(document, indent=2))
     else:
         from jarvis.sim import kpi_table
@@ -111,6 +126,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     city = check_partition_id(args.city)
     other = load_scenario(args.config)
     baseline = load_scenario(args.baseline) if args.baseline else Scenario()
+    if args.cluster_baseline:
+        baseline = baseline.replace(city=_registered_city(args, city))
     client = redis_for(args, args.redis)
     try:
         day = recorded_day(client, city, args.namespace)
@@ -120,8 +137,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         ("baseline", run_scenario(baseline, day)[1]),
         ("config", run_scenario(other, day)[1]),
     ]
-    _print(runs, args.json, "baseline")
+    _print(runs, args.json, "baseline", {"baseline": baseline, "config": other})
     return EXIT_OK
+
+
+def _registered_city(args: argparse.Namespace, city: str) -> CityConfig:
+    """The city's settings as registered in ZooKeeper (``partitions add ... --config``)."""
+    from jarvis.cli.common import zookeeper
+    from jarvis.election import PartitionRegistry
+    from jarvis.models import city_config
+
+    with zookeeper(args) as client:
+        info = PartitionRegistry(client, args.cluster).get(city)
+    if info is None or info.kind != "city":
+        raise BadInputError(f"{city!r} is not a city registered in cluster {args.cluster!r}")
+    return city_config(info.config)
 
 
 def add_simulate_commands(sub: Any) -> None:
@@ -158,5 +188,11 @@ def add_simulate_commands(sub: Any) -> None:
     replay.add_argument("city", help="the city partition whose stream to replay")
     replay.add_argument("--config", required=True, help="scenario file with the other settings")
     replay.add_argument("--baseline", default=None, help="scenario file of the baseline")
+    replay.add_argument(
+        "--cluster-baseline",
+        action="store_true",
+        help="the baseline's city settings are the city's own, read from ZooKeeper "
+        "(--zk, --cluster)",
+    )
     replay.add_argument("--json", action="store_true", help="print the KPIs as JSON")
     replay.set_defaults(handler=_cmd_replay)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jarvis.errors import ConfigError
-from jarvis.models import CityConfig, Vehicle
+from jarvis.models import CityConfig, Vehicle, city_config
 
 __all__ = ["POLICIES", "Scenario", "clock_seconds", "load_scenario", "scenario_from"]
 
@@ -175,11 +175,9 @@ def _city(value: Any, base: CityConfig) -> CityConfig:
     unknown = sorted(set(value) - known)
     if unknown:
         raise ConfigError(f"city: unknown setting(s) {', '.join(map(repr, unknown))}")
-    for key, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, int | float):
-            raise ConfigError(f"city.{key}: must be a number, got {item!r}")
     try:
-        return dataclasses.replace(base, **value)
+        given = city_config(value)  # the city's own checks of each value's type
+        return dataclasses.replace(base, **{k: getattr(given, k) for k in value})
     except ConfigError as exc:
         raise ConfigError(f"city: {exc}") from exc
 

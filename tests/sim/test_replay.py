@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from kazoo.client import KazooClient
 
 from jarvis.cli import main
+from jarvis.election import PartitionRegistry
 from jarvis.models import Courier, Order, Point
 from jarvis.sim import recorded_day
 from jarvis.store.keys import PartitionKeys
@@ -88,3 +90,22 @@ def test_replay_of_a_city_without_orders_exits_2(
     assert main([*argv, "--namespace", namespace]) == 2
     assert "no order_created event" in capsys.readouterr().err
     assert main(["replay", "bad city", "--config", str(config), "--redis", redis_url]) == 2
+
+
+def test_the_cluster_baseline_is_the_city_as_registered_in_zookeeper(
+    rds: redis.Redis, redis_url: str, namespace: str, zk_hosts: str, zk: KazooClient,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _record(rds, namespace, "rome")
+    PartitionRegistry(zk, "sim").add("rome", "city", {"promise_s": 1500, "reassign_max": 1})
+    config = tmp_path / "other.yaml"
+    config.write_text("city: {promise_s: 2400}\n")
+    argv = ["replay", "rome", "--config", str(config), "--redis", redis_url]
+    argv += ["--namespace", namespace, "--zk", zk_hosts, "--cluster", "sim"]
+    assert main([*argv, "--cluster-baseline", "--json"]) == 0
+    settings = json.loads(capsys.readouterr().out)["settings"]
+    assert settings["baseline"]["city"]["promise_s"] == 1500
+    assert settings["baseline"]["city"]["reassign_max"] == 1
+    assert settings["config"]["city"]["promise_s"] == 2400
+    assert main(["replay", "milan", *argv[2:], "--cluster-baseline"]) == 2
+    assert "not a city registered" in capsys.readouterr().err

@@ -25,6 +25,14 @@ def test_a_yaml_file_sets_the_scenario_and_the_city(tmp_path: Path) -> None:
     assert scenario.city.bundle_pickup_km == 0.4
 
 
+def test_city_settings_keep_their_types() -> None:
+    scenario = scenario_from({"city": {"reassign_max": 2, "acceptance": True}})
+    assert scenario.city.reassign_max == 2
+    assert scenario.city.acceptance is True
+    with pytest.raises(ConfigError, match="reassign_max"):
+        scenario_from({"city": {"reassign_max": 1.5}})
+
+
 def test_a_json_file_sets_the_scenario(tmp_path: Path) -> None:
     path = tmp_path / "day.json"
     path.write_text('{"orders_per_hour": 80, "end": "15:30"}')
