@@ -5,11 +5,12 @@ The same seeded days (a 5 km square city, 60 restaurants, bike couriers of capac
 at the top, 34 couriers: the fleet is busy about 80-90 % of its time) and off-peak
 (15:00-17:00, the same fleet, about 30 % busy), under ``greedy`` (nearest idle courier),
 ``slots`` (today's independent slots), ``routes`` (route-aware costs) and ``bundling``
-(route-aware costs and bundling), and ``routes_one_per_tick`` (route-aware costs, a
-courier taking at most one new order per tick: the rules' ``max_tasks = 1``, which
-``bundling`` applies by construction). Each window is run for several seeds and their orders
-pooled. Rows report the KPIs (jarvis.sim.kpis), the share of courier time busy, and each
-policy's ratios against ``slots``; the last rows check the issue's goals for
+(route-aware costs and bundling); and two variants of ``routes``: ``routes_one_per_tick``
+(a courier takes at most one new order per tick: the rules' ``max_tasks = 1``, which
+``bundling`` applies by construction) and ``routes_reassign`` (reassignment on:
+``reassign_max = 1``, the default 300 s threshold). Each window is run for several seeds
+and their orders pooled. Rows report the KPIs (jarvis.sim.kpis), the share of courier
+time busy, and each policy's ratios against ``slots``; the last rows check the issue's goals for
 ``bundling``: at peak at least 10 % lower mean click-to-door time and at least 25 % fewer
 late orders, off-peak no KPI worse by more than 1 %.
 """
@@ -19,15 +20,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from jarvis.models import CityConfig
 from jarvis.sim import Kpis, Scenario, SimResult, kpis, make_day, run_scenario
 
-#: Row name -> (policy, new orders a courier may take per tick; 0: its free slots).
-POLICIES = {
-    "greedy": ("greedy", 0),
-    "slots": ("slots", 0),
-    "routes": ("routes", 0),
-    "bundling": ("bundling", 0),
-    "routes_one_per_tick": ("routes", 1),
+#: Row name -> the scenario settings of that row.
+POLICIES: dict[str, dict[str, Any]] = {
+    "greedy": {"policy": "greedy"},
+    "slots": {"policy": "slots"},
+    "routes": {"policy": "routes"},
+    "bundling": {"policy": "bundling"},
+    "routes_one_per_tick": {"policy": "routes", "max_tasks_per_tick": 1},
+    "routes_reassign": {"policy": "routes", "city": CityConfig(reassign_max=1)},
 }
 BASELINE = "slots"
 FLEET = 34
@@ -49,6 +52,7 @@ def _pooled(results: list[SimResult]) -> SimResult:
         online_s=sum(r.online_s for r in results),
         idle_s=sum(r.idle_s for r in results),
         ticks=sum(r.ticks for r in results),
+        reassignments=sum(r.reassignments for r in results),
         max_held=max(r.max_held for r in results),
     )
 
@@ -57,7 +61,7 @@ def _window(name: str, seeds: tuple[int, ...], hours: float | None) -> dict[str,
     start, end = WINDOWS[name]
     end = start + hours if hours else end
     out = {}
-    for row, (policy, per_tick) in POLICIES.items():
+    for row, settings in POLICIES.items():
         results = []
         for seed in seeds:
             scenario = Scenario(
@@ -67,8 +71,7 @@ def _window(name: str, seeds: tuple[int, ...], hours: float | None) -> dict[str,
                 couriers=FLEET,
                 orders_per_hour=90.0,
                 radius_km=2.5,
-                policy=policy,
-                max_tasks_per_tick=per_tick,
+                **settings,
             )
             results.append(run_scenario(scenario, make_day(scenario))[0])
         out[row] = kpis(_pooled(results), Scenario().city.promise_s)
