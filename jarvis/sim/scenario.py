@@ -54,9 +54,10 @@ class Scenario:
     #: When orders start and stop arriving (couriers finish what they hold after ``end``).
     start_s: float = 10 * 3600.0
     end_s: float = 23 * 3600.0
-    couriers: int = 40
+    #: The fleet; in a day of five hours or more about three in five work at each peak.
+    couriers: int = 60
     #: Orders an hour at the top of the lunch and dinner peaks.
-    orders_per_hour: float = 100.0
+    orders_per_hour: float = 90.0
     policy: str = "routes"
     tick_s: float = 30.0
     capacity: int = 2
@@ -65,7 +66,7 @@ class Scenario:
     decline_share: float = 0.05
     restaurants: int = 60
     #: Half the side of the square city, in km.
-    radius_km: float = 3.0
+    radius_km: float = 2.5
     #: Mean preparation time of an order, in seconds.
     prep_mean_s: float = 600.0
     #: Peak shape: demand between the peaks, as a share of the peak rate.
