@@ -133,3 +133,26 @@ def test_max_tasks_per_tick_caps_the_new_orders_a_courier_takes_in_one_tick(
     first, second = result.records
     assert first.courier == second.courier == "c1"
     assert (first.assigned_at == second.assigned_at) is same_tick
+
+
+def test_a_courier_whose_order_is_cancelled_on_the_way_goes_on_from_where_it_is() -> None:
+    home, first, second = point(-2.0, 0.0), point(0.0, 0.0), point(-1.0, 1.0)
+    customer = point(0.5, 0.5)
+    orders = [
+        order("o1", T0, 60.0, first, customer),
+        order("o2", T0 + 300.0, 60.0, second, customer),
+    ]
+    the_day = dataclasses.replace(day(orders, [shift("c1", home)]), cancels={"o1": T0 + 300.0})
+    result = simulate(the_day, policy_for(SMALL.replace(policy="routes")), tick_s=10.0)
+    estimator = StraightLineEstimator()
+    leg = travel_s(estimator, home, first, Vehicle.BIKE, T0)
+    # assigned at T0 + 10; the cancellation applies at the tick of T0 + 300, from where
+    # the courier stood at the tick before (T0 + 290)
+    f = 280.0 / leg
+    here = point(-2.0 + 2.0 * f, 0.0)
+    o1, o2 = result.records
+    assert o1.cancelled_at == T0 + 300.0
+    assert o1.picked_up_at is None
+    assert o2.assigned_at == T0 + 300.0
+    ride = travel_s(estimator, here, second, Vehicle.BIKE, T0)
+    assert o2.picked_up_at == pytest.approx(T0 + 300.0 + ride, abs=0.5)

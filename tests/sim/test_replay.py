@@ -109,3 +109,16 @@ def test_the_cluster_baseline_is_the_city_as_registered_in_zookeeper(
     assert settings["config"]["city"]["promise_s"] == 2400
     assert main(["replay", "milan", *argv[2:], "--cluster-baseline"]) == 2
     assert "not a city registered" in capsys.readouterr().err
+
+
+def test_a_stream_longer_than_one_read_is_read_whole(rds: redis.Redis, namespace: str) -> None:
+    orders = [_order(f"o{i}", AT + i, 0.001) for i in range(1205)]
+    events = [
+        {"id": f"e{i}", "partition": "oslo", "at": o.created_at, "type": "order_created",
+         "order": o.model_dump()}
+        for i, o in enumerate(orders)
+    ]  # fmt: skip
+    Producer(rds, namespace).submit_many(events)
+    day = recorded_day(rds, "oslo", namespace)
+    assert [o.id for o in day.orders] == [o.id for o in orders]
+    assert day.shifts == ()
