@@ -143,6 +143,8 @@ class PartitionOut(_Body):
     pin: str | None = None  # "member M" or "zone Z" from the partition's config
     moving_to: str | None = None  # a pending `jarvis move`
     frozen: bool = False  # the cluster is frozen (`jarvis freeze`)
+    #: What balance weighs it: its config's weight, else what its owner measured, else 1.
+    weight: float = 1.0
 
 
 class MemberOut(_Body):
@@ -156,6 +158,8 @@ class MemberOut(_Body):
     frozen: bool = False
     #: The most partitions the member takes (None: no limit).
     max_partitions: int | None = None
+    #: The total weight of the partitions it owns.
+    weight: float = 0.0
 
 
 class EventsIn(_Body):

@@ -300,7 +300,8 @@ def test_partitions_and_members(client: httpx.Client, zk: KazooClient) -> None:
     PartitionRegistry(zk, CLUSTER).add(STORE, "store", {"pin": {"zone": "z1"}})
     assert client.get("/v1/partitions").json() == [
         {"partition": STORE, "kind": "store", "owner": None, "zone": None, "epoch": None,
-         "since": None, "pin": "zone z1", "moving_to": None, "frozen": False}
+         "since": None, "pin": "zone z1", "moving_to": None, "frozen": False,
+         "weight": 1.0}
     ]  # fmt: skip
     assert client.get("/v1/members").json() == []
     PlacementControls(zk, CLUSTER).freeze("deploy", 1.0)
