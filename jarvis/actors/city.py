@@ -17,7 +17,7 @@ from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
 from jarvis.models.reassign import find_moves
 from jarvis.store.city import ApplyResult, CityStore
-from jarvis.store.idle import city_idle_tick
+from jarvis.store.idle import IdleProbe, city_idle_call
 
 __all__ = ["CityEngine"]
 
@@ -35,12 +35,13 @@ class CityEngine:
         self.store = store
         self.config = config or CityConfig()
         self.rules = rules
+        self.idle = IdleProbe(store.scripts, lambda e, t, now: city_idle_call(store, e, t, now))
 
     def load(self) -> tuple[int, float | None]:
         return self.store.last_tick()
 
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
-        if may_commit() and city_idle_tick(self.store, epoch, tick, now) is not None:
+        if may_commit() and self.idle.check(epoch, tick, now) is not None:
             return TickReport(tick, idle=True)  # nothing new, no open order: one round trip
         unconfirmed: NotReplicatedError | None = None
         try:

@@ -34,7 +34,6 @@ apply events but commit nothing.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import threading
 import time
@@ -47,9 +46,11 @@ from jarvis import metrics
 from jarvis.actors.engine import PartitionEngine
 from jarvis.actors.loads import LOADS
 from jarvis.actors.messages import Release, Tick
+from jarvis.actors.pipelined import ScheduledTick
 from jarvis.actors.scheduler import Scheduler
 from jarvis.errors import FencedError, NotReplicatedError
 from jarvis.repeats import RepeatedErrors
+from jarvis.store.idle import IdleCall, IdleProbe
 
 __all__ = ["PartitionActor"]
 
@@ -155,12 +156,27 @@ class PartitionActor(pykka.ThreadingActor):
         return f"tick:{self.partition}"
 
     def _schedule(self, due: float) -> None:
-        self.scheduler.schedule(self._key, due, functools.partial(self._scheduled_tick, due))
+        self.scheduler.schedule(self._key, due, ScheduledTick(self, due))
 
-    def _scheduled_tick(self, due: float) -> None:
+    def scheduled_tick(self, due: float) -> None:
         """The tick due at ``due``, run on a scheduler worker (skipped once stopped)."""
         with self._serial:
             self._tick(due)
+
+    @property
+    def serial(self) -> threading.RLock:
+        """Held by whoever runs this partition's code (see ``__init__``)."""
+        return self._serial
+
+    def idle_call(self) -> IdleCall | None:
+        """The idle-tick call of this partition's next tick, to send in a pipeline with
+        other partitions' (:mod:`jarvis.actors.pipelined`); None when the next tick
+        will not try the idle path first (not loaded yet, lost, paused, or the engine
+        says so). Call it holding :attr:`serial`."""
+        probe = getattr(self.engine, "idle", None)
+        if not isinstance(probe, IdleProbe) or not self._loaded or not self._may_commit():
+            return None
+        return probe.call(self.epoch, self.tick_no + 1, self.clock())
 
     def _may_commit(self) -> bool:
         return not self.lost.is_set() and self.gate()

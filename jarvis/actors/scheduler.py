@@ -11,6 +11,12 @@ most ``workers`` ticks run at once whatever the number of partitions (the daemon
 it to the Redis connection pool, so a tick never fails for want of a connection; it
 waits its turn instead).
 
+A callback may say it can run together with others (:class:`Batchable`: the same
+``batch_key``): a worker then takes the entries of that key that stand next to it at
+the front of the ready queue, up to ``max_batch``, and runs them with one
+``run_batch`` call (the idle ticks of many partitions in one Redis round trip, see
+:mod:`jarvis.actors.pipelined`). The order stays the order entries fell due.
+
 Over capacity, the ready queue grows: every entry still runs, in the order it fell
 due, so each partition keeps ticking at a lower, equal rate. :meth:`Scheduler.lag` says
 how late the oldest waiting entry is (the member's ``/readyz`` and
@@ -25,16 +31,33 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from jarvis.repeats import RepeatedErrors
 
-__all__ = ["DEFAULT_WORKERS", "Scheduler"]
+__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_WORKERS", "Batchable", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
 #: Workers when none is given (the daemon passes its own, see ``Settings.tick_workers``).
 DEFAULT_WORKERS = 4
+#: Most entries one worker takes at once when their callbacks are batchable.
+DEFAULT_MAX_BATCH = 32
+
+
+@runtime_checkable
+class Batchable(Protocol):
+    """A callback that can run together with others of the same ``batch_key``."""
+
+    @property
+    def batch_key(self) -> object | None: ...
+
+    def __call__(self) -> None: ...
+
+    def run_batch(self, batch: Sequence[Callable[[], None]]) -> None:
+        """Run every callback of ``batch`` (this one first)."""
+        ...
 
 
 class Scheduler:
@@ -42,7 +65,10 @@ class Scheduler:
     pending entry per key (scheduling a key again replaces its pending entry)."""
 
     def __init__(
-        self, workers: int = DEFAULT_WORKERS, clock: Callable[[], float] = time.monotonic
+        self,
+        workers: int = DEFAULT_WORKERS,
+        clock: Callable[[], float] = time.monotonic,
+        max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, not {workers}")
@@ -58,6 +84,7 @@ class Scheduler:
         self._stopped = False
         self._errors = RepeatedErrors(log)
         self.workers = workers
+        self.max_batch = max(1, max_batch)
         self._threads = [threading.Thread(target=self._run, name="jarvis-scheduler", daemon=True)]
         self._threads += [
             threading.Thread(target=self._serve, name=f"jarvis-tick-{i}", daemon=True)
@@ -139,7 +166,31 @@ class Scheduler:
                     if entry is not None and entry[0] == seq:
                         del self._entries[key]
                         callback = entry[2]
+                batch = self._batch_with(callback)
             try:
-                callback()
+                if len(batch) > 1:
+                    assert isinstance(callback, Batchable)
+                    callback.run_batch(batch)
+                else:
+                    callback()
             except Exception as exc:
                 self._errors.error(exc, "scheduled callback %s failed", key)
+
+    def _batch_with(self, callback: Callable[[], None]) -> list[Callable[[], None]]:
+        """``callback`` and the ready entries of its batch key right behind it (under
+        the lock)."""
+        batch = [callback]
+        group = callback.batch_key if isinstance(callback, Batchable) else None
+        while group is not None and self._ready and len(batch) < self.max_batch:
+            seq, key = self._ready[0]
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != seq:
+                self._ready.popleft()  # cancelled or replaced
+                continue
+            other = entry[2]
+            if not isinstance(other, Batchable) or other.batch_key is not group:
+                break
+            self._ready.popleft()
+            del self._entries[key]
+            batch.append(other)
+        return batch

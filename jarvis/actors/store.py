@@ -33,7 +33,7 @@ from jarvis.config import Settings
 from jarvis.models.config import StoreConfig
 from jarvis.models.rules import Rules
 from jarvis.store.city import CityStore
-from jarvis.store.idle import store_idle_tick
+from jarvis.store.idle import IdleProbe, store_idle_call
 from jarvis.store.replication import RedisClient
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.batch import WorkBatch
@@ -82,6 +82,12 @@ class StoreEngine:
         # The stuck-work signals last exported (None: none yet), so that an idle tick
         # sets the gauges only when they change.
         self._signals: tuple[float, int, int, int] | None = None
+        #: The idle check (one round trip), tried once the ranking holds a score of 0.
+        self.idle = IdleProbe(
+            work.scripts,
+            lambda epoch, tick, now: store_idle_call(work, ticks, store, epoch, tick, now),
+            enabled=lambda: self.batch is None and self._score == 0.0,
+        )
 
     @classmethod
     def build(
@@ -118,8 +124,8 @@ class StoreEngine:
     def tick(self, epoch: int, tick: int, now: float, may_commit: Callable[[], bool]) -> TickReport:
         if not may_commit():
             return TickReport(tick, committed=False)
-        if self.batch is None and self._score == 0.0:
-            idle = store_idle_tick(self.work, self.ticks, self.store, epoch, tick, now)
+        if self.idle.enabled():
+            idle = self.idle.check(epoch, tick, now)
             if idle is not None:
                 self._export_signals(0.0, 0, 0, idle.dead)
                 return TickReport(tick, idle=True)

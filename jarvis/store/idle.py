@@ -16,15 +16,17 @@ A deposed owner is refused (FencedError) before anything is written.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from jarvis.store.city import CityStore
 from jarvis.store.replies import text
-from jarvis.store.specs import CITY_IDLE, WORK_IDLE
+from jarvis.store.runner import ScriptRunner
+from jarvis.store.specs import CITY_IDLE, WORK_IDLE, Arg, ScriptSpec
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 
-__all__ = ["IdleTick", "city_idle_tick", "store_idle_tick"]
+__all__ = ["IdleCall", "IdleProbe", "IdleTick", "city_idle_tick", "store_idle_tick"]
 
 
 class IdleTick(NamedTuple):
@@ -34,15 +36,30 @@ class IdleTick(NamedTuple):
     dead: int = 0
 
 
-def store_idle_tick(
+class IdleCall(NamedTuple):
+    """One idle-tick script call, ready to run alone or in a pipeline."""
+
+    spec: ScriptSpec
+    partition: str
+    keys: dict[str, str]
+    args: dict[str, Arg]
+    epoch: int
+    tick: int
+
+
+def outcome(reply: Any) -> IdleTick | None:
+    """What an idle-tick script's reply says: the tick recorded, or None (busy)."""
+    if int(reply[0]) != 1:
+        return None
+    return IdleTick(text(reply[1]), int(reply[2]) if len(reply) > 2 else 0)
+
+
+def store_idle_call(
     work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
-) -> IdleTick | None:
-    """Record tick ``tick`` of ``store`` if the store is idle; None if it needs the full
-    tick (nothing written then). ``ticks`` holds the store's tick marker (its out stream
-    and stats, shared with cities)."""
+) -> IdleCall:
     keys = WorkKeys(store, work.namespace)
     part = keys.partition
-    reply = work.scripts.run(
+    return IdleCall(
         WORK_IDLE,
         store,
         {"epoch": part.epoch, "stats": part.stats, "cursor": part.cursor, "in": part.events_in,
@@ -51,26 +68,76 @@ def store_idle_tick(
         {"tick": tick, "now": float(now),
          "forget_before": float(work.clock() - work.done_retention_s), "partition": store,
          "out_maxlen": ticks.out_maxlen},
-        epoch=epoch,
+        epoch,
+        tick,
     )  # fmt: skip
-    if int(reply[0]) != 1:
-        return None
-    return IdleTick(text(reply[1]), int(reply[2]))
 
 
-def city_idle_tick(city: CityStore, epoch: int, tick: int, now: float) -> IdleTick | None:
-    """Record tick ``tick`` of ``city`` if it is idle (no new event, no open order);
-    None if it needs the full tick (nothing written then)."""
+def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCall:
     k = city.keys
-    reply = city.scripts.run(
+    return IdleCall(
         CITY_IDLE,
         city.partition,
         {"epoch": k.epoch, "stats": k.stats, "cursor": k.cursor, "in": k.events_in,
          "open": k.open_orders, "out": k.decisions_out, "offers": k.offers},
         {"tick": tick, "now": float(now), "partition": city.partition,
          "out_maxlen": city.out_maxlen},
-        epoch=epoch,
+        epoch,
+        tick,
     )  # fmt: skip
-    if int(reply[0]) != 1:
-        return None
-    return IdleTick(text(reply[1]))
+
+
+def run(runner: ScriptRunner, call: IdleCall) -> IdleTick | None:
+    """Run one idle-tick call alone; FencedError when its epoch is stale."""
+    return outcome(runner.run(call.spec, call.partition, call.keys, call.args, epoch=call.epoch))
+
+
+def store_idle_tick(
+    work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
+) -> IdleTick | None:
+    """Record tick ``tick`` of ``store`` if the store is idle; None if it needs the full
+    tick (nothing written then). ``ticks`` holds the store's tick marker (its out stream
+    and stats, shared with cities)."""
+    return run(work.scripts, store_idle_call(work, ticks, store, epoch, tick, now))
+
+
+def city_idle_tick(city: CityStore, epoch: int, tick: int, now: float) -> IdleTick | None:
+    """Record tick ``tick`` of ``city`` if it is idle (no new event, no open order, no
+    offer due); None if it needs the full tick (nothing written then)."""
+    return run(city.scripts, city_idle_call(city, epoch, tick, now))
+
+
+class IdleProbe:
+    """One partition's idle check, as its engine uses it: :meth:`check` runs the script,
+    unless a worker already ran it for that tick in a pipeline with other partitions'
+    (:meth:`call`, then :meth:`prefetch`; see :mod:`jarvis.actors.pipelined`).
+
+    ``make_call(epoch, tick, now)`` builds the call; ``enabled()`` says whether the
+    engine tries the idle path at all now (a store with a score to refresh does not).
+    """
+
+    def __init__(
+        self,
+        runner: ScriptRunner,
+        make_call: Callable[[int, int, float], IdleCall],
+        enabled: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.runner = runner
+        self.make_call = make_call
+        self.enabled = enabled
+        self._prefetched: tuple[int, int, IdleTick | None] | None = None
+
+    def call(self, epoch: int, tick: int, now: float) -> IdleCall | None:
+        """The call to run for ``tick`` (None when the idle path is off now)."""
+        return self.make_call(epoch, tick, now) if self.enabled() else None
+
+    def prefetch(self, call: IdleCall, reply: Any) -> None:
+        """Keep what ``call``'s script replied, for :meth:`check` of the same tick."""
+        self._prefetched = (call.epoch, call.tick, outcome(reply))
+
+    def check(self, epoch: int, tick: int, now: float) -> IdleTick | None:
+        """Record ``tick`` if the partition is idle; None if it needs the full tick."""
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched[:2] == (epoch, tick):
+            return prefetched[2]
+        return run(self.runner, self.make_call(epoch, tick, now))

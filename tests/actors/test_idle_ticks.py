@@ -9,13 +9,16 @@ idle script runs itself (the full tick would run several scripts, and reads of i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from jarvis.actors import PartitionActor, Scheduler
 from jarvis.actors.city import CityEngine
+from jarvis.actors.pipelined import ScheduledTick, run_pipelined
 from jarvis.actors.store import StoreEngine
 from jarvis.config import Settings
 from jarvis.errors import FencedError
@@ -137,3 +140,43 @@ def test_a_deposed_owner_cannot_record_an_idle_tick(private_redis: redis.Redis) 
         engine.tick(200, 4, NOW + 1, lambda: True)
     assert city.last_tick() == (1, NOW)
     assert CityStore(private_redis, "s-fenced", NS).last_tick() == (3, NOW)
+
+
+def test_a_worker_sends_the_idle_checks_of_several_due_ticks_in_one_pipeline(
+    private_redis: redis.Redis,
+) -> None:
+    """Each partition's idle script runs once (in the pipeline; its tick then uses that
+    outcome instead of running it again), each idle partition's marker advances, and a
+    busy partition in the same batch gets its full tick."""
+    scheduler = Scheduler(workers=1)
+    stores = [f"s-pipe{i}" for i in range(10)]
+    actors = [
+        PartitionActor(
+            store,
+            100,
+            _store(private_redis, store),
+            interval=3600.0,  # the scheduler never runs them again in this test
+            scheduler=scheduler,
+            gate=lambda: True,
+            on_released=lambda p, e: None,
+            on_stopped=lambda p, e: None,
+        )
+        for store in stores
+    ]
+    try:
+        for actor in actors:
+            actor.scheduled_tick(time.monotonic())  # the first, full tick: loads, score 0
+        item = WorkItem(id="w1", store=stores[3], role="picker")
+        Producer(private_redis, NS).submit_many([event(stores[3], "work_submitted", item=item)])
+        private_redis.config_resetstat()
+        run_pipelined([ScheduledTick(actor, time.monotonic()) for actor in actors])
+        calls = _calls(private_redis)
+    finally:
+        scheduler.stop()
+    assert calls["evalsha"] == 10 + 6, calls  # 10 idle checks, then s-pipe3's full tick (6 scripts)
+    for store in stores:
+        assert CityStore(private_redis, store, NS).last_tick()[0] == 2, store
+    assert CityStore(private_redis, stores[3], NS).stats().get("idle_ticks") is None
+    busy = actors[3].engine
+    assert isinstance(busy, StoreEngine)
+    assert busy.work.counts(stores[3])["queued"] == 1  # w1 applied
