@@ -59,12 +59,13 @@ __all__ = [
 
 ENV_PREFIX = "JARVIS_"
 #: Default of ``max_partitions``: idle partitions one member ticks on time at a 1 s
-#: tick. ``python -m bench bench_capacity`` (2026-11-26, idle ticks one round trip, ticks
-#: run on the scheduler's workers) measured 2,443-2,606 idle ticks per CPU-second at
-#: 1,000 and 2,000 partitions, and 1,000 partitions at 95 % of due ticks while the
-#: member got 0.37 of a core (machine load average 19 on 2 cores). A member's Python runs
-#: on one core at most (the GIL), busy partitions cost several idle ones, and the HTTP
-#: interface shares that core: 1,000 keeps headroom (README, "Capacity of one member").
+#: tick. ``python -m bench bench_capacity`` (2026-11-26: idle ticks one round trip, run
+#: on the scheduler's workers, their checks pipelined) measured 1,000 partitions at
+#: 99.6 % of due ticks while the member got 0.35 of a core (about 2,800 idle ticks per
+#: CPU-second; machine load average 8.8 on 2 cores), and 2,000 at 93-102 % depending on
+#: the load. A member's Python runs on one core at most (the GIL), busy partitions cost
+#: several idle ones, and the HTTP interface shares that core: 1,000 keeps headroom
+#: (README, "Capacity of one member").
 MAX_PARTITIONS = 1000
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
