@@ -10,7 +10,14 @@ from jarvis.store.city import (
 )
 from jarvis.store.dead_letters import DeadLetter, DeadLetters
 from jarvis.store.decisions import DecisionRecord, read_decisions
-from jarvis.store.idle import city_idle_tick, store_idle_tick
+from jarvis.store.idle import (
+    IdleCall,
+    IdleProbe,
+    city_idle_call,
+    city_idle_tick,
+    store_idle_call,
+    store_idle_tick,
+)
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
 from jarvis.store.replication import NO_REPLICATION, RedisClient, Replication
@@ -49,6 +56,8 @@ __all__ = [
     "GlobalKeys",
     "GlobalWorkKeys",
     "Head",
+    "IdleCall",
+    "IdleProbe",
     "PartitionKeys",
     "Producer",
     "QueuedWork",
@@ -63,9 +72,11 @@ __all__ = [
     "WorkPolicy",
     "WorkQueue",
     "check_partition_id",
+    "city_idle_call",
     "city_idle_tick",
     "read_decisions",
     "read_stream",
+    "store_idle_call",
     "store_idle_tick",
     "text",
 ]
