@@ -146,7 +146,10 @@ class CityProblem:
         self.weight = 1.0 + config.priority_weight * self.priority.astype(float)
         self.ready_in = times[:, 1] - self.now
         self.slack = times[:, 0] + config.promise_s - self.now
-        horizon = config.max_delivery_s
+        # An order waits for a courier who brings it within max_delivery_s; each second
+        # it has waited widens that by a second, so an order no courier can bring that
+        # fast (a far suburb) is assigned once it has waited long enough, never starved.
+        horizon = config.max_delivery_s + np.maximum(0.0, self.now - times[:, 0])
         self.late_at_horizon = np.maximum(0.0, horizon - self.slack)
         self._leave = self.weight * (horizon + config.lateness_weight * self.late_at_horizon)
         #: (task, worker) pairs a recent decline forbids.

@@ -34,8 +34,10 @@ class CityConfig:
     order (to the pickup, wait until ready, to the drop-off), ``slack_t`` the time left
     until ``created_at + promise_s`` and ``weight_t = 1 + priority_weight * priority``.
     Leaving an order for the next tick costs what a delivery in exactly
-    ``max_delivery_s`` would: an order is assigned only to a courier who brings it to
-    the customer sooner than that.
+    ``max_delivery_s`` plus the time it has waited since ``created_at`` would: a new
+    order is assigned only to a courier who brings it to the customer sooner than
+    ``max_delivery_s``, and every second it waits widens that by a second, so an order
+    no courier can deliver that fast is still assigned once it has waited long enough.
     """
 
     max_delivery_s: float = 2700.0

@@ -107,10 +107,9 @@ def city_reference(
     for t, o in enumerate(order_list):
         weight = 1.0 + config.priority_weight * o.priority
         due = o.created_at + config.promise_s
-        horizon = NOW + config.max_delivery_s
-        leave.append(
-            weight * (config.max_delivery_s + config.lateness_weight * max(0.0, horizon - due))
-        )
+        # A delivery within max_delivery_s, widened by the time the order has waited.
+        longest = config.max_delivery_s + max(0.0, NOW - o.created_at)
+        leave.append(weight * (longest + config.lateness_weight * max(0.0, NOW + longest - due)))
         tx, ty = problem.task_xy[t]
         row: list[float | None] = []
         for w, c in enumerate(online):

@@ -161,3 +161,15 @@ def test_a_far_order_is_left_because_waiting_is_cheaper() -> None:
     decision = decide_city([order], [Courier(id="c1", position=here)], NOW)
     assert decision.unassigned == {"o1": CHEAPER_TO_WAIT}
     assert decision.objective == CityConfig().max_delivery_s * 1.0 + 900.0  # late at horizon
+
+
+def test_an_order_too_far_for_max_delivery_is_assigned_once_it_has_waited() -> None:
+    pickup = {"lat": 48.85, "lon": 2.35}
+    far = {"lat": 49.03, "lon": 2.35}  # about 20 km north: more than 45 minutes' ride
+    order = Order(id="o1", pickup=pickup, dropoff=far, created_at=NOW, ready_at=NOW)
+    courier = Courier(id="c1", position=pickup)
+    # New, it waits for a courier who could bring it within max_delivery_s: none can.
+    assert decide_city([order], [courier], NOW).unassigned == {"o1": CHEAPER_TO_WAIT}
+    # Each second waited widens that by a second: it is not starved.
+    later = decide_city([order], [courier], NOW + 3 * 3600)
+    assert [(a.task, a.worker) for a in later.assignments] == [("o1", "c1")]
