@@ -57,7 +57,9 @@ class ApiContext:
     ``members`` return the rows of :class:`jarvis.election.ClusterView` as dicts (None:
     no ZooKeeper, as in ``jarvis api``, and no such routes);
     ``batch`` serves waiting get-work requests of stores in batch mode (None: every
-    request is first come, first served); ``ranking`` weighs the store ranking.
+    request is first come, first served); ``ranking`` weighs the store ranking;
+    ``inline_get_work``: a get-work without a wait calls Redis on the event loop's thread
+    (no thread hop; ``jarvis api`` workers, see :mod:`jarvis.api.waiting`).
     """
 
     work: WorkQueue
@@ -69,6 +71,7 @@ class ApiContext:
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     max_batch: int = MAX_EVENTS_PER_REQUEST
     ranking: RankingWeights = field(default_factory=RankingWeights)
+    inline_get_work: bool = False
 
 
 def create_app(context: ApiContext) -> FastAPI:

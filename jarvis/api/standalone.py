@@ -72,5 +72,6 @@ def standalone_app(settings: Settings, stopping: threading.Event | None = None) 
         ),
         max_batch=settings.http_max_batch,
         ranking=ranking_weights(settings),
+        inline_get_work=True,
     )
     return create_app(context)

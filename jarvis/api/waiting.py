@@ -58,6 +58,7 @@ async def get_work(
     wait: float,
     *,
     disconnected: Callable[[], Awaitable[bool]] | None = None,
+    inline: bool = False,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Claim | None:
@@ -65,9 +66,15 @@ async def get_work(
 
     ``disconnected()`` tells whether the client went away (Starlette's
     ``Request.is_disconnected``); then nothing is kept and None is returned.
+    ``inline``: a get-work without a wait runs its one Redis script on the event loop's
+    thread instead of hopping to the thread pool (for a process that only serves HTTP,
+    one of several: ``jarvis api``). Two wake-ups fewer per request; the price is that
+    a Redis that stops answering holds that process's loop for up to ``redis_timeout``.
     """
     gone = disconnected or _connected
     if wait <= 0:
+        if inline:
+            return work.get_work(associate_id)
         return await run_in_threadpool(work.get_work, associate_id)  # one thread hop
     associate = await run_in_threadpool(work.associate, associate_id)  # 404 before waiting
     deadline = monotonic() + wait

@@ -86,6 +86,7 @@ def work_router(context: ApiContext) -> APIRouter:
             associate_id,
             wait,
             disconnected=request.is_disconnected if wait > 0 else None,
+            inline=context.inline_get_work,
         )
         if wait == 0:
             metrics.GET_WORK_SECONDS.labels("http").observe(time.perf_counter() - started)
