@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from jarvis.errors import StoreError
 from jarvis.models.events import Event, validate_event
@@ -48,13 +48,10 @@ class Producer:
         self.namespace = namespace
         self.replication = replication
 
-    def _entry(self, event: EventInput) -> tuple[str, str]:
-        """(stream, payload) of one event. An :data:`Event` is a validated, frozen model
-        already; a mapping or JSON text is validated here. Either way the partition id is
-        checked (:class:`PartitionKeys`, once per partition) and the payload is the
-        event's canonical JSON, which the partition validates again when it applies it."""
+    def _entry(self, event: EventInput) -> tuple[str, dict[FieldT, EncodableT]]:
         valid = validate_event(event)
-        return _stream(valid.partition, self.namespace), valid.model_dump_json()
+        stream = PartitionKeys(valid.partition, self.namespace).events_in
+        return stream, {EVENT_FIELD: valid.model_dump_json()}
 
     def submit(self, event: EventInput) -> str:
         """Validate ``event`` and append it to its partition's stream; its stream id.
@@ -63,14 +60,14 @@ class Producer:
         Redis did not accept it, NotReplicatedError when too few replicas confirmed it in
         time (either way it is not acknowledged: submit again).
         """
-        stream, payload = self._entry(event)
+        stream, fields = self._entry(event)
         try:
             if self.replication.min_replicas:
                 [entry_id] = write_replicated(
-                    self.redis, stream, [_xadd(stream, payload)], self.replication
+                    self.redis, stream, [_xadd(stream, fields)], self.replication
                 )
                 return text(entry_id)
-            return text(self.redis.xadd(stream, {EVENT_FIELD: payload}))
+            return text(self.redis.xadd(stream, fields))
         except redis.RedisError as exc:
             raise StoreError(f"submitting to {stream} failed: {exc}") from exc
 
@@ -88,15 +85,15 @@ class Producer:
             return self._submit_per_stream(entries)
         try:
             with self.redis.pipeline(transaction=False) as pipe:
-                for stream, payload in entries:
-                    pipe.xadd(stream, {EVENT_FIELD: payload})
+                for stream, fields in entries:
+                    pipe.xadd(stream, fields)
                 replies = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"submitting {len(entries)} events failed: {exc}") from exc
         log.debug("submitted %d events", len(replies))
         return [text(reply) for reply in replies]
 
-    def _submit_per_stream(self, entries: list[tuple[str, str]]) -> list[str]:
+    def _submit_per_stream(self, entries: list[tuple[str, dict[FieldT, EncodableT]]]) -> list[str]:
         """Each stream's entries in one round trip to its primary, then ``WAIT``."""
         by_stream: dict[str, list[int]] = {}
         for i, (stream, _) in enumerate(entries):
@@ -122,12 +119,8 @@ class Producer:
         return ids
 
 
-@lru_cache(maxsize=65536)
-def _stream(partition: str, namespace: str) -> str:
-    """The incoming stream of a partition (its id checked once, then remembered)."""
-    return PartitionKeys(partition, namespace).events_in
-
-
-def _xadd(stream: str, payload: str) -> tuple[str, ...]:
-    """The ``XADD`` of one event: one field, the event's JSON."""
-    return ("XADD", stream, "*", EVENT_FIELD, payload)
+def _xadd(stream: str, fields: Mapping[FieldT, EncodableT]) -> tuple[Any, ...]:
+    flat: list[Any] = []
+    for name, value in fields.items():
+        flat.extend((name, value))
+    return ("XADD", stream, "*", *flat)
