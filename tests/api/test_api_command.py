@@ -178,6 +178,26 @@ def test_sigterm_stops_every_worker_and_exits_0(api: ApiProcess) -> None:
             os.kill(pid, 0)
 
 
+def test_a_worker_that_dies_is_replaced(api: ApiProcess, rds: redis.Redis) -> None:
+    first, second = api.workers()
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:  # the supervisor notices within a second and forks another
+        workers = api.workers()
+        if len(workers) == 2 and first not in workers:
+            break
+        assert api.proc.poll() is None, "the supervisor exited with its worker"
+        assert time.monotonic() < deadline, f"no worker replaced {first}: {workers}"
+        time.sleep(0.05)  # polling /proc with a deadline
+    (replacement,) = set(workers) - {second}
+    # The new worker serves: its named connection appears once it has answered.
+    while f"jarvis-api-{replacement}" not in _worker_names(rds):
+        assert time.monotonic() < deadline, f"worker {replacement} never answered"
+        httpx.get(f"{api.url}/readyz", timeout=10)
+    api.proc.send_signal(signal.SIGTERM)
+    assert api.proc.wait(timeout=60) == 0
+
+
 def test_stateless_api_serves_no_ownership_views(api: ApiProcess) -> None:
     ready = httpx.get(f"{api.url}/readyz", timeout=10)
     assert ready.status_code == 200
