@@ -67,13 +67,13 @@ class ScheduledTick:
 def run_pipelined(ticks: Sequence[ScheduledTick]) -> None:
     """Run ``ticks`` (of partitions served by one script runner), their idle checks
     sent in one pipeline first; see the module docstring."""
-    held: list[ScheduledTick] = []
+    held: dict[int, ScheduledTick] = {}  # by id(): each lock is let go after its tick
     calls: list[tuple[IdleProbe, IdleCall]] = []
     try:
         for tick in ticks:
             if not tick.actor.serial.acquire(blocking=False):
                 continue  # its actor is busy (a release): it ticks on its own below
-            held.append(tick)
+            held[id(tick)] = tick
             probe = tick.probe
             call = tick.actor.idle_call() if probe is not None else None
             if probe is not None and call is not None:
@@ -82,8 +82,10 @@ def run_pipelined(ticks: Sequence[ScheduledTick]) -> None:
             _prefetch(calls)
         for tick in ticks:
             tick()
+            if held.pop(id(tick), None) is not None:
+                tick.actor.serial.release()  # a release waits for this tick only
     finally:
-        for tick in held:
+        for tick in held.values():
             tick.actor.serial.release()
 
 
