@@ -158,7 +158,8 @@ class DeadLetters:
         if status == 0:
             raise NotFoundError(f"partition {partition!r}: no dead letter {dead_id!r}")
         done = _resubmission(reply[1])
-        assert done is not None
+        if done is None:  # the script always returns the record with status 1 or 2
+            raise StoreError(f"partition {partition!r}: no re-submission record for {dead_id!r}")
         if status == 1:
             log.info(
                 "partition %s: dead letter %s re-submitted as %s",
