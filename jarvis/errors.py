@@ -35,6 +35,9 @@ Errors from kazoo, redis-py and scipy are wrapped where they cross into Jarvis w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
     "BadInputError",
     "ConfigError",
@@ -203,12 +206,14 @@ class NotReplicatedError(StoreError):
     """A write reached its primary but fewer replicas than required confirmed it in time.
 
     Its outcome is unknown: it may survive, or vanish in a failover. Nobody may act on
-    it; retrying is safe (every write is idempotent).
+    it; retrying is safe (every write is idempotent). ``replies`` are the commands'
+    replies from the primary (empty when unknown), for a caller that can tell from them
+    that nothing it needs confirmed was written.
     """
 
     code = "not_replicated"
 
-    def __init__(self, key: str, wanted: int, confirmed: int) -> None:
+    def __init__(self, key: str, wanted: int, confirmed: int, replies: Sequence[Any] = ()) -> None:
         super().__init__(
             f"write to {key!r} confirmed by {confirmed} of {wanted} required replica(s) "
             "in time: its outcome is unknown, retry"
@@ -216,3 +221,4 @@ class NotReplicatedError(StoreError):
         self.key = key
         self.wanted = wanted
         self.confirmed = confirmed
+        self.replies = tuple(replies)

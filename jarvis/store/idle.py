@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from jarvis.errors import NotReplicatedError
 from jarvis.store.city import CityStore
 from jarvis.store.replies import text
 from jarvis.store.runner import ScriptRunner
@@ -88,8 +89,21 @@ def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCa
 
 
 def run(runner: ScriptRunner, call: IdleCall) -> IdleTick | None:
-    """Run one idle-tick call alone; FencedError when its epoch is stale."""
-    return outcome(runner.run(call.spec, call.partition, call.keys, call.args, epoch=call.epoch))
+    """Run one idle-tick call alone; FencedError when its epoch is stale.
+
+    Too few replicas confirming it (a promoted primary without a replica yet) matters
+    only if the partition was idle: its tick marker is then of unknown outcome, like any
+    commit's (NotReplicatedError). A busy partition's check wrote nothing but the
+    fencing epoch, which the full tick's own writes confirm (or report unknown) next, so
+    the full tick runs: the partition keeps deciding, as it did before idle checks.
+    """
+    try:
+        reply = runner.run(call.spec, call.partition, call.keys, call.args, epoch=call.epoch)
+    except NotReplicatedError as exc:
+        if len(exc.replies) == 1 and outcome(exc.replies[0]) is None:
+            return None
+        raise
+    return outcome(reply)
 
 
 def store_idle_tick(

@@ -138,7 +138,7 @@ def write_replicated(
                 raise reply
         acked = replies[-1]
         if isinstance(acked, redis.ResponseError) or int(acked) < replication.min_replicas:
-            raise NotReplicatedError(key, replication.min_replicas, _count(acked))
+            raise NotReplicatedError(key, replication.min_replicas, _count(acked), replies[:-1])
         return replies[:-1]
     raise StoreError(f"key {key!r}: the cluster kept redirecting the write")  # pragma: no cover
 
