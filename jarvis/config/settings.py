@@ -1,33 +1,10 @@
-"""Settings of a Jarvis member: defaults < TOML file < ``JARVIS_*`` environment < flags.
-
-Every setting has a default, an environment variable (``JARVIS_`` + its name in upper
-case) and one line of documentation (its ``description``; docs/configuration.md is
-generated from them). :func:`load_settings` merges the sources and validates the result;
-an invalid value raises :class:`~jarvis.errors.ConfigError` naming the setting and where
-it came from, never echoing the value (it may be a secret).
-
-The file is TOML with the same names, at top level::
-
-    zk = "zk1:2181,zk2:2181,zk3:2181"
-    zk_auth_file = "/run/secrets/jarvis-zk"        # one line: user:password
-    redis = "rediss://redis:6379/0"
-    redis_username = "jarvis"
-    redis_password_file = "/run/secrets/jarvis-redis"
-    zone = "eu-west-1a"
-    tick = 1.0
-
-Secrets (``zk_auth``, ``redis_password``, ``http_tokens``, and a password inside the
-``redis`` URL) can also come from files (the ``*_file`` settings), read when Jarvis
-connects, so a rotated secret file is picked up by the next connection. They are never
-logged: :meth:`Settings.redacted` masks them, and :func:`mask_url` masks a URL's password.
-"""
+"""The settings of a Jarvis member: every one with its default, variable and description
+(see :mod:`jarvis.config`)."""
 
 from __future__ import annotations
 
 import os
 import socket
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -37,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -46,15 +22,15 @@ from jarvis.errors import ConfigError
 from jarvis.secrets import MASK, check_digest, mask_url, read_secret, split_tokens
 
 __all__ = [
+    "CLI_VARIABLES",
     "ENV_PREFIX",
     "MASK",
+    "MAX_PARTITIONS",
     "SECRETS",
     "Settings",
     "env_name",
-    "explain_settings",
-    "load_settings",
     "mask_url",
-    "unknown_env",
+    "read_file_setting",
 ]
 
 ENV_PREFIX = "JARVIS_"
@@ -423,7 +399,7 @@ class Settings(BaseModel):
         if self.zk_auth is not None:
             return self.zk_auth.get_secret_value()
         if self.zk_auth_file is not None:
-            return _read_file_setting("zk_auth_file", self.zk_auth_file)
+            return read_file_setting("zk_auth_file", self.zk_auth_file)
         return None
 
     def redis_password_value(self) -> str | None:
@@ -431,7 +407,7 @@ class Settings(BaseModel):
         if self.redis_password is not None:
             return self.redis_password.get_secret_value()
         if self.redis_password_file is not None:
-            return _read_file_setting("redis_password_file", self.redis_password_file)
+            return read_file_setting("redis_password_file", self.redis_password_file)
         return None
 
     def http_token_values(self) -> tuple[str, ...]:
@@ -454,85 +430,8 @@ class Settings(BaseModel):
         return values
 
 
-def _read_file_setting(name: str, path: Path) -> str:
+def read_file_setting(name: str, path: Path) -> str:
     try:
         return read_secret(path)
     except ValueError as exc:
         raise ConfigError(f"setting {name!r} ({env_name(name)}): {exc}") from None
-
-
-def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name in Settings.model_fields:
-        key = env_name(name)
-        if key in environ:
-            values[name] = environ[key]
-    return values
-
-
-def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
-    """``JARVIS_*`` variables that are neither settings nor CLI variables (typos?)."""
-    environ = os.environ if environ is None else environ
-    known = {env_name(n) for n in Settings.model_fields} | CLI_VARIABLES
-    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
-
-
-def _from_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(Settings.model_fields))
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
-    return data
-
-
-def load_settings(
-    file: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Settings:
-    """Merge defaults, ``file``, ``environ`` (``JARVIS_*``) and ``overrides`` (flags)."""
-    return explain_settings(file, environ, overrides)[0]
-
-
-def explain_settings(
-    file: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> tuple[Settings, dict[str, str]]:
-    """:func:`load_settings`, and where each setting came from (``"default"`` if unset)."""
-    environ = os.environ if environ is None else environ
-    sources: dict[str, str] = dict.fromkeys(Settings.model_fields, "default")
-    merged: dict[str, Any] = {}
-    layers: list[tuple[str, Mapping[str, Any]]] = []
-    if file is not None:
-        layers.append((f"config file {file}", _from_file(file)))
-    layers.append(("environment", _from_env(environ)))
-    layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
-    for origin, values in layers:
-        for name, value in values.items():
-            merged[name] = value
-            sources[name] = origin
-    try:
-        return Settings.model_validate(merged), sources
-    except ValidationError as exc:
-        # ``from None``: pydantic's own message echoes input values, secrets included.
-        raise ConfigError(_describe(exc, sources)) from None
-
-
-def _describe(exc: ValidationError, sources: Mapping[str, str]) -> str:
-    problems = []
-    for error in exc.errors():
-        message = error["msg"].removeprefix("Value error, ")
-        name = str(error["loc"][0]) if error["loc"] else None
-        if name is None:  # a rule across settings: the message names them
-            problems.append(message)
-            continue
-        origin = sources.get(name, "default")
-        problems.append(f"setting {name!r} ({env_name(name)}, from {origin}): {message}")
-    return "; ".join(problems)
