@@ -56,6 +56,7 @@ import numpy as np
 import orjson
 import redis
 
+from bench.clients import drop_namespace, run_clients
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.work.queue import WorkQueue
 from jarvis.testing.servers import RedisServer, free_port
@@ -325,25 +326,11 @@ def _client(
 def _measure(target: Target, url: str, n_items: int, clients: int) -> dict[str, Any]:
     namespace = f"bench{uuid.uuid4().hex[:8]}"
     target.prepare(url, namespace, n_items, clients)
-    ctx = mp.get_context("forkserver")
-    barrier = ctx.Barrier(clients)
-    out = ctx.Queue()
-    procs = [
-        ctx.Process(target=_client, args=(target, url, namespace, i, barrier, out))
-        for i in range(clients)
-    ]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = run_clients(_client, target, url, namespace, clients)
     latencies = np.concatenate([np.asarray(r[0]) for r in results]) * 1000.0
     got = [item for r in results for item in r[1]]
     elapsed = max(r[3] for r in results) - min(r[2] for r in results)
-    cleanup = redis.Redis.from_url(url)
-    for key in cleanup.scan_iter(match=f"{namespace}:*", count=1000):
-        cleanup.delete(key)
-    cleanup.close()
+    drop_namespace(url, namespace)
     return {
         "benchmark": "getwork",
         "target": target.name,
