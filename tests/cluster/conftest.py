@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,12 @@ class Scenario:
         rows = ClusterView(self.cluster.admin, self.cluster.cluster).partitions()
         return {row.partition: row.owner for row in rows}
 
+    def ticked_since(self, city: str, since: float) -> bool:
+        """``city``'s out stream holds a tick marker later than ``since`` (unix s)."""
+        namespace = self.cluster.namespace
+        decisions = read_decisions(self.redis, city, count=100000, namespace=namespace)
+        return any(d.type == "tick" and d.at > since for d in decisions)
+
     def all_owned(self) -> bool:
         owners = self.owners()
         return len(owners) == len(CITIES) and all(owners.values())
@@ -76,9 +83,12 @@ class Scenario:
         return check_cluster(self.redis, CITIES, self.cluster.namespace)
 
 
-@pytest.fixture
-def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
-    with LocalCluster(cluster="t", tick=TICK, session_timeout=SESSION_TIMEOUT) as cluster:
+def run_scenario(request: pytest.FixtureRequest, **options: Any) -> Iterator[Scenario]:
+    """A :class:`Scenario` on ``LocalCluster(**options)`` (tick and session timeout as
+    above), for a fixture to ``yield from``; the members' logs go to a failed report."""
+    with LocalCluster(
+        cluster="t", tick=TICK, session_timeout=SESSION_TIMEOUT, **options
+    ) as cluster:
         s = Scenario(cluster)
         try:
             yield s
@@ -86,6 +96,11 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
             s.traffic.stop()
             s.redis.close()
             request.node.cluster_logs = list(cluster.logs())
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    yield from run_scenario(request)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,10 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from jarvis.store.decisions import read_decisions
-from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.redis_cluster import RedisCluster
-from tests.cluster.conftest import CITIES, SESSION_TIMEOUT, TICK, Scenario
+from tests.cluster.conftest import CITIES, Scenario, run_scenario
 from tests.faults import wait_for
 
 #: A primary's slots are served again within this many seconds (node timeout 2 s, the
@@ -26,27 +24,12 @@ FAILOVER_DEADLINE = 30.0
 
 @pytest.fixture
 def cluster_scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
-    with LocalCluster(
-        cluster="t", tick=TICK, session_timeout=SESSION_TIMEOUT, redis_cluster=True
-    ) as cluster:
-        s = Scenario(cluster)
-        try:
-            yield s
-        finally:
-            s.traffic.stop()
-            s.redis.close()
-            request.node.cluster_logs = list(cluster.logs())
+    yield from run_scenario(request, redis_cluster=True)
 
 
 def _redis(scenario: Scenario) -> RedisCluster:
     assert isinstance(scenario.cluster.redis, RedisCluster)
     return scenario.cluster.redis
-
-
-def _ticks_after(scenario: Scenario, city: str, since: float) -> bool:
-    namespace = scenario.cluster.namespace
-    decisions = read_decisions(scenario.redis, city, count=100000, namespace=namespace)
-    return any(d.type == "tick" and d.at > since for d in decisions)
 
 
 def _victim(scenario: Scenario) -> tuple[str, int]:
@@ -80,7 +63,7 @@ def test_a_killed_redis_primary_is_replaced_by_its_replica_and_dispatch_goes_on(
     promoted = redis.wait_primary_replaced(old, FAILOVER_DEADLINE)
     for each in CITIES:
         wait_for(
-            lambda each=each: _ticks_after(scenario, each, killed_at),  # type: ignore[misc]
+            lambda each=each: scenario.ticked_since(each, killed_at),  # type: ignore[misc]
             FAILOVER_DEADLINE,
             f"{each} ticks again after primary {old.port} was killed ({city} was on it)",
         )
@@ -108,7 +91,7 @@ def test_a_frozen_redis_primary_is_replaced_and_rejoins_as_a_replica(
     try:
         promoted = redis.wait_primary_replaced(old, FAILOVER_DEADLINE)
         wait_for(
-            lambda: _ticks_after(scenario, city, frozen_at),
+            lambda: scenario.ticked_since(city, frozen_at),
             FAILOVER_DEADLINE,
             f"{city} ticks again while its old primary {old.port} is frozen",
         )

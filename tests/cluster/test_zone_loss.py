@@ -20,11 +20,9 @@ from jarvis.connections import redis_client, replication
 from jarvis.errors import JarvisError
 from jarvis.models.events import CourierMoved
 from jarvis.models.geo import Point
-from jarvis.store.decisions import read_decisions
 from jarvis.store.producer import Producer
-from jarvis.testing.cluster import LocalCluster
 from jarvis.testing.redis_cluster import RedisCluster
-from tests.cluster.conftest import CITIES, SESSION_TIMEOUT, TICK, Scenario
+from tests.cluster.conftest import CITIES, Scenario, run_scenario
 from tests.faults import wait_for
 
 #: Within this many seconds of the loss: sessions expire (4 s), the Redis replica is
@@ -35,27 +33,7 @@ DEADLINE = 45.0
 
 @pytest.fixture
 def zoned(request: pytest.FixtureRequest) -> Iterator[Scenario]:
-    with LocalCluster(
-        cluster="t",
-        tick=TICK,
-        session_timeout=SESSION_TIMEOUT,
-        ensemble=True,
-        redis_cluster=True,
-        redis_replicas=2,
-    ) as cluster:
-        s = Scenario(cluster)
-        try:
-            yield s
-        finally:
-            s.traffic.stop()
-            s.redis.close()
-            request.node.cluster_logs = list(cluster.logs())
-
-
-def _ticked_since(scenario: Scenario, city: str, since: float) -> bool:
-    namespace = scenario.cluster.namespace
-    decisions = read_decisions(scenario.redis, city, count=100000, namespace=namespace)
-    return any(d.type == "tick" and d.at > since for d in decisions)
+    yield from run_scenario(request, ensemble=True, redis_cluster=True, redis_replicas=2)
 
 
 def _acknowledged(producer: Producer, city: str) -> bool:
@@ -102,7 +80,7 @@ def test_losing_a_zone_keeps_every_city_dispatched_with_confirmed_writes(
     )
     for city in CITIES:
         wait_for(
-            lambda city=city: _ticked_since(scenario, city, lost_at),  # type: ignore[misc]
+            lambda city=city: scenario.ticked_since(city, lost_at),  # type: ignore[misc]
             DEADLINE,
             f"{city} ticks again after zone a was lost",
         )
