@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 import redis
 from pydantic import ValidationError
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 #: Field of an incoming-stream entry that holds the event JSON.
 EVENT_FIELD = "event"
+_EVENT_KEY = EVENT_FIELD.encode()
 DEFAULT_HORIZON_S = 3600.0
 DEFAULT_DEAD_MAXLEN = 100_000
 DEFAULT_OUT_MAXLEN = 100_000
@@ -103,32 +105,30 @@ class ApplyResult:
     cursor: str
 
 
-def _encode(event: Event) -> list[str]:
-    """The four script slots (a, b, c, d) of a valid city event (see ``CITY_APPLY``)."""
+def _json(model: Point | Order | Courier) -> str:
+    """``model.model_dump_json()``, straight from its serializer (no keyword handling)."""
+    return model.__pydantic_serializer__.to_json(model).decode()
+
+
+def _encode(event: Event) -> tuple[str, str, str, str]:
+    """The four script slots (a, b, c, d) of a valid city event (see ``city_apply.lua``)."""
+    if isinstance(event, CourierMoved):  # the most frequent first
+        return event.courier_id, _json(event.position), "", ""
     if isinstance(event, OrderCreated):
         order = event.order
-        return [order.id, order.model_dump_json(), repr(order.created_at), ""]
+        return order.id, _json(order), repr(order.created_at), ""
     if isinstance(event, OrderCancelled | OrderPickedUp | OrderDelivered):
-        return [event.order_id, "", "", ""]
+        return event.order_id, "", "", ""
     if isinstance(event, OrderDeclined):
-        return [event.order_id, event.courier_id, event.reason or "", ""]
+        return event.order_id, event.courier_id, event.reason or "", ""
     if isinstance(event, OfferAccepted):
-        return [event.order_id, event.courier_id, "", ""]
+        return event.order_id, event.courier_id, "", ""
     if isinstance(event, CourierOnline):
         courier = event.courier
-        json = courier.model_dump_json()
-        return [courier.id, json, str(courier.capacity), courier.position.model_dump_json()]
+        return courier.id, _json(courier), str(courier.capacity), _json(courier.position)
     if isinstance(event, CourierOffline):
-        return [event.courier_id, "", "", ""]
-    if isinstance(event, CourierMoved):
-        return [event.courier_id, event.position.model_dump_json(), "", ""]
+        return event.courier_id, "", "", ""
     raise BadInputError(f"event type {event.type!r} does not apply to a city")
-
-
-def _bad(entry_id: str, reason: str) -> dict[str, Arg]:
-    """The slots of an entry to dead-letter with ``reason``."""
-    return {"stream_id": entry_id, "type": "bad", "event_id": "", "a": reason,
-            "b": "", "c": "", "d": ""}  # fmt: skip
 
 
 _Model = TypeVar("_Model", Order, Courier)
@@ -179,22 +179,24 @@ class CityStore:
 
     # -- events in -----------------------------------------------------------------------
 
-    def _slots(self, entry_id: str, fields: Mapping[str, bytes]) -> dict[str, Arg]:
-        """The script slots of one entry (``CITY_APPLY.more_args``)."""
-        raw = fields.get(EVENT_FIELD)
+    def _slots(self, entry_id: str, raw: bytes | None) -> tuple[str, ...]:
+        """One entry of the script's batch: (stream id, type, event id, a, b, c, d).
+
+        ``raw`` is the entry's event JSON, validated whole (the producer's validation is
+        not trusted: anyone may append to the stream); an entry that fails becomes
+        (stream id, 'bad', '', reason, '', '', ''), which the script dead-letters.
+        """
         if raw is None:
-            return _bad(entry_id, f"entry has no {EVENT_FIELD!r} field")
+            return entry_id, "bad", "", f"entry has no {EVENT_FIELD!r} field", "", "", ""
         try:
             event = parse_event(raw)
             if event.partition != self.partition:
                 raise BadInputError(
                     f"event for partition {event.partition!r} sent to {self.partition!r}"
                 )
-            a, b, c, d = _encode(event)
+            return (entry_id, event.type, event.id, *_encode(event))
         except BadInputError as exc:
-            return _bad(entry_id, str(exc))
-        return {"stream_id": entry_id, "type": event.type, "event_id": event.id,
-                "a": a, "b": b, "c": c, "d": d}  # fmt: skip
+            return entry_id, "bad", "", str(exc), "", "", ""
 
     def apply_events(
         self, epoch: int, max_events: int = 5000, now: float | None = None
@@ -216,9 +218,8 @@ class CityStore:
             entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
         except redis.RedisError as exc:
             raise self._fail("reading events", exc) from exc
-        slots = [
-            self._slots(eid, {text(k): v for k, v in fields.items()}) for eid, fields in entries
-        ]
+        # Entries come undecoded (NEVER_DECODE): their field names are bytes.
+        batch = [self._slots(eid, fields.get(_EVENT_KEY)) for eid, fields in entries]
         last = entries[-1][0] if entries else cursor
         k = self.keys
         keys = {
@@ -234,9 +235,10 @@ class CityStore:
         args: dict[str, Arg] = {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
                 "dead_maxlen": self.dead_maxlen, "partition": self.partition,
                 "out_maxlen": self.out_maxlen,
-                "now_ms": "" if now is None else int(now * 1000)}  # fmt: skip
+                "now_ms": "" if now is None else int(now * 1000),
+                "batch": orjson.dumps(batch).decode()}  # fmt: skip
         applied, duplicates, dead = self.scripts.run(
-            CITY_APPLY, self.partition, keys, args, more_args=slots, epoch=epoch
+            CITY_APPLY, self.partition, keys, args, epoch=epoch
         )
         if dead:
             log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)

@@ -148,10 +148,10 @@ CITY_APPLY = ScriptSpec(
         "partition",
         "out_maxlen",
         "now_ms",
+        "batch",  # JSON: one [stream_id, type, event_id, a, b, c, d] per entry
     ),
     fenced=True,
     libs=("apply_lib", *_HELD),
-    more_args=_APPLY_SLOTS,
 )
 CITY_COMMIT = ScriptSpec(
     "city_commit",

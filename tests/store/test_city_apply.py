@@ -231,3 +231,25 @@ def test_an_entry_that_is_not_utf8_is_dead_lettered_not_fatal(
     (dead,) = store.dead_letters()
     assert "Invalid JSON" in dead["reason"]
     assert dead["event"] == "\ufffd\ufffd{not text"
+
+
+def test_a_courier_online_then_moved_in_one_batch_is_known_and_unknown_ones_are_not(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = CityStore(rds, CITY, namespace)
+    Producer(rds, namespace).submit_many(
+        [
+            event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.0, "lon": 2.0}),
+            event(CITY, "courier_online", courier=courier("c1")),
+            event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.5, "lon": 2.5}),
+            event(CITY, "courier_moved", courier_id="c2", position={"lat": 48.5, "lon": 2.5}),
+        ]
+    )
+    result = store.apply_events(1)
+    assert (result.applied, result.dead_lettered) == (2, 2)
+    assert [d["reason"] for d in store.dead_letters()] == [
+        "unknown courier c1",
+        "unknown courier c2",
+    ]
+    [c1] = store.snapshot().couriers
+    assert (c1.id, c1.position.lat, c1.position.lon) == ("c1", 48.5, 2.5)

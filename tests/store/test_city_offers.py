@@ -123,3 +123,26 @@ def test_offers_expire_before_the_events_that_come_after_their_expiry(
     )
     assert store.apply_events(EPOCH).dead_lettered == 1
     assert open_ids(store.snapshot()) == ["o1"]
+
+
+def test_offers_expire_between_the_events_of_one_batch_in_stream_time(
+    rds: redis.Redis, namespace: str
+) -> None:
+    store = _setup(rds, namespace)
+    Producer(rds, namespace).submit(
+        event(CITY, "order_created", order=order("o2", created_at=1002.0))
+    )
+    store.apply_events(EPOCH)
+    # two offers due at t + 30 s; one batch whose entries lie 10 s and 60 s after t
+    t = _now() + 100
+    assert store.commit(EPOCH, 1, [("o1", "c1"), ("o2", "c2")], t, offer_timeout_s=OFFER_S).accepted
+    stream = store.keys.events_in
+    for seconds, oid, cid in ((10, "o1", "c1"), (60, "o2", "c2")):
+        accepted = event(CITY, "offer_accepted", order_id=oid, courier_id=cid)
+        rds.xadd(stream, {"event": accepted.model_dump_json()}, id=f"{int((t + seconds) * 1000)}-0")
+    result = store.apply_events(EPOCH)
+    assert (result.applied, result.dead_lettered) == (1, 1)
+    assert "order o2 is not offered" in store.dead_letters()[0]["reason"]
+    assert open_ids(store.snapshot()) == ["o2"]
+    assert ("unassigned", "o2", "c2", "expired") in _history(store)
+    assert ("accepted", "o1", "c1", "") in _history(store)

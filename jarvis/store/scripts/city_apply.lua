@@ -1,6 +1,9 @@
 -- Apply a batch of validated entries of a city's incoming stream, atomically and fenced.
 --
 -- KEYS and ARGV: CITY_APPLY in jarvis/store/specs.py.
+-- ARGV[9] is the batch: a JSON array with one array per entry, [stream id, type, event
+-- id, a, b, c, d] (the slots of CityStore._slots; type 'bad' for an entry to dead-letter,
+-- its reason in a): one argument decoded once here, rather than seven per entry.
 -- Returns {applied, duplicates, dead_lettered}. Semantic errors are dead-lettered with
 -- their reason; the cursor moves to ARGV[3] in the same script. Every change to an
 -- assignment (delivered; ended by a cancel or a courier going offline) and every cancel
@@ -176,15 +179,26 @@ handlers.offer_accepted = function(ms, order, courier)
   history('accepted', ms, order, courier, '')
 end
 
+-- Couriers whose record is known to exist. This script writes courier records and never
+-- deletes one, so a courier found once stays known until the script ends.
+local known_couriers = {}
+local function courier_known(courier)
+  if known_couriers[courier] then return true end
+  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then return false end
+  known_couriers[courier] = true
+  return true
+end
+
 handlers.courier_online = function(ms, courier, json, capacity, position)
   redis.call('HSET', K_COURIERS, courier, json)
+  known_couriers[courier] = true
   redis.call('HSET', K_CAP, courier, capacity)
   redis.call('HSET', K_POS, courier, position)
   redis.call('SADD', K_ONLINE, courier)
 end
 
 handlers.courier_offline = function(ms, courier)
-  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then
+  if not courier_known(courier) then
     return 'unknown courier ' .. courier
   end
   local unstarted = {}
@@ -205,27 +219,55 @@ handlers.courier_offline = function(ms, courier)
 end
 
 handlers.courier_moved = function(ms, courier, position)
-  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then
+  if not courier_known(courier) then
     return 'unknown courier ' .. courier
   end
   redis.call('HSET', K_POS, courier, position)
 end
 
+-- The lowest expiry in the offers zset, or nil. This script only ever removes offers,
+-- so no offer is due before it: the events before it need no look at the offers.
+local function next_due()
+  local first = redis.call('ZRANGE', K_OFFERS, 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2])
+end
+
+local batch = cjson.decode(ARGV[9])
+
+-- Which event ids were applied before this batch: one ZMSCORE per 1,000 ids (the
+-- bound of unpack) instead of one ZSCORE per entry. An id applied within this batch is
+-- remembered in the same table, and each applied id is still recorded (ZADD) as soon as
+-- its event is applied, so a retry after a failed script sees what it had applied.
+local seen = {}
+local ids = {}
+for n = 1, #batch do ids[n] = batch[n][3] end
+for first = 1, #ids, 1000 do
+  local last = math.min(first + 999, #ids)
+  local scores = redis.call('ZMSCORE', K_APPLIED, unpack(ids, first, last))
+  for n = first, last do
+    if scores[n - first + 1] then seen[ids[n]] = true end
+  end
+end
+
 local applied, duplicates, dead = 0, 0, 0
-for i = 9, #ARGV, 7 do
-  local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+local due = next_due()
+for _, entry in ipairs(batch) do
+  local sid, kind, event_id = entry[1], entry[2], entry[3]
   local ms = stream_ms(sid)
-  expire(ms)
+  if due and ms >= due then
+    expire(ms)
+    due = next_due()
+  end
   if kind == 'bad' then
-    dead_letter(sid, ARGV[i + 3])
+    dead_letter(sid, entry[4])
     dead = dead + 1
-  elseif redis.call('ZSCORE', K_APPLIED, event_id) then
+  elseif seen[event_id] then
     duplicates = duplicates + 1
   else
     local handler = handlers[kind]
     local reason
     if handler then
-      reason = handler(ms, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+      reason = handler(ms, entry[4], entry[5], entry[6], entry[7])
     else
       reason = 'event type ' .. kind .. ' does not apply to a city'
     end
@@ -234,6 +276,7 @@ for i = 9, #ARGV, 7 do
       dead = dead + 1
     else
       redis.call('ZADD', K_APPLIED, ms, event_id)
+      seen[event_id] = true
       applied = applied + 1
     end
   end
