@@ -117,6 +117,10 @@ class PartitionActor(pykka.ThreadingActor):
         self._assignments = metrics.ASSIGNMENTS.labels(kind)
         self._solve_seconds = metrics.SOLVE_SECONDS.labels(kind)
         self._tick_seconds = metrics.TICK_SECONDS.labels(kind)
+        probe = getattr(engine, "idle", None)
+        #: Ticks of partitions with the same key may have their idle checks batched
+        #: (:mod:`jarvis.actors.pipelined`): the runner of the engine's idle probe.
+        self.batch_key: object | None = probe.runner if isinstance(probe, IdleProbe) else None
 
     # --- lifecycle ------------------------------------------------------------------
 

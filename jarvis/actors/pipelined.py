@@ -3,17 +3,20 @@
 A scheduler worker that takes several due ticks at once (:class:`ScheduledTick`, batched
 by :class:`~jarvis.actors.scheduler.Scheduler` when they share one script runner) first
 sends every partition's idle-tick script (:class:`~jarvis.store.idle.IdleProbe`) in one
-pipeline, holding each partition actor's serial lock, then runs each tick as usual: an
-idle partition's engine finds its outcome already there and records nothing more, a
-busy one runs its full tick. Each script is still one fenced, atomic call of one
-partition (a pipeline is not a transaction); only the round trips are shared.
+pipeline per Redis node (:func:`~jarvis.store.idle.check_many`: one node if standalone,
+the calls grouped by the primary of their slot in a Redis Cluster, one ``WAIT`` per
+pipeline when replicas must confirm), holding each partition actor's serial lock, then
+runs each tick as usual: an idle partition's engine finds its outcome already there and
+records nothing more, a busy one runs its full tick. Each script is still one fenced,
+atomic call of one partition (a pipeline is not a transaction); only the round trips
+are shared.
 
 A partition whose lock is taken (its actor is releasing it), or that is not loaded yet,
 lost, paused or not on the idle path, is left out of the pipeline and ticks on its own
 afterwards. A reply that is an error (a stale epoch, a Redis failure) is not kept: that
-partition's tick then runs its own check and meets the error the usual way. Pipelines
-are used only where a plain one is allowed (standalone Redis, no ``WAIT``: see
-:attr:`~jarvis.store.runner.ScriptRunner.pipelines`).
+partition's tick then runs its own check and meets the error the usual way; but an idle
+marker that too few replicas confirmed is kept, and its tick reports it of unknown
+outcome as a tick alone would (checking again would record the tick twice).
 """
 
 from __future__ import annotations
@@ -22,9 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import redis
-
-from jarvis.store.idle import IdleCall, IdleProbe
+from jarvis.store.idle import IdleCall, IdleProbe, check_many
 
 if TYPE_CHECKING:
     from jarvis.actors.partition import PartitionActor
@@ -49,8 +50,8 @@ class ScheduledTick:
 
     @property
     def batch_key(self) -> object | None:
-        probe = self.probe
-        return probe.runner if probe is not None and probe.runner.pipelines else None
+        """The script runner of the partition's idle checks (None: no idle path)."""
+        return self.actor.batch_key
 
     @property
     def probe(self) -> IdleProbe | None:
@@ -90,15 +91,6 @@ def run_pipelined(ticks: Sequence[ScheduledTick]) -> None:
 
 
 def _prefetch(calls: Sequence[tuple[IdleProbe, IdleCall]]) -> None:
-    runner = calls[0][0].runner
-    pipe = runner.client.pipeline(transaction=False)
-    for _, call in calls:
-        runner.queue(pipe, call.spec, call.keys, call.args, epoch=call.epoch)
-    try:
-        replies = pipe.execute(raise_on_error=False)
-    except redis.RedisError as exc:  # each tick then runs its own check
-        log.debug("pipelined idle checks failed: %s", exc)
-        return
-    for (probe, call), reply in zip(calls, replies, strict=True):
-        if not isinstance(reply, Exception):
-            probe.prefetch(call, reply)
+    results = check_many(calls[0][0].runner, [call for _, call in calls])
+    for (probe, call), result in zip(calls, results, strict=True):
+        probe.prefetch(call, result)

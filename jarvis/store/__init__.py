@@ -13,6 +13,7 @@ from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import (
     IdleCall,
     IdleProbe,
+    check_many,
     city_idle_call,
     city_idle_tick,
     store_idle_call,
@@ -71,6 +72,7 @@ __all__ = [
     "WorkKeys",
     "WorkPolicy",
     "WorkQueue",
+    "check_many",
     "check_partition_id",
     "city_idle_call",
     "city_idle_tick",

@@ -16,18 +16,31 @@ A deposed owner is refused (FencedError) before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+import redis
 
 from jarvis.errors import NotReplicatedError
 from jarvis.store.city import CityStore
+from jarvis.store.replication import node_for
 from jarvis.store.replies import text
-from jarvis.store.runner import ScriptRunner
+from jarvis.store.runner import ScriptRunner, check_epoch, script_error
 from jarvis.store.specs import CITY_IDLE, WORK_IDLE, Arg, ScriptSpec
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 
-__all__ = ["IdleCall", "IdleProbe", "IdleTick", "city_idle_tick", "store_idle_tick"]
+__all__ = [
+    "IdleCall",
+    "IdleProbe",
+    "IdleTick",
+    "check_many",
+    "city_idle_tick",
+    "store_idle_tick",
+]
+
+log = logging.getLogger(__name__)
 
 
 class IdleTick(NamedTuple):
@@ -35,6 +48,11 @@ class IdleTick(NamedTuple):
 
     marker: str
     dead: int = 0
+
+
+#: What one idle check of a batch came to: the tick recorded, None (busy: the full tick
+#: is needed), or the error its own run would raise.
+Checked = IdleTick | Exception | None
 
 
 class IdleCall(NamedTuple):
@@ -46,6 +64,13 @@ class IdleCall(NamedTuple):
     args: dict[str, Arg]
     epoch: int
     tick: int
+
+    def command(self, sha: str) -> tuple[Any, ...]:
+        """The ``EVALSHA`` command of this call, for the script of digest ``sha``."""
+        key_list, arg_list = self.spec.bind(
+            self.keys, {**self.args, "epoch": check_epoch(self.epoch)}
+        )
+        return ("EVALSHA", sha, len(key_list), *key_list, *arg_list)
 
 
 def outcome(reply: Any) -> IdleTick | None:
@@ -121,6 +146,97 @@ def city_idle_tick(city: CityStore, epoch: int, tick: int, now: float) -> IdleTi
     return run(city.scripts, city_idle_call(city, epoch, tick, now))
 
 
+def check_many(runner: ScriptRunner, calls: Sequence[IdleCall]) -> list[Checked]:
+    """Run the idle checks ``calls`` (of partitions served by ``runner``) in as few round
+    trips as the deployment allows; what each came to, in the order of ``calls``.
+
+    One pipeline per Redis node: a standalone server is one node; in a Redis Cluster the
+    calls are grouped by the primary serving their partition's slot. With
+    ``runner.replication`` asking for replicas, each pipeline ends with one ``WAIT``:
+    it confirms every write sent before it on the same connection, so one confirms all
+    the checks of that node. Short of replicas, a check that recorded its tick is of
+    unknown outcome (:class:`~jarvis.errors.NotReplicatedError`, as when run alone), and
+    a busy one is None all the same (it wrote only the fencing epoch; the full tick's own
+    writes are confirmed, or reported unknown, next). Each script stays one fenced,
+    atomic call of one partition (a pipeline is not a transaction): only round trips
+    are shared. Scripts are sent by digest alone (no ``SCRIPT EXISTS`` round trip; see
+    :func:`_on_node` for a node that lost them). A call's error reply (a stale epoch,
+    ``MOVED``, Redis failing) is returned as the error its own run would raise.
+    """
+    results: list[Checked] = [None] * len(calls)
+    groups: dict[int, tuple[redis.Redis, list[int]]] = {}
+    for i, call in enumerate(calls):
+        node = node_for(runner.client, call.keys["epoch"])
+        groups.setdefault(id(node), (node, []))[1].append(i)
+    for node, indices in groups.values():
+        replies = _on_node(runner, node, [calls[i] for i in indices])
+        for i, result in zip(indices, replies, strict=True):
+            results[i] = result
+    return results
+
+
+def _on_node(runner: ScriptRunner, node: redis.Redis, calls: Sequence[IdleCall]) -> list[Checked]:
+    """``calls`` in one pipeline on ``node`` (and one ``WAIT`` if replicas must confirm).
+
+    A node that does not know a script (restarted, or new after a failover) replies
+    ``NOSCRIPT`` to its calls, which therefore did not run: the script is loaded there
+    and those calls are sent once more (a second round trip, that once).
+    """
+    out: list[Checked] = [None] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in range(2):
+        replies, acked = _send(runner, node, [calls[i] for i in pending])
+        missing: dict[ScriptSpec, list[int]] = {}
+        for i, reply in zip(pending, replies, strict=True):
+            if attempt == 0 and isinstance(reply, redis.exceptions.NoScriptError):
+                missing.setdefault(calls[i].spec, []).append(i)
+            else:
+                out[i] = _result(runner, calls[i], reply, acked)
+        pending = []
+        for spec, indices in missing.items():
+            try:
+                node.script_load(runner.script(spec).script)
+            except redis.RedisError as exc:
+                for i in indices:
+                    out[i] = script_error(exc, calls[i].partition, calls[i].epoch)
+                continue
+            pending += indices
+        if not pending:
+            break
+    return out
+
+
+def _send(
+    runner: ScriptRunner, node: redis.Redis, calls: Sequence[IdleCall]
+) -> tuple[list[Any], int]:
+    """Each call's reply (or error), and how many replicas confirmed them (``WAIT``)."""
+    wanted = runner.replication.min_replicas
+    with node.pipeline(transaction=False) as pipe:
+        for call in calls:
+            pipe.execute_command(*call.command(runner.script(call.spec).sha))  # type: ignore[no-untyped-call]
+        if wanted:
+            pipe.execute_command("WAIT", wanted, runner.replication.timeout_ms)  # type: ignore[no-untyped-call]
+        try:
+            replies = list(pipe.execute(raise_on_error=False))
+        except redis.RedisError as exc:
+            log.debug("pipelined idle checks failed: %s", exc)
+            return [exc] * len(calls), 0
+    if not wanted:
+        return replies, 0
+    wait = replies.pop()
+    return replies, 0 if isinstance(wait, Exception) else int(wait)
+
+
+def _result(runner: ScriptRunner, call: IdleCall, reply: Any, acked: int) -> Checked:
+    if isinstance(reply, redis.RedisError):
+        return script_error(reply, call.partition, call.epoch)
+    tick = outcome(reply)
+    wanted = runner.replication.min_replicas
+    if tick is not None and acked < wanted:
+        return NotReplicatedError(call.keys["epoch"], wanted, acked, [reply])
+    return tick
+
+
 class IdleProbe:
     """One partition's idle check, as its engine uses it: :meth:`check` runs the script,
     unless a worker already ran it for that tick in a pipeline with other partitions'
@@ -139,19 +255,25 @@ class IdleProbe:
         self.runner = runner
         self.make_call = make_call
         self.enabled = enabled
-        self._prefetched: tuple[int, int, IdleTick | None] | None = None
+        self._prefetched: tuple[int, int, IdleTick | NotReplicatedError | None] | None = None
 
     def call(self, epoch: int, tick: int, now: float) -> IdleCall | None:
         """The call to run for ``tick`` (None when the idle path is off now)."""
         return self.make_call(epoch, tick, now) if self.enabled() else None
 
-    def prefetch(self, call: IdleCall, reply: Any) -> None:
-        """Keep what ``call``'s script replied, for :meth:`check` of the same tick."""
-        self._prefetched = (call.epoch, call.tick, outcome(reply))
+    def prefetch(self, call: IdleCall, result: Checked) -> None:
+        """Keep what ``call`` came to in a batch (:func:`check_many`), for :meth:`check`
+        of the same tick. An error is not kept (the tick then runs its own check and meets
+        it the usual way), except an idle marker short of replicas: running the check
+        again would record that tick a second time."""
+        if isinstance(result, NotReplicatedError) or not isinstance(result, Exception):
+            self._prefetched = (call.epoch, call.tick, result)
 
     def check(self, epoch: int, tick: int, now: float) -> IdleTick | None:
         """Record ``tick`` if the partition is idle; None if it needs the full tick."""
         prefetched, self._prefetched = self._prefetched, None
         if prefetched is not None and prefetched[:2] == (epoch, tick):
+            if isinstance(prefetched[2], NotReplicatedError):
+                raise prefetched[2]
             return prefetched[2]
         return run(self.runner, self.make_call(epoch, tick, now))

@@ -174,6 +174,7 @@ def test_a_worker_sends_the_idle_checks_of_several_due_ticks_in_one_pipeline(
     finally:
         scheduler.stop()
     assert calls["evalsha"] == 10 + 6, calls  # 10 idle checks, then s-pipe3's full tick (6 scripts)
+    assert "script|exists" not in calls, calls  # the pipeline is one round trip
     for store in stores:
         assert CityStore(private_redis, store, NS).last_tick()[0] == 2, store
     assert CityStore(private_redis, stores[3], NS).stats().get("idle_ticks") is None
