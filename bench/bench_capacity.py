@@ -19,6 +19,9 @@ read at the start and the end of a window:
 - ``fair_min`` / ``fair_max``: the fewest and most ticks one partition recorded over the
   window (its ``tick`` in Redis), over the window's due ticks per partition: every
   partition keeps ticking at an equal rate when both are close;
+- ``step_downs``: how often the member stepped down (ZooKeeper silent for two thirds of
+  its session timeout, as the member saw it) since it started, settling included
+  (``jarvis_zookeeper_connection_states_total{state="stepped_down"}``);
 - ``load_avg``: the machine's one-minute load average at the end (2 cores: above 2, the
   member competes for CPU), with ``tick_workers`` the member ran with, and its
   ``member_threads`` and ``member_rss_mb``.
@@ -224,6 +227,13 @@ def measure(
             "idle_share": round(idle / max(ticks, 1.0), 3),
             "fair_min": round(per_partition[0] / due_each, 3),
             "fair_max": round(per_partition[-1] / due_each, 3),
+            "step_downs": int(
+                sum(
+                    v
+                    for labels, v in _samples(after, "jarvis_zookeeper_connection_states_total")
+                    if labels.get("state") == "stepped_down"
+                )
+            ),
             "load_avg": round(os.getloadavg()[0], 1),
             **_threads_and_memory(pid),
             "tick_workers": int(

@@ -16,6 +16,7 @@ A deposed owner is refused (FencedError) before anything is written.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -24,6 +25,7 @@ import redis
 
 from jarvis.errors import NotReplicatedError
 from jarvis.store.city import CityStore
+from jarvis.store.keys import PartitionKeys
 from jarvis.store.replication import node_for
 from jarvis.store.replies import text
 from jarvis.store.runner import ScriptRunner, check_epoch, script_error
@@ -56,7 +58,11 @@ Checked = IdleTick | Exception | None
 
 
 class IdleCall(NamedTuple):
-    """One idle-tick script call, ready to run alone or in a pipeline."""
+    """One idle-tick script call, ready to run alone or in a pipeline.
+
+    ``key_list`` is ``keys`` in the script's order: a partition's keys never change, so
+    the builders below make them (and check them against the spec) once per partition.
+    """
 
     spec: ScriptSpec
     partition: str
@@ -64,13 +70,15 @@ class IdleCall(NamedTuple):
     args: dict[str, Arg]
     epoch: int
     tick: int
+    key_list: tuple[str, ...]
 
     def command(self, sha: str) -> tuple[Any, ...]:
-        """The ``EVALSHA`` command of this call, for the script of digest ``sha``."""
-        key_list, arg_list = self.spec.bind(
-            self.keys, {**self.args, "epoch": check_epoch(self.epoch)}
-        )
-        return ("EVALSHA", sha, len(key_list), *key_list, *arg_list)
+        """The ``EVALSHA`` command of this call, for the script of digest ``sha`` (the
+        arguments in the spec's order: the builders give exactly its names)."""
+        given = [self.args[name] for name in self.spec.args[1:]]
+        values = [check_epoch(self.epoch)]
+        values += [repr(v) if isinstance(v, float) else str(v) for v in given]
+        return ("EVALSHA", sha, len(self.key_list), *self.key_list, *values)
 
 
 def outcome(reply: Any) -> IdleTick | None:
@@ -80,36 +88,61 @@ def outcome(reply: Any) -> IdleTick | None:
     return IdleTick(text(reply[1]), int(reply[2]) if len(reply) > 2 else 0)
 
 
-def store_idle_call(
-    work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
-) -> IdleCall:
-    keys = WorkKeys(store, work.namespace)
+def _ordered(spec: ScriptSpec, keys: dict[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    key_list, _ = spec.bind(keys, {name: 0 for name in spec.args})  # every name, or ValueError
+    return keys, tuple(key_list)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _store_keys(namespace: str, store: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    keys = WorkKeys(store, namespace)
     part = keys.partition
-    return IdleCall(
+    return _ordered(
         WORK_IDLE,
-        store,
         {"epoch": part.epoch, "stats": part.stats, "cursor": part.cursor, "in": part.events_in,
          "heads": keys.heads, "claims": keys.claims, "leases": keys.leases, "done": keys.done,
          "dead_at": keys.dead_at, "out": part.decisions_out},
-        {"tick": tick, "now": float(now),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _city_keys(namespace: str, city: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    k = PartitionKeys(city, namespace)
+    return _ordered(
+        CITY_IDLE,
+        {"epoch": k.epoch, "stats": k.stats, "cursor": k.cursor, "in": k.events_in,
+         "open": k.open_orders, "out": k.decisions_out, "offers": k.offers},
+    )  # fmt: skip
+
+
+def store_idle_call(
+    work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
+) -> IdleCall:
+    keys, key_list = _store_keys(work.namespace, store)
+    return IdleCall(
+        WORK_IDLE,
+        store,
+        keys,
+        {"epoch": epoch, "tick": tick, "now": float(now),
          "forget_before": float(work.clock() - work.done_retention_s), "partition": store,
          "out_maxlen": ticks.out_maxlen},
         epoch,
         tick,
+        key_list,
     )  # fmt: skip
 
 
 def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCall:
-    k = city.keys
+    keys, key_list = _city_keys(city.namespace, city.partition)
     return IdleCall(
         CITY_IDLE,
         city.partition,
-        {"epoch": k.epoch, "stats": k.stats, "cursor": k.cursor, "in": k.events_in,
-         "open": k.open_orders, "out": k.decisions_out, "offers": k.offers},
-        {"tick": tick, "now": float(now), "partition": city.partition,
+        keys,
+        {"epoch": epoch, "tick": tick, "now": float(now), "partition": city.partition,
          "out_maxlen": city.out_maxlen},
         epoch,
         tick,
+        key_list,
     )  # fmt: skip
 
 
