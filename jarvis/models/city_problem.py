@@ -13,22 +13,20 @@ that compute it runs on a few hundred kilobytes instead of streaming megabytes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from jarvis.errors import DispatchError
 from jarvis.models.city import Courier, Order
+from jarvis.models.city_costs import Columns, dense_chunk, free_pairs
 from jarvis.models.config import CityConfig
 from jarvis.models.estimate import (
     VEHICLES,
     EtaEstimator,
     Legs,
     StraightLineEstimator,
-    check_estimate,
 )
 from jarvis.models.geo import Point, local_xy_km
 from jarvis.models.problem import Block, BoolArray, FloatArray, IntArray, check_unique
@@ -133,14 +131,18 @@ class CityProblem:
             v: rules.limits(Courier(id="x", position=Point(lat=0, lon=0), vehicle=v))
             for v in VEHICLES
         }
-        limits = [by_vehicle[c.vehicle] for c in online]
-        self.max_km = np.array([lim.max_pickup_km for lim in limits], float)
-        self.max_s = np.array([lim.max_pickup_s for lim in limits], float)
-        self.min_priority = np.array([lim.min_priority for lim in limits], np.int64)
-        self._slots = np.array(
-            [min(c.capacity, lim.max_tasks) for c, lim in zip(online, limits, strict=True)],
-            np.intp,
+        # limits by vehicle code, then per courier
+        self.vehicle_max_km = np.array([by_vehicle[v].max_pickup_km for v in VEHICLES], float)
+        self.vehicle_max_s = np.array([by_vehicle[v].max_pickup_s for v in VEHICLES], float)
+        self.vehicle_min_priority = np.array(
+            [by_vehicle[v].min_priority for v in VEHICLES], np.int64
         )
+        max_tasks = np.array([by_vehicle[v].max_tasks for v in VEHICLES], np.intp)
+        self.max_km = self.vehicle_max_km[self.vehicle]
+        self.max_s = self.vehicle_max_s[self.vehicle]
+        self.min_priority = self.vehicle_min_priority[self.vehicle]
+        capacity = np.array([c.capacity for c in online], np.intp)
+        self._slots = np.minimum(capacity, max_tasks[self.vehicle])
 
         self.priority = np.array([o.priority for o in orders], np.int64)
         self.weight = 1.0 + config.priority_weight * self.priority.astype(float)
@@ -239,7 +241,7 @@ class CityProblem:
     def block(self, tasks: IntArray | None, workers: IntArray | None) -> Block:
         t_all = np.arange(len(self._task_ids)) if tasks is None else tasks
         w_sel = slice(None) if workers is None else workers
-        cols = _Columns(
+        cols = Columns(
             xy=self.worker_xy[w_sel],
             position=self.position[w_sel][None, :, :],
             vehicle=self.vehicle[w_sel][None, :],
@@ -269,7 +271,7 @@ class CityProblem:
         for start in range(0, len(t_all), step):
             rows = t_all[start : start + step]
             dest = out[start : start + step]
-            ineligible = self._chunk(rows, dest, cols, check_km, check_s, check_priority)
+            ineligible = dense_chunk(self, rows, dest, cols, check_km, check_s, check_priority)
             if self.declined:
                 ineligible = self._forbid(rows, w_sel, ineligible, dest.shape)
             if ineligible is not None:
@@ -291,24 +293,44 @@ class CityProblem:
         _, near = cKDTree(self.worker_xy[w_idx]).query(self.task_xy[t_all], k=keep)
         r = np.repeat(np.arange(n), keep)
         c = np.asarray(near, np.intp).ravel()
-        t, w = t_all[r], w_idx[c]
-        s_per_km = np.asarray(self._s_per_km)[self.vehicle[w]]
-        distance = np.hypot(*(self.task_xy[t] - self.worker_xy[w]).T)
-        to_pickup = distance * s_per_km
-        ineligible = (distance > self.max_km[w]) | (to_pickup > self.max_s[w])
-        ineligible |= self.priority[t] < self.min_priority[w]
-        if self.declined:
-            pairs = zip(t.tolist(), w.tolist(), strict=True)
-            ineligible |= np.array([pair in self.declined for pair in pairs], bool)
-        x = np.maximum(to_pickup, self.ready_in[t]) + self.trip_km[t] * s_per_km
-        cost = self.weight[t] * (
-            x + self.config.lateness_weight * np.maximum(x - self.slack[t], 0.0)
-        )
+        reduced, ineligible = free_pairs(self, t_all[r], w_idx[c])
         out = np.zeros((n, len(w_idx)))
-        out[r, c] = np.where(ineligible, 0.0, np.minimum(cost - self._leave[t], 0.0))
+        out[r, c] = reduced
         eligible_any = np.zeros(n, bool)
         eligible_any[r[~ineligible]] = True
         return out, eligible_any
+
+    @property
+    def straight_line(self) -> FloatArray | None:
+        """Seconds per km by vehicle code when the built-in estimator is used, else None."""
+        return self._s_per_km
+
+    @property
+    def route_held(self) -> BoolArray:
+        """Per worker: whether it holds a route (costed by insertion)."""
+        out: BoolArray = self._route_stack >= 0
+        return out
+
+    def route_pairs(self, t: IntArray, w: IntArray) -> FloatArray:
+        """Reduced costs by route of the pairs ``(t[p], w[p])``; every ``w[p]`` holds a route."""
+        out = np.empty(len(t))
+        stack_of = self._route_stack[w]
+        lateness = self.config.lateness_weight
+        for g, stack in enumerate(self._stacks):
+            hit = np.flatnonzero(stack_of == g)
+            for start in range(0, len(hit), PAIR_CHUNK):
+                part = hit[start : start + PAIR_CHUNK]
+                tasks = t[part]
+                cost = pair_costs(
+                    stack,
+                    self._route_row[w[part]],
+                    self.new_orders(tasks),
+                    lateness,
+                    self.estimator,
+                    self.now,
+                )
+                out[part] = np.minimum(cost - self._leave[tasks], 0.0)
+        return out
 
     def _route_columns(self, rows: IntArray, workers: IntArray | None, out: FloatArray) -> None:
         """Overwrite the pairs of couriers with a route by their insertion cost.
@@ -328,23 +350,7 @@ class CityProblem:
         else:
             r_idx, c_idx = np.nonzero(~self.ineligible(rows, selected[cols]))
             out[:, cols] = 0.0
-        w = selected[cols[c_idx]]
-        stack_of = self._route_stack[w]
-        lateness = self.config.lateness_weight
-        for g, stack in enumerate(self._stacks):
-            hit = np.flatnonzero(stack_of == g)
-            for start in range(0, len(hit), PAIR_CHUNK):
-                part = hit[start : start + PAIR_CHUNK]
-                tasks = rows[r_idx[part]]
-                cost = pair_costs(
-                    stack,
-                    self._route_row[w[part]],
-                    self.new_orders(tasks),
-                    lateness,
-                    self.estimator,
-                    self.now,
-                )
-                out[r_idx[part], cols[c_idx[part]]] = np.minimum(cost - self._leave[tasks], 0.0)
+        out[r_idx, cols[c_idx]] = self.route_pairs(rows[r_idx], selected[cols[c_idx]])
 
     def insertion_costs(self, w: int, rows: IntArray) -> FloatArray:
         """Cost of giving each order of ``rows`` to worker ``w`` who holds a route."""
@@ -365,7 +371,7 @@ class CityProblem:
         )
 
     def _ineligible(self, rows: IntArray, w: int) -> BoolArray:
-        """The pairs of ``rows`` with worker ``w`` that its limits forbid (as in _chunk)."""
+        """The pairs of ``rows`` with worker ``w`` that its limits forbid (as in dense_chunk)."""
         out: BoolArray = self.ineligible(rows, np.array([w], np.intp))[:, 0]
         return out
 
@@ -407,77 +413,8 @@ class CityProblem:
         out[list(r), list(c)] = True
         return out
 
-    def _chunk(
-        self,
-        rows: IntArray,
-        dest: FloatArray,
-        cols: _Columns,
-        check_km: bool,
-        check_s: bool,
-        check_priority: bool,
-    ) -> BoolArray | None:
-        """Reduced costs of ``rows`` x workers into ``dest``; returns the ineligible mask."""
-        cfg = self.config
-        distance: FloatArray = cdist(self.task_xy[rows], cols.xy)
-        trip = self.trip_km[rows][:, None]
-        if cols.s_per_km is not None:  # the straight-line estimator, inlined
-            to_pickup = distance * cols.s_per_km
-            to_customer = trip * cols.s_per_km
-        else:
-            pickup_ll = self.pickup[rows][:, None, :]
-            to_pickup = self.estimator.travel_s(
-                Legs(cols.position, pickup_ll, distance, cols.vehicle, self.now)
-            )
-            to_customer = self.estimator.travel_s(
-                Legs(pickup_ll, self.dropoff[rows][:, None, :], trip, cols.vehicle, self.now)
-            )
-            to_pickup = np.broadcast_to(to_pickup, distance.shape).astype(float)
-            check_estimate(to_pickup, "time to pickup")
-            check_estimate(to_customer, "time to customer")
-
-        ineligible: BoolArray | None = None
-        if check_km:
-            ineligible = distance > cols.max_km
-        if check_s:
-            over = to_pickup > cols.max_s
-            ineligible = over if ineligible is None else np.logical_or(ineligible, over)
-        if check_priority:
-            low = self.priority[rows][:, None] < cols.min_priority
-            ineligible = low if ineligible is None else np.logical_or(ineligible, low)
-
-        # x: seconds from now until the customer has the order. The reduced cost is
-        # weight * ((x - horizon) + lateness_weight * (late(x) - late(horizon))).
-        x = np.maximum(to_pickup, self.ready_in[rows][:, None], out=to_pickup)
-        x += to_customer
-        weight = self.weight[rows][:, None]
-        if cfg.lateness_weight > 0:
-            late = x - self.slack[rows][:, None]
-            np.maximum(late, 0.0, out=late)
-            late *= cfg.lateness_weight * weight
-            x *= weight
-            x -= self._leave[rows][:, None]
-            x += late
-        else:
-            x *= weight
-            x -= self._leave[rows][:, None]
-        np.minimum(x, 0.0, out=dest)
-        return ineligible
-
 
 def _keep_cheapest(dest: FloatArray, keep: int) -> None:
     """Zero every reduced cost of a row above the row's ``keep``-th cheapest (in place)."""
     cutoff = np.partition(dest, keep - 1, axis=1)[:, keep - 1 : keep]
     np.putmask(dest, dest > cutoff, 0.0)
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """The worker-side arrays of a block, shaped (1, n) to broadcast against rows."""
-
-    xy: FloatArray
-    position: FloatArray
-    vehicle: IntArray
-    s_per_km: FloatArray | None
-    max_km: FloatArray
-    max_s: FloatArray
-    min_priority: npt.NDArray[np.int64]

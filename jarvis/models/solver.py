@@ -31,6 +31,7 @@ from jarvis.models.config import CityConfig, StoreConfig
 from jarvis.models.estimate import EtaEstimator
 from jarvis.models.large import solve_large
 from jarvis.models.problem import BoolArray, FloatArray, IntArray, Problem
+from jarvis.models.pruned import prunable, solve_pruned
 from jarvis.models.routes import HeldOrder
 from jarvis.models.rules import Rules
 from jarvis.models.store_problem import StoreProblem
@@ -87,6 +88,11 @@ def decide(
         result = solve_large(problem, area_tasks, margin_km)
         tasks, workers, reduced = result.tasks, result.workers, result.reduced
         eligible_any, useful_any = result.eligible_any, result.useful_any
+    elif (
+        isinstance(problem, CityProblem) and prunable(problem) and (pruned := solve_pruned(problem))
+    ):
+        tasks, workers, reduced = pruned.tasks, pruned.workers, pruned.reduced
+        eligible_any, useful_any = pruned.eligible_any, pruned.useful_any
     else:
         block = problem.block(None, None)
         prepared = prepare(block.reduced, problem.slots)

@@ -1,0 +1,155 @@
+"""What an order costs with a courier, before any route: the reduced costs of a city.
+
+The reduced cost of an (order, courier) pair is ``min(cost - leave, 0)`` where it is
+eligible, and 0 where it is not (see :mod:`jarvis.models.problem`); the cost is the
+order's weighted delivery time, with lateness, from a free courier's position. Computed
+here in dense row chunks (the block of :class:`~jarvis.models.city_problem.CityProblem`),
+pair by pair (the candidates of :mod:`jarvis.models.pruned`), and as a lower bound for
+every courier of a vehicle at least some distance away: with the straight-line
+estimator the reduced cost of a free courier only grows with its distance (an
+ineligible pair is 0, above every useful one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial.distance import cdist
+
+from jarvis.models.estimate import Legs, check_estimate
+from jarvis.models.problem import BoolArray, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    from jarvis.models.city_problem import CityProblem
+
+__all__ = ["Columns", "dense_chunk", "distance_bound", "free_pairs", "pair_reduced"]
+
+
+def dense_chunk(
+    problem: CityProblem,
+    rows: IntArray,
+    dest: FloatArray,
+    cols: Columns,
+    check_km: bool,
+    check_s: bool,
+    check_priority: bool,
+) -> BoolArray | None:
+    """Reduced costs of ``rows`` x the workers of ``cols`` into ``dest`` (free couriers);
+    returns the ineligible mask (``None``: every pair eligible)."""
+    cfg = problem.config
+    distance: FloatArray = cdist(problem.task_xy[rows], cols.xy)
+    trip = problem.trip_km[rows][:, None]
+    if cols.s_per_km is not None:  # the straight-line estimator, inlined
+        to_pickup = distance * cols.s_per_km
+        to_customer = trip * cols.s_per_km
+    else:
+        pickup_ll = problem.pickup[rows][:, None, :]
+        to_pickup = problem.estimator.travel_s(
+            Legs(cols.position, pickup_ll, distance, cols.vehicle, problem.now)
+        )
+        to_customer = problem.estimator.travel_s(
+            Legs(pickup_ll, problem.dropoff[rows][:, None, :], trip, cols.vehicle, problem.now)
+        )
+        to_pickup = np.broadcast_to(to_pickup, distance.shape).astype(float)
+        check_estimate(to_pickup, "time to pickup")
+        check_estimate(to_customer, "time to customer")
+
+    ineligible: BoolArray | None = None
+    if check_km:
+        ineligible = distance > cols.max_km
+    if check_s:
+        over = to_pickup > cols.max_s
+        ineligible = over if ineligible is None else np.logical_or(ineligible, over)
+    if check_priority:
+        low = problem.priority[rows][:, None] < cols.min_priority
+        ineligible = low if ineligible is None else np.logical_or(ineligible, low)
+
+    # x: seconds from now until the customer has the order. The reduced cost is
+    # weight * ((x - horizon) + lateness_weight * (late(x) - late(horizon))).
+    x = np.maximum(to_pickup, problem.ready_in[rows][:, None], out=to_pickup)
+    x += to_customer
+    weight = problem.weight[rows][:, None]
+    if cfg.lateness_weight > 0:
+        late = x - problem.slack[rows][:, None]
+        np.maximum(late, 0.0, out=late)
+        late *= cfg.lateness_weight * weight
+        x *= weight
+        x -= problem.leave[rows][:, None]
+        x += late
+    else:
+        x *= weight
+        x -= problem.leave[rows][:, None]
+    np.minimum(x, 0.0, out=dest)
+    return ineligible
+
+
+def pair_reduced(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
+    """Reduced costs of the pairs ``(t[p], w[p])`` as :meth:`CityProblem.block` gives them, and
+    which pairs are ineligible (straight-line estimator only)."""
+    reduced, ineligible = free_pairs(problem, t, w)
+    if problem.routes:
+        hit = np.flatnonzero((reduced < 0.0) & problem.route_held[w])
+        reduced[hit] = problem.route_pairs(t[hit], w[hit])
+    return reduced, ineligible
+
+
+def free_pairs(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
+    """:func:`pair_reduced` as if every courier were free."""
+    s_per_km = np.asarray(problem.straight_line)[problem.vehicle[w]]
+    distance = np.hypot(*(problem.task_xy[t] - problem.worker_xy[w]).T)
+    to_pickup = distance * s_per_km
+    ineligible = (distance > problem.max_km[w]) | (to_pickup > problem.max_s[w])
+    ineligible |= problem.priority[t] < problem.min_priority[w]
+    if problem.declined:
+        pairs = zip(t.tolist(), w.tolist(), strict=True)
+        ineligible |= np.array([pair in problem.declined for pair in pairs], bool)
+    reduced = _reduced(problem, t, to_pickup, s_per_km)
+    reduced[ineligible] = 0.0
+    return reduced, ineligible
+
+
+def _reduced(
+    problem: CityProblem, t: IntArray, to_pickup: FloatArray, s_per_km: FloatArray
+) -> FloatArray:
+    """The reduced cost of orders ``t`` reached in ``to_pickup`` seconds, eligible."""
+    x = np.maximum(to_pickup, problem.ready_in[t]) + problem.trip_km[t] * s_per_km
+    cost = problem.weight[t] * (
+        x + problem.config.lateness_weight * np.maximum(x - problem.slack[t], 0.0)
+    )
+    out: FloatArray = np.minimum(cost - problem.leave[t], 0.0)
+    return out
+
+
+def distance_bound(
+    problem: CityProblem, t: IntArray, vehicle: int, distance: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """A lower bound of the reduced cost of order ``t[p]`` with any courier of vehicle
+    code ``vehicle`` at least ``distance[p]`` km away (free, or holding a route: an
+    insertion never costs less than the ride of a free courier), and whether such a
+    courier may be eligible, declines aside (straight-line estimator only)."""
+    s_per_km = float(np.asarray(problem.straight_line)[vehicle])
+    to_pickup = distance * s_per_km
+    eligible = (
+        (distance <= problem.vehicle_max_km[vehicle])
+        & (to_pickup <= problem.vehicle_max_s[vehicle])
+        & (problem.priority[t] >= problem.vehicle_min_priority[vehicle])
+    )
+    with np.errstate(invalid="ignore"):  # an infinite distance: nobody left
+        low = _reduced(problem, t, to_pickup, np.full(len(t), s_per_km))
+    return np.where(eligible, low, 0.0), eligible
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The worker-side arrays of a block, shaped (1, n) to broadcast against rows."""
+
+    xy: FloatArray
+    position: FloatArray
+    vehicle: IntArray
+    s_per_km: FloatArray | None
+    max_km: FloatArray
+    max_s: FloatArray
+    min_priority: npt.NDArray[np.int64]

@@ -1,0 +1,308 @@
+"""The exact city decision without the dense matrix, when couriers outnumber orders.
+
+With many more couriers than orders, nearly every courier is useful to some order (the
+union of each order's nearest couriers covers most of the city), so dropping columns of
+the dense matrix does not shrink the solve. This path never builds that matrix:
+
+1. *Candidates.* For each order and each vehicle, its ``k`` nearest couriers of that
+   vehicle (a k-d tree per vehicle), costed pair by pair.
+2. *Bound.* With the straight-line estimator the reduced cost of an order with a free
+   courier of a given vehicle only grows with the distance between them (ineligible
+   pairs are 0, above every useful one), and a courier with a route never costs less
+   than a free one at its position. So the ``k + 1``-th nearest courier of each vehicle
+   gives a lower bound ``bound[t]`` of every pair of order ``t`` left out.
+3. *Solve* the candidate pairs as a sparse assignment problem
+   (``scipy.sparse.csgraph.min_weight_full_bipartite_matching``), each order with a
+   private "leave it" column of cost 0, each courier with one column per usable slot.
+4. *Certificate.* From the optimal matching, dual prices are computed exactly: with
+   ``p[t]`` the shortest-path distance from order ``t`` to "a free column" in the graph
+   of alternating moves (Bellman-Ford; every cycle is non-negative because the matching
+   is optimal), ``u[t] = cost[t] + p[t]`` and ``v = -p`` on used columns, 0 elsewhere, is
+   feasible for the dual of the candidate problem. Extended with ``v = 0`` on every
+   pair left out, it stays feasible for the whole problem when ``u[t] <= bound[t]`` for
+   every order (``v <= 0``), and then, by weak duality, the candidate optimum is the
+   optimum of the whole problem: no order needs a courier it did not see.
+5. Orders whose check fails see four times more couriers, and the solve runs again; a
+   problem that is still not certified after a few rounds goes to the dense path.
+
+The result is exact (same objective as the dense solve; among equally cheap matchings
+it may pick another one). Used only with the straight-line estimator, without
+``candidates_per_order``, and when the couriers' slots are at least
+:data:`PRUNE_FROM_SLOTS` times the orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.spatial import cKDTree
+
+from jarvis.models.city_costs import distance_bound, pair_reduced
+from jarvis.models.problem import BoolArray, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    from jarvis.models.city_problem import CityProblem
+
+__all__ = ["PER_VEHICLE", "PRUNE_FROM_SLOTS", "PrunedResult", "solve_pruned"]
+
+log = logging.getLogger(__name__)
+
+#: Nearest couriers of each vehicle every order sees in the first round.
+PER_VEHICLE = 16
+#: The path is taken when the couriers' free slots are at least this many times the orders.
+PRUNE_FROM_SLOTS = 2
+#: Rounds (the candidates of the orders whose check failed grow 4x each round).
+ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class PrunedResult:
+    """Assigned (task, worker) index pairs with their reduced costs, and per task whether
+    it had an eligible worker and a useful one (as :class:`jarvis.models.problem.Block`
+    and :func:`jarvis.models.assign.prepare` say for the dense path)."""
+
+    tasks: IntArray
+    workers: IntArray
+    reduced: FloatArray
+    eligible_any: BoolArray
+    useful_any: BoolArray
+    rounds: int
+
+
+def prunable(problem: CityProblem) -> bool:
+    """Whether :func:`solve_pruned` applies to ``problem`` and is worth it."""
+    n_tasks, n_workers = len(problem.task_ids), len(problem.worker_ids)
+    types = len(np.unique(problem.vehicle))
+    return (
+        problem.straight_line is not None
+        and problem.config.candidates_per_order == 0
+        and n_tasks > 0
+        and n_workers > 4 * PER_VEHICLE * types
+        and int(problem.slots.sum()) >= PRUNE_FROM_SLOTS * n_tasks
+    )
+
+
+class _Candidates:
+    """Per order, its nearest couriers of each vehicle, and the bound of the others."""
+
+    def __init__(self, problem: CityProblem) -> None:
+        self.problem = problem
+        self.trees: list[tuple[int, IntArray, cKDTree]] = []
+        for code in np.unique(problem.vehicle).tolist():
+            members = np.flatnonzero(problem.vehicle == code)
+            self.trees.append((code, members, cKDTree(problem.worker_xy[members])))
+
+    def nearest(self, rows: IntArray, k: int) -> tuple[IntArray, FloatArray, BoolArray]:
+        """Per order of ``rows``: its ``k`` nearest couriers of every vehicle (a row of
+        worker indices), the lower bound of its every other pair, and whether some other
+        pair could be eligible (declines aside)."""
+        problem = self.problem
+        parts: list[IntArray] = []
+        bound = np.zeros(len(rows))
+        may_be_eligible = np.zeros(len(rows), bool)
+        xy = problem.task_xy[rows]
+        for code, members, tree in self.trees:
+            if len(members) <= k:  # every courier of this vehicle is a candidate
+                parts.append(np.broadcast_to(members, (len(rows), len(members))))
+                continue
+            distance, near = tree.query(xy, k=k + 1)
+            parts.append(members[np.asarray(near, np.intp)[:, :k]])
+            low, eligible = distance_bound(problem, rows, code, np.asarray(distance)[:, k])
+            np.minimum(bound, low, out=bound)
+            may_be_eligible |= eligible
+        near = np.hstack(parts) if parts else np.zeros((len(rows), 0), np.intp)
+        return near, bound, may_be_eligible
+
+
+def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> PrunedResult | None:
+    """The exact decision from candidate pairs, or ``None`` when it cannot be certified
+    (the caller then solves the dense problem)."""
+    n_tasks = len(problem.task_ids)
+    candidates = _Candidates(problem)
+    table = _Table(problem)
+    k = per_vehicle
+    rows = np.arange(n_tasks)
+    table.set(rows, *candidates.nearest(rows, k))
+    for round_ in range(1, ROUNDS + 1):
+        tasks, workers, cost, duals = _solve(problem, table.worker, table.reduced)
+        if duals is None:
+            log.debug("pruned decision: no dual certificate (round %d), dense path", round_)
+            return None
+        u, price = duals
+        eligible_any: BoolArray = np.asarray(table.eligible.any(axis=1))
+        failed = u > table.bound
+        if problem.declined:  # a declined candidate may hide an eligible courier beyond it
+            failed |= ~eligible_any & table.other_eligible
+        rows = np.flatnonzero(failed)
+        if len(rows):
+            # look further for those orders: the dual prices stay feasible if every pair
+            # of them, at its courier's price, and the bound beyond, stay above u
+            k *= 4
+            near, far, far_eligible = candidates.nearest(rows, k)
+            reduced, ineligible = pair_reduced(
+                problem, np.repeat(rows, near.shape[1]), near.ravel()
+            )
+            reduced, seen = reduced.reshape(near.shape), ~ineligible.reshape(near.shape)
+            below = (reduced + price[near] < u[rows, None]).any(axis=1) | (u[rows] > far)
+            if problem.declined:
+                below |= ~(eligible_any[rows] | seen.any(axis=1)) & far_eligible
+            table.other_eligible[rows] = seen.any(axis=1) | far_eligible
+            rows = rows[below]
+            if len(rows):
+                table.set(rows, near[below], far[below], far_eligible[below])
+                continue
+        log.debug(
+            "pruned decision: %d candidate pairs, certified in round %d", table.reduced.size, round_
+        )
+        return PrunedResult(
+            tasks,
+            workers,
+            cost,
+            eligible_any | table.other_eligible,
+            np.asarray((table.reduced < 0.0).any(axis=1)),
+            round_,
+        )
+    log.debug("pruned decision: not certified after %d rounds, dense path", ROUNDS)
+    return None
+
+
+class _Table:
+    """Per order, a row of candidate workers (-1: none) with their reduced costs and
+    eligibility, the bound of every other pair, and whether another may be eligible."""
+
+    def __init__(self, problem: CityProblem) -> None:
+        n = len(problem.task_ids)
+        self.problem = problem
+        self.worker: IntArray = np.full((n, 0), -1, np.intp)
+        self.reduced: FloatArray = np.zeros((n, 0))
+        self.eligible: BoolArray = np.zeros((n, 0), bool)
+        self.bound: FloatArray = np.zeros(n)
+        self.other_eligible: BoolArray = np.zeros(n, bool)
+
+    def set(self, rows: IntArray, near: IntArray, bound: FloatArray, eligible: BoolArray) -> None:
+        """Make ``near`` the candidates of ``rows`` (costed here)."""
+        width = near.shape[1]
+        if width > self.worker.shape[1]:
+            grow = ((0, 0), (0, width - self.worker.shape[1]))
+            self.worker = np.pad(self.worker, grow, constant_values=-1)
+            self.reduced = np.pad(self.reduced, grow)
+            self.eligible = np.pad(self.eligible, grow)
+        reduced, ineligible = pair_reduced(self.problem, np.repeat(rows, width), near.ravel())
+        self.worker[rows] = -1
+        self.worker[rows, :width] = near
+        self.reduced[rows] = 0.0
+        self.reduced[rows, :width] = reduced.reshape(near.shape)
+        self.eligible[rows] = False
+        self.eligible[rows, :width] = ~ineligible.reshape(near.shape)
+        self.bound[rows] = bound
+        self.other_eligible[rows] = eligible
+
+
+def _solve(
+    problem: CityProblem, worker: IntArray, reduced: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray, tuple[FloatArray, FloatArray] | None]:
+    """The optimal matching of the useful candidate pairs (``reduced < 0``; ``worker``
+    and ``reduced`` hold one row per task), each worker up to its slots, each task
+    possibly left (cost 0); with the least dual prices ``u`` of the tasks and the price
+    of each worker (what taking it from the tasks holding it costs them; 0 while it has a
+    free slot), or ``None`` when they cannot be computed exactly."""
+    n_tasks, n_workers = len(problem.task_ids), len(problem.worker_ids)
+    useful = reduced < 0.0
+    t, _ = np.nonzero(useful)  # row-major: tasks in order
+    w, cost = worker[useful], reduced[useful]
+    empty = np.zeros(0, np.intp)
+    if len(t) == 0:
+        return empty, empty, np.zeros(0), (np.zeros(n_tasks), np.zeros(n_workers))
+    # one column per usable slot of each worker (never more than the tasks it is useful
+    # for); each task's row: its pairs with every slot of their worker, then "leave"
+    usable = np.minimum(problem.slots, np.bincount(w, minlength=n_workers))
+    copies = usable[w]
+    rep = np.repeat(np.arange(len(t)), copies)
+    within = np.arange(len(rep)) - np.repeat(np.cumsum(copies) - copies, copies)
+    col = (np.cumsum(usable) - usable)[w[rep]] + within
+    n_cols = int(usable.sum())
+    rows, edge_cost = t[rep], cost[rep]
+    per_row = np.bincount(rows, minlength=n_tasks) + 1
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
+    shift = float(cost.min()) - 1.0  # every weight > 0: the solver ignores zeros
+    data = np.full(int(indptr[-1]), -shift)  # the "leave" entries keep this value
+    indices = n_cols + np.repeat(np.arange(n_tasks), per_row)
+    at = np.arange(len(rows)) + rows
+    data[at] = edge_cost - shift
+    indices[at] = col
+    graph = csr_matrix((data, indices, indptr), shape=(n_tasks, n_cols + n_tasks))
+    r, c = min_weight_full_bipartite_matching(graph)
+    matched = c < n_cols
+    sel = r[matched]
+    chosen = np.repeat(np.arange(n_workers), usable)[c[matched]]
+    owner = np.full(n_cols, -1, np.intp)
+    owner[c[matched]] = sel
+    # the chosen pair's cost, found in the task's row of candidates
+    hit = (worker[sel] == chosen[:, None]) & useful[sel]
+    assigned = np.full(n_tasks, np.nan)
+    assigned[sel] = reduced[sel, hit.argmax(axis=1)]
+    p = _duals(n_tasks, rows, col, edge_cost, owner, assigned)
+    if p is None:
+        return sel, chosen, assigned[sel], None
+    u = np.where(np.isnan(assigned), 0.0, assigned + p)
+    # a worker's price: the least over its slots (an unused or unbuilt slot is free)
+    column_price = np.where(owner >= 0, p[np.maximum(owner, 0)], 0.0)
+    price = np.zeros(n_workers)
+    full = usable > 0
+    price[full] = np.minimum.reduceat(column_price, (np.cumsum(usable) - usable)[full])
+    price[usable < problem.slots] = 0.0
+    return sel, chosen, assigned[sel], (u, price)
+
+
+def _duals(
+    n_tasks: int,
+    rows: IntArray,
+    cols: IntArray,
+    cost: FloatArray,
+    owner: IntArray,
+    assigned: FloatArray,
+) -> FloatArray | None:
+    """The least prices ``p`` of the columns the tasks of an optimal matching hold (see
+    the module docstring), or ``None`` if they do not converge or are not feasible.
+
+    With ``p >= 0`` the price of each used column (``v = -p``): a matched task ``i`` on
+    column ``c(i)`` has ``u[i] = cost(i, c(i)) + p[i]``, and every pair ``(i, j)`` of a
+    column used by ``k`` asks ``p[k] >= p[i] - (cost(i, j) - cost(i, c(i)))``; a task left
+    (``u = 0``) asks ``p[k] >= -cost(i, j)``. The least ``p`` meeting every lower bound is
+    a longest-path fixpoint (Bellman-Ford); it must then meet the upper bounds: moving a
+    task to a free column or leaving it never pays (``p[i] <= cost(i, j) - cost(i, c(i))``
+    and ``p[i] <= -cost(i, c(i))``), which an optimal matching guarantees.
+    """
+    matched = ~np.isnan(assigned)
+    base = np.where(matched, assigned, 0.0)
+    target = owner[cols]
+    used = target >= 0
+    # lower bounds from tasks left unassigned
+    free_row = used & ~matched[rows]
+    p = np.zeros(n_tasks)
+    np.maximum.at(p, target[free_row], -cost[free_row])
+    # difference constraints between matched tasks: p[target] >= p[row] - slack
+    edge = used & matched[rows] & (target != rows)
+    src, dst = rows[edge], target[edge]
+    slack = cost[edge] - base[src]
+    for _ in range(n_tasks + 2):
+        before = p.copy()
+        np.maximum.at(p, dst, p[src] - slack)
+        if np.array_equal(before, p):
+            break
+    else:
+        return None
+    # upper bounds: a free column, or leaving the task, never pays
+    free_col = ~used & matched[rows]
+    if (p[rows[free_col]] > cost[free_col] - base[rows[free_col]]).any():
+        return None
+    if (p[matched] > -base[matched]).any():
+        return None
+    if (~matched[rows] & ~used & (cost < 0.0)).any():
+        return None
+    return p
