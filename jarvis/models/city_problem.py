@@ -38,6 +38,7 @@ from jarvis.models.routes import (
     build_routes,
     insertion_costs,
     pair_costs,
+    pair_table,
     plan,
 )
 from jarvis.models.rules import Rules
@@ -357,6 +358,30 @@ class CityProblem:
         lateness = self.config.lateness_weight
         new = self.new_orders(rows)
         return insertion_costs(self.routes[w], new, lateness, self.estimator, self.now)
+
+    def best_insertions(self, tasks: IntArray, workers: IntArray) -> tuple[IntArray, IntArray]:
+        """Where the cheapest insertion of order ``tasks[p]`` into the route of worker
+        ``workers[p]`` puts it, for every pair ``p``: places (i, j) as in
+        :func:`jarvis.models.routes.insertion_table` (pickup before stop i, drop-off
+        before stop j); (-1, -1) for a worker without a route."""
+        first = np.full(len(tasks), -1, np.intp)
+        second = np.full(len(tasks), -1, np.intp)
+        stack_of = self._route_stack[workers]
+        for g, stack in enumerate(self._stacks):
+            hit = np.flatnonzero(stack_of == g)
+            if not len(hit):
+                continue
+            table, pi, pj = pair_table(
+                stack,
+                self._route_row[workers[hit]],
+                self.new_orders(tasks[hit]),
+                self.config.lateness_weight,
+                self.estimator,
+                self.now,
+            )
+            best = table.argmin(axis=1)
+            first[hit], second[hit] = pi[best], pj[best]
+        return first, second
 
     def new_orders(self, rows: IntArray) -> NewOrders:
         """The orders of ``rows`` as :class:`NewOrders` for route insertion."""

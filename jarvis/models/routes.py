@@ -1,9 +1,14 @@
 """A courier's planned route, and the cheapest insertion of a new order into it.
 
-A courier's held orders (assigned, or picked up) form its planned route: first the
-drop-offs of the orders it already carries, then the pickup and drop-off of each order
-assigned but not picked up, in the order they were assigned. The route starts where the
-courier is, now; at a pickup the courier waits until the order is ready.
+A courier's held orders (assigned, or picked up) form its planned route. Each order
+placed by a decision carries its place in the courier's stop order
+(:attr:`HeldOrder.place`, the positions chosen by the cheapest insertion below, kept in
+Redis with the assignment) and the route follows it; an order without a place (state
+written before stop orders were kept) falls back to the first rule: drop-offs of the
+orders the courier already carries first, then the pickup and drop-off of each order
+assigned but not picked up, in the order they were assigned, after the placed stops.
+The route starts where the courier is, now; at a pickup the courier waits until the
+order is ready.
 
 Giving a new order to that courier costs its *cheapest insertion*: over every place for
 the new pickup and every later place for its drop-off, the new order's delivery cost
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jarvis.errors import DispatchError
 from jarvis.models.city import Order
 from jarvis.models.estimate import EtaEstimator, Legs, check_estimate
 from jarvis.models.problem import FloatArray, IntArray
@@ -44,20 +50,47 @@ __all__ = [
 
 @dataclass(frozen=True)
 class HeldOrder:
-    """An order a courier holds: assigned to it, and picked up or not yet."""
+    """An order a courier holds: assigned to it, and picked up or not yet.
+
+    ``place`` is (pickup place, drop-off place) in the courier's stop order: any two
+    increasing numbers, compared only with the places of the courier's other orders
+    (see :mod:`jarvis.models.stops`). None: no stored place.
+    """
 
     order: Order
     picked_up: bool = False
+    place: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.place is not None and not 0 <= self.place[0] < self.place[1]:
+            raise DispatchError(
+                f"held order {self.order.id}: its pickup must come before its drop-off, "
+                f"got places {self.place!r}"
+            )
 
 
 def plan(held: Sequence[HeldOrder]) -> tuple[tuple[Order, bool], ...]:
-    """The stops of the planned route as (order, is pickup): carried orders' drop-offs
-    first, then pickup and drop-off of each order not yet picked up, in held order."""
-    carried = [(h.order, False) for h in held if h.picked_up]
+    """The stops of the planned route as (order, is pickup).
+
+    Drop-offs of carried orders without a place first, then every placed stop in place
+    order (a picked-up order keeps only its drop-off), then pickup and drop-off of each
+    order without a place not yet picked up, in held order.
+    """
+    carried = [(h.order, False) for h in held if h.picked_up and h.place is None]
+    placed: list[tuple[int, int, Order, bool]] = []
+    for h in held:
+        if h.place is not None:
+            if not h.picked_up:
+                placed.append((h.place[0], 0, h.order, True))
+            placed.append((h.place[1], 1, h.order, False))
+    placed.sort(key=lambda stop: (stop[0], stop[1]))
     waiting = [
-        stop for h in held if not h.picked_up for stop in ((h.order, True), (h.order, False))
+        stop
+        for h in held
+        if not h.picked_up and h.place is None
+        for stop in ((h.order, True), (h.order, False))
     ]
-    return tuple(carried + waiting)
+    return tuple(carried + [(o, up) for _, _, o, up in placed] + waiting)
 
 
 def delivery_cost(

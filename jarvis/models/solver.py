@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from jarvis.errors import DispatchError
 from jarvis.models.assign import prepare, solve_prepared
-from jarvis.models.bundles import BundleProblem, find_bundles
+from jarvis.models.bundles import Bundle, BundleProblem, find_bundles
 from jarvis.models.city import Courier, Order
 from jarvis.models.city_problem import CityProblem
 from jarvis.models.config import CityConfig, StoreConfig
@@ -34,6 +34,7 @@ from jarvis.models.problem import BoolArray, FloatArray, IntArray, Problem
 from jarvis.models.pruned import prunable, solve_pruned
 from jarvis.models.routes import HeldOrder
 from jarvis.models.rules import Rules
+from jarvis.models.stops import Stop, planned_stops
 from jarvis.models.store_problem import StoreProblem
 from jarvis.models.work import Associate, WorkItem
 
@@ -75,6 +76,9 @@ class Decision:
     unassigned: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     objective: float = 0.0
     path: str = "exact"
+    #: City decisions with ``held``: the whole stop order, afterwards, of every courier
+    #: given an order (:func:`jarvis.models.stops.planned_stops`), by courier id.
+    routes: Mapping[str, tuple[Stop, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def decide(
@@ -174,10 +178,17 @@ def decide_city(
     )
     if not problem.task_ids or not problem.worker_ids:
         large = False
+    bundles: dict[int, Bundle] = {}
     if config.bundle_pickup_km > 0 and not large:
-        decision = decide_bundled(problem)
+        decision, bundles = _decide_bundled(problem)
     else:
         decision = decide(problem, large, config.area_tasks, config.area_margin_km)
+    if held is not None and decision.assignments:
+        task_at = {t: i for i, t in enumerate(problem.task_ids)}
+        worker_at = {w: i for i, w in enumerate(problem.worker_ids)}
+        pairs = [(task_at[a.task], worker_at[a.worker]) for a in decision.assignments]
+        routes = planned_stops(problem, held, pairs, bundles)
+        decision = replace(decision, routes=MappingProxyType(routes))
     log.debug(
         "city decision: %d orders, %d couriers, %d assigned, path %s",
         len(problem.task_ids),
@@ -191,6 +202,12 @@ def decide_city(
 def decide_bundled(problem: CityProblem) -> Decision:
     """Bundle, then assign (see :mod:`jarvis.models.bundles`): each courier takes one
     order or one bundle; bundled orders left over go one by one to couriers left free."""
+    return _decide_bundled(problem)[0]
+
+
+def _decide_bundled(problem: CityProblem) -> tuple[Decision, dict[int, Bundle]]:
+    """:func:`decide_bundled`, and the bundle each courier (worker index) took."""
+    taken: dict[int, Bundle] = {}
     bundled = BundleProblem(problem, find_bundles(problem))
     block = bundled.block(None, None)
     prepared = prepare(block.reduced, bundled.slots)
@@ -202,6 +219,7 @@ def decide_bundled(problem: CityProblem) -> Decision:
             chosen.append((members[0], w, float(problem.leave[members[0]] + block.reduced[row, w])))
             continue
         bundle = bundled.bundles[row - len(bundled.singles)]
+        taken[w] = bundle
         _, c1, c2 = bundled.bundle_costs([bundle], np.array([w], np.intp))
         chosen.append((bundle.drop_first, w, float(c1[0, 0])))
         chosen.append((bundle.drop_second, w, float(c2[0, 0])))
@@ -231,7 +249,7 @@ def decide_bundled(problem: CityProblem) -> Decision:
     assignments = tuple(Assignment(task_ids[t], worker_ids[w], c) for t, w, c in chosen)
     unassigned = {task_ids[t]: reasons[t] for t in sorted(reasons)}
     objective = sum(c for _, _, c in chosen) + float(problem.leave[sorted(reasons)].sum())
-    return Decision(assignments, MappingProxyType(unassigned), objective, "bundled")
+    return Decision(assignments, MappingProxyType(unassigned), objective, "bundled"), taken
 
 
 def _reason(eligible_any: bool, useful_any: bool) -> str:

@@ -1,0 +1,169 @@
+"""A courier's stop order: where a tick's new orders go into each courier's route.
+
+A new order is priced at its cheapest insertion into the courier's planned route
+(:mod:`jarvis.models.routes`); the courier then rides the route it was priced by.
+For every courier a decision gives orders to, :func:`planned_stops` returns its whole
+stop order afterwards:
+
+- one new order: the places of its cheapest insertion, exactly as it was priced (a new
+  pickup may come before a drop-off the courier already had);
+- a bundle (:mod:`jarvis.models.bundles`): both pickups then both drop-offs after the
+  route, in the bundle's order, exactly as the bundle row was priced;
+- several new orders otherwise (a courier with several free slots, no bundling): each,
+  in decision order, at its cheapest insertion into the route that already holds the
+  ones before it (each was priced alone against the route of the tick).
+
+The stop order is kept with the assignment (Redis: ``courier_routes``, written by the
+fenced commit) as text, ``"+o1 +o2 -o1 -o2"``: ``+`` a pickup, ``-`` a drop-off (an order
+id starts with a letter or digit, never with either). :func:`placed` turns it back into
+:attr:`HeldOrder.place`, which :func:`jarvis.models.routes.plan` follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from jarvis.errors import DispatchError
+from jarvis.models.bundles import Bundle
+from jarvis.models.city import Order
+from jarvis.models.city_problem import CityProblem
+from jarvis.models.geo import local_xy_km
+from jarvis.models.routes import HeldOrder, Route, build_route, insertion_table, plan
+
+__all__ = ["Stop", "parse_stops", "placed", "planned_stops", "stops_of", "stops_text"]
+
+#: One stop of a route: (order id, is pickup).
+Stop = tuple[str, bool]
+
+
+def stops_text(stops: Sequence[Stop]) -> str:
+    """The stored form of a stop order: ``"+o1 +o2 -o1 -o2"``."""
+    return " ".join(("+" if up else "-") + order for order, up in stops)
+
+
+def parse_stops(text: str) -> tuple[Stop, ...]:
+    """The stops of a stored stop order (DispatchError if a token is not ``+id``/``-id``)."""
+    out = []
+    for token in text.split():
+        if len(token) < 2 or token[0] not in "+-":
+            raise DispatchError(f"stop order: {token!r} is not +<order id> or -<order id>")
+        out.append((token[1:], token[0] == "+"))
+    return tuple(out)
+
+
+def stops_of(held: Sequence[HeldOrder]) -> tuple[Stop, ...]:
+    """The stop order :func:`jarvis.models.routes.plan` rides for ``held``."""
+    return tuple((order.id, up) for order, up in plan(held))
+
+
+def placed(held: Sequence[HeldOrder], stops: Sequence[Stop]) -> tuple[HeldOrder, ...]:
+    """``held`` with each order's place taken from ``stops``.
+
+    Stops of orders not held are ignored (delivered, cancelled, declined since the order
+    was stored). An order keeps no place when ``stops`` lacks its drop-off, or lacks the
+    pickup of an order not picked up yet, or has its pickup after its drop-off.
+    """
+    pickup: dict[str, int] = {}
+    dropoff: dict[str, int] = {}
+    for n, (order, up) in enumerate(stops, start=1):
+        (pickup if up else dropoff).setdefault(order, n)
+    out = []
+    for h in held:
+        oid = h.order.id
+        d = dropoff.get(oid)
+        p = pickup.get(oid, 0 if h.picked_up else None)
+        place = (p, d) if d is not None and p is not None and p < d else None
+        out.append(HeldOrder(h.order, h.picked_up, place))
+    return tuple(out)
+
+
+# A stop while planning: a held order (Order) or a new one (task index of the problem).
+_Ref = tuple[Order | int, bool]
+
+
+def planned_stops(
+    problem: CityProblem,
+    held: Mapping[str, Sequence[HeldOrder]],
+    pairs: Sequence[tuple[int, int]],
+    bundles: Mapping[int, Bundle] | None = None,
+) -> dict[str, tuple[Stop, ...]]:
+    """The stop order of every courier that ``pairs`` (task index, worker index, in
+    decision order) give orders to; ``bundles`` maps a worker to the bundle it took."""
+    bundles = bundles or {}
+    by_worker: dict[int, list[int]] = {}
+    for t, w in pairs:
+        by_worker.setdefault(w, []).append(t)
+    ids = problem.worker_ids
+    routes: dict[int, list[_Ref]] = {
+        w: [(order, up) for order, up in plan(held.get(ids[w], ()))] for w in by_worker
+    }
+    for w, b in bundles.items():
+        routes[w] += [(b.first, True), (b.second, True)]
+        routes[w] += [(b.drop_first, False), (b.drop_second, False)]
+    # the first new order of each courier: placed as priced, all at once
+    first = [(ts[0], w) for w, ts in by_worker.items() if w not in bundles]
+    if first:
+        tasks = np.array([t for t, _ in first], np.intp)
+        workers = np.array([w for _, w in first], np.intp)
+        at_i, at_j = problem.best_insertions(tasks, workers)
+        for (t, w), i, j in zip(first, at_i.tolist(), at_j.tolist(), strict=True):
+            routes[w] = _insert(routes[w], t, max(i, 0), max(j, 0))
+    # further new orders of a courier: one by one into the route so far
+    for w, ts in by_worker.items():
+        if w in bundles:
+            continue
+        for t in ts[1:]:
+            route = _timed(problem, w, routes[w])
+            table, pi, pj = insertion_table(
+                route,
+                problem.new_orders(np.array([t], np.intp)),
+                problem.config.lateness_weight,
+                problem.estimator,
+                problem.now,
+            )
+            best = int(table[0].argmin())
+            routes[w] = _insert(routes[w], t, int(pi[best]), int(pj[best]))
+    task_ids = problem.task_ids
+    return {
+        ids[w]: tuple((task_ids[key] if isinstance(key, int) else key.id, up) for key, up in stops)
+        for w, stops in routes.items()
+    }
+
+
+def _insert(stops: list[_Ref], task: int, i: int, j: int) -> list[_Ref]:
+    """``stops`` with ``task``'s pickup before stop ``i`` and its drop-off before ``j``."""
+    return [*stops[:i], (task, True), *stops[i:j], (task, False), *stops[j:]]
+
+
+def _timed(problem: CityProblem, w: int, stops: Sequence[_Ref]) -> Route:
+    """Worker ``w``'s route through ``stops``, timed as the problem times routes."""
+    cfg, now = problem.config, problem.now
+    ll, ready, weight, slack = [], [], [], []
+    for key, up in stops:
+        if isinstance(key, int):
+            ll.append(problem.pickup[key] if up else problem.dropoff[key])
+            ready.append(float(problem.ready_in[key]) if up else -np.inf)
+            weight.append(0.0 if up else float(problem.weight[key]))
+            slack.append(float(problem.slack[key]))
+        else:
+            point = key.pickup if up else key.dropoff
+            ll.append(np.array([point.lat, point.lon]))
+            ready.append(key.ready_at - now if up else -np.inf)
+            weight.append(0.0 if up else 1.0 + cfg.priority_weight * key.priority)
+            slack.append(key.created_at + cfg.promise_s - now)
+    stops_ll = np.array(ll, float).reshape(-1, 2)
+    stops_xy = local_xy_km(stops_ll[:, 0], stops_ll[:, 1], *problem.ref)
+    return build_route(
+        problem.position[w],
+        problem.worker_xy[w],
+        stops_ll,
+        stops_xy,
+        np.array(ready),
+        np.array(weight),
+        np.array(slack),
+        int(problem.vehicle[w]),
+        problem.estimator,
+        now,
+    )
