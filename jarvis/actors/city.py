@@ -15,7 +15,7 @@ from collections.abc import Callable
 from jarvis.actors.engine import TickReport
 from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
-from jarvis.models.reassign import find_moves
+from jarvis.models.reassign import find_moves, tick_routes
 from jarvis.store.city import ApplyResult, CityStore
 from jarvis.store.idle import IdleProbe, city_idle_call
 
@@ -91,6 +91,7 @@ class CityEngine:
             offer_timeout_s=offer_s,
             moves=[(m.task, m.worker, m.source) for m in moves],
             max_moves=self.config.reassign_max,
+            routes=tick_routes(decision, moves),
         )
         if not result.accepted:
             log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))

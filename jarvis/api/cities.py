@@ -2,10 +2,12 @@
 
 - ``GET /v1/cities/{city}/couriers/{courier}/assignments``: the orders the courier holds,
   each ``offered`` (acceptance mode, with ``expires_at``), ``assigned`` or ``picked_up``,
-  in the order they were given. With ``?wait=S`` the answer waits (long poll, up to
-  ``MAX_WAIT_S``) until the courier holds an order whose id is not in ``known`` (the
-  comma-separated ids the app already has); at the end of the wait it answers with what
-  there is.
+  in the order its planned route reaches them, and ``stops``: that route, the stop
+  order the city's decision planned and committed with the assignments (each order's
+  pickup, unless picked up, and drop-off; :mod:`jarvis.models.stops`). With ``?wait=S``
+  the answer waits (long poll, up to ``MAX_WAIT_S``) until the courier holds an order
+  whose id is not in ``known`` (the comma-separated ids the app already has); at the
+  end of the wait it answers with what there is.
 - ``POST .../orders/{order}/accept`` writes ``offer_accepted``; ``POST
   .../orders/{order}/decline`` writes ``order_declined`` (optional ``reason``). Both are
   checked against the city's state first (409 ``not_offered`` when the order is not
@@ -52,10 +54,17 @@ class CourierOrderOut(BaseModel):
     expires_at: float | None = None
 
 
+class StopOut(BaseModel):
+    order_id: str
+    action: Literal["pickup", "dropoff"]
+
+
 class CourierOrdersOut(BaseModel):
     city: str
     courier: str
     orders: list[CourierOrderOut]
+    #: The planned route: where to go next, in order.
+    stops: list[StopOut] = Field(default_factory=list)
 
 
 class AnswerIn(BaseModel):
@@ -79,7 +88,13 @@ def _out(city: str, courier: str, held: list[CourierOrder]) -> CourierOrdersOut:
         )
         for h in held
     ]
-    return CourierOrdersOut(city=city, courier=courier, orders=orders)
+    places = [(h.pickup_stop, h.order.id, "pickup") for h in held if h.pickup_stop is not None]
+    places += [(h.dropoff_stop, h.order.id, "dropoff") for h in held]
+    stops = [
+        StopOut.model_validate({"order_id": oid, "action": action})
+        for _, oid, action in sorted(places)
+    ]
+    return CourierOrdersOut(city=city, courier=courier, orders=orders, stops=stops)
 
 
 def cities_router(context: ApiContext) -> APIRouter:

@@ -29,7 +29,7 @@ from jarvis.models.events import (
 )
 from jarvis.models.geo import Point, distance_km, pairwise_distance_km
 from jarvis.models.ids import NAME, NAME_PATTERN, check_name
-from jarvis.models.reassign import Movable, Move, find_moves
+from jarvis.models.reassign import Movable, Move, find_moves, tick_routes
 from jarvis.models.routes import HeldOrder, plan
 from jarvis.models.rules import (
     DequeueRule,
@@ -49,6 +49,7 @@ from jarvis.models.solver import (
     decide_store,
     uses_large_path,
 )
+from jarvis.models.stops import Stop, parse_stops, placed, stops_of, stops_text
 from jarvis.models.work import Associate, WorkItem, may_take
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "Point",
     "Qualification",
     "Rules",
+    "Stop",
     "StoreConfig",
     "StoreEvent",
     "StraightLineEstimator",
@@ -109,7 +111,12 @@ __all__ = [
     "may_take",
     "pairwise_distance_km",
     "parse_event",
+    "parse_stops",
+    "placed",
     "plan",
+    "stops_of",
+    "stops_text",
+    "tick_routes",
     "uses_large_path",
     "validate_event",
 ]

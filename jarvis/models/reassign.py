@@ -24,8 +24,9 @@ from jarvis.models.estimate import EtaEstimator
 from jarvis.models.routes import HeldOrder
 from jarvis.models.rules import Rules
 from jarvis.models.solver import Decision, decide
+from jarvis.models.stops import Stop, placed, planned_stops
 
-__all__ = ["Movable", "Move", "find_moves", "marginal_cost"]
+__all__ = ["Movable", "Move", "find_moves", "marginal_cost", "tick_routes"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Move:
     worker: str
     source: str
     saving: float
+    #: The whole stop order of ``worker`` afterwards (jarvis.models.stops), with this
+    #: tick's new orders and moves to it.
+    stops: tuple[Stop, ...] = ()
 
 
 def _route_cost(
@@ -102,6 +106,8 @@ def find_moves(
                 *(held or {}).get(c.id, ()),
                 *(HeldOrder(o) for o in taken.get(c.id, ())),
             ]
+            if c.id in decision.routes:
+                routes[c.id] = list(placed(routes[c.id], decision.routes[c.id]))
     leave: dict[str, float] = {}
     rows: list[Order] = []
     source: dict[str, str] = {}
@@ -128,7 +134,31 @@ def find_moves(
         forbidden=[(o, c) for o, c in source.items()],
     )
     moved = decide(problem)
+    task_at = {t: i for i, t in enumerate(problem.task_ids)}
+    worker_at = {w: i for i, w in enumerate(problem.worker_ids)}
+    pairs = [(task_at[a.task], worker_at[a.worker]) for a in moved.assignments]
+    stops = planned_stops(problem, routes, pairs)
     return tuple(
-        Move(a.task, a.worker, source[a.task], leave[a.task] + config.reassign_min_saving - a.cost)
+        Move(
+            a.task,
+            a.worker,
+            source[a.task],
+            leave[a.task] + config.reassign_min_saving - a.cost,
+            stops[a.worker],
+        )
         for a in moved.assignments
     )
+
+
+def tick_routes(decision: Decision, moves: Sequence[Move]) -> dict[str, tuple[Stop, ...]]:
+    """The stop order to store for every courier a tick's assignments and moves give
+    orders to: a move's target's comes with the move; an order moved away leaves every
+    other courier's stop order."""
+    routes = dict(decision.routes)
+    for m in moves:
+        routes[m.worker] = m.stops
+    gone = {m.task: m.worker for m in moves}
+    return {
+        courier: tuple(s for s in stops if gone.get(s[0], courier) == courier)
+        for courier, stops in routes.items()
+    }

@@ -1,9 +1,10 @@
 """Couriers: shifts (log in, log out), and riding a planned route at the estimator's speed.
 
-A courier rides its planned route (:func:`jarvis.models.routes.plan`: drop-offs of
-what it carries, then each assigned order's pickup and drop-off, in assignment order),
-the same route the decision code costs it by. At a pickup it waits until the order is
-ready. After its shift it takes no new order, delivers what it holds and logs out.
+A courier rides its planned route (:func:`jarvis.models.routes.plan`), in the stop
+order the decision planned (``Decision.routes``: each new order where its cheapest
+insertion put it), the same route the decision code costs it by. At a pickup it waits
+until the order is ready. After its shift it takes no new order, delivers what it holds
+and logs out.
 
 Shifts: a day of five hours or more has lunch, dinner and long shifts (two in five,
 two in five, one in five of the fleet, each start and end jittered by up to half an
@@ -156,7 +157,8 @@ class Rider:
                     self.clock = arrive
                     return stops
                 self.held = [
-                    HeldOrder(h.order, h.picked_up or h.order.id == order.id) for h in self.held
+                    HeldOrder(h.order, h.picked_up or h.order.id == order.id, h.place)
+                    for h in self.held
                 ]
                 stops.append(Stop(order, True, self.clock))
             else:

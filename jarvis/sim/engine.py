@@ -8,7 +8,8 @@ open orders and the couriers in their shift with a free slot. An offer is declin
 the seeded draw for that (order, courier) falls below ``decline_share``: the order stays
 open, and the decision code is told (``declines``) so it is not offered to that courier
 again within the cooldown. Reassignments the policy returns move an order (not picked up)
-from one courier's route to another's; a reassignment is not declined.
+from one courier's route to another's; a reassignment is not declined. Each courier
+given an order then rides the stop order the policy planned (``Dispatch.routes``).
 
 The run ends when every order is delivered or cancelled, or ``drain_s`` after the last
 order could arrive. Nothing here touches Redis.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from jarvis.errors import DispatchError
 from jarvis.models import EtaEstimator, HeldOrder, Movable, Move, Order, StraightLineEstimator
+from jarvis.models.stops import placed
 from jarvis.sim.couriers import Rider
 from jarvis.sim.day import Day
 from jarvis.sim.history import Entry, History
@@ -154,6 +156,10 @@ def simulate(
             history.reassigned(move.task, move.worker, move.source)
             reassignments += 1
             max_held = max(max_held, len(by_id[move.worker].held))
+        for courier_id, stops in dispatch.routes.items():
+            rider = by_id[courier_id]
+            rider.stop_here(now)  # its next stop may have changed: ride on from here
+            rider.held = list(placed(rider.held, stops))
         history.tick(now)
     log.debug("simulated %d ticks under %s: %d delivered", ticks, policy.name, delivered)
     return SimResult(
@@ -191,7 +197,7 @@ def _move(move: Move, record: OrderRecord, riders: dict[str, Rider], now: float)
         raise DispatchError(f"move of {move.task} to {move.worker}: the courier has no room")
     source.stop_here(now)
     source.held = [h for h in source.held if h.order.id != move.task]
-    target.held.append(held[move.task])
+    target.held.append(HeldOrder(record.order))
     record.courier = move.worker
     record.moves += 1
 

@@ -21,8 +21,8 @@ engine does.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -37,6 +37,8 @@ from jarvis.models import (
     find_moves,
     pairwise_distance_km,
 )
+from jarvis.models.reassign import tick_routes
+from jarvis.models.stops import Stop
 from jarvis.sim.couriers import Rider
 from jarvis.sim.scenario import Scenario
 
@@ -51,6 +53,8 @@ class Dispatch:
 
     pairs: tuple[tuple[str, str], ...] = ()
     moves: tuple[Move, ...] = ()
+    #: The planned stop order of every courier given an order (route-aware policies).
+    routes: Mapping[str, tuple[Stop, ...]] = field(default_factory=dict)
 
 
 class Policy(Protocol):
@@ -111,7 +115,8 @@ class CityPolicy:
                 movable=movable,
                 declines=declines,
             )
-        return Dispatch(tuple((a.task, a.worker) for a in decision.assignments), moves)
+        pairs = tuple((a.task, a.worker) for a in decision.assignments)
+        return Dispatch(pairs, moves, tick_routes(decision, moves))
 
 
 class GreedyPolicy:

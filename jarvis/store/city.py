@@ -23,7 +23,7 @@ import orjson
 import redis
 from pydantic import ValidationError
 
-from jarvis.errors import BadInputError, StoreError
+from jarvis.errors import BadInputError, DispatchError, StoreError
 from jarvis.models.city import Courier, Order
 from jarvis.models.events import (
     CourierMoved,
@@ -41,12 +41,15 @@ from jarvis.models.events import (
 from jarvis.models.geo import Point
 from jarvis.models.reassign import Movable
 from jarvis.models.routes import HeldOrder
+from jarvis.models.stops import Stop, parse_stops, placed
+from jarvis.store.city_commit import CommitResult, commit_tick
+from jarvis.store.courier_view import CourierOrder, courier_orders
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.replication import RedisClient
 from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import ScriptRunner, check_epoch
-from jarvis.store.specs import CITY_APPLY, CITY_COMMIT, Arg
+from jarvis.store.specs import CITY_APPLY, Arg
 
 __all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult", "CourierOrder"]
 
@@ -74,25 +77,6 @@ class CitySnapshot:
     #: Assigned orders not picked up (not offers) of every online courier, with what the
     #: courier holds and how often each was reassigned; only from ``snapshot(movable=True)``.
     movable: tuple[Movable, ...] = ()
-
-
-@dataclass(frozen=True)
-class CourierOrder:
-    """An order a courier holds: ``offered`` (acceptance mode, until ``expires_at``),
-    ``assigned`` or ``picked_up``."""
-
-    order: Order
-    status: str
-    expires_at: float | None = None
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    """Whether a commit was applied; when refused, the reasons (nothing changed)."""
-
-    accepted: bool
-    conflicts: tuple[str, ...] = ()
-    marker: str = ""  # out-stream id of the tick marker, when accepted
 
 
 @dataclass(frozen=True)
@@ -142,6 +126,11 @@ def _parse(
         parsed = model.model_validate_json(raw)
     seen[raw] = parsed
     return parsed
+
+
+def _placed(held: tuple[HeldOrder, ...], route: Any) -> tuple[HeldOrder, ...]:
+    """``held`` with the places of the courier's stored stop order, if it has one."""
+    return held if route is None else placed(held, parse_stops(text(route)))
 
 
 class CityStore:
@@ -266,9 +255,10 @@ class CityStore:
                 pipe.hgetall(k.courier_load)
                 pipe.hgetall(k.courier_orders)
                 pipe.zrange(k.declines, 0, -1, withscores=True)
+                pipe.hgetall(k.courier_routes)
                 replies = pipe.execute()
             cursor, open_ids, orders, online, couriers, positions, loads, held_ids = replies[:8]
-            declined = replies[8]
+            declined, routes = replies[8], replies[9]
             held_by = {
                 cid: held_ids[cid].split()
                 for cid in online
@@ -303,12 +293,15 @@ class CityStore:
             }
             free_ids = {c.id for c in free}
             held = {
-                text(cid): tuple(
-                    HeldOrder(
-                        _parse(orders[oid], Order, self._orders_cache, seen_orders),
-                        text(oid) in picked,
-                    )
-                    for oid in ids
+                text(cid): _placed(
+                    tuple(
+                        HeldOrder(
+                            _parse(orders[oid], Order, self._orders_cache, seen_orders),
+                            text(oid) in picked,
+                        )
+                        for oid in ids
+                    ),
+                    routes.get(cid),
                 )
                 for cid, ids in held_by.items()
                 if text(cid) in free_ids
@@ -320,11 +313,13 @@ class CityStore:
                 if order_id in open_set:
                     declines.append((order_id, courier_id, float(score) / 1000.0))
             movables = (
-                self._movable(held_by, every_held, statuses, moved, orders, couriers, positions)
+                self._movable(
+                    held_by, every_held, statuses, moved, orders, couriers, positions, routes
+                )
                 if movable
                 else ()
             )
-        except (KeyError, ValueError, ValidationError) as exc:
+        except (KeyError, ValueError, ValidationError, DispatchError) as exc:
             raise StoreError(f"partition {self.partition!r}: state is corrupt: {exc!r}") from exc
         self._orders_cache, self._couriers_cache = seen_orders, seen_couriers
         cursor_id = text(cursor or "")
@@ -341,6 +336,7 @@ class CityStore:
         orders: Mapping[Any, Any],
         couriers: Mapping[Any, Any],
         positions: Mapping[Any, Any],
+        routes: Mapping[Any, Any],
     ) -> list[Movable]:
         status = {text(o): text(s) for o, s in zip(every_held, statuses, strict=True) if s}
         moves = {text(o): int(m) for o, m in zip(every_held, moved, strict=True) if m}
@@ -352,9 +348,12 @@ class CityStore:
             courier = Courier.model_validate_json(couriers[cid]).model_copy(
                 update={"position": Point.model_validate_json(positions[cid])}
             )
-            held = tuple(
-                HeldOrder(Order.model_validate_json(orders[oid]), status.get(n) == "picked_up")
-                for oid, n in zip(ids, names, strict=True)
+            held = _placed(
+                tuple(
+                    HeldOrder(Order.model_validate_json(orders[oid]), status.get(n) == "picked_up")
+                    for oid, n in zip(ids, names, strict=True)
+                ),
+                routes.get(cid),
             )
             out += [
                 Movable(h.order, courier, held, moves.get(h.order.id, 0))
@@ -375,6 +374,7 @@ class CityStore:
         offer_timeout_s: float = 0.0,
         moves: Sequence[tuple[str, str, str]] = (),
         max_moves: int = 0,
+        routes: Mapping[str, Sequence[Stop]] | None = None,
     ) -> CommitResult:
         """Apply every (order id, courier id) pair and record the tick, or change nothing.
 
@@ -388,43 +388,15 @@ class CityStore:
         ``moves`` are reassignments (order id, new courier id, current courier id):
         each order must still be assigned (not offered, not picked up) to its current
         courier and have been reassigned fewer than ``max_moves`` times; each is a
-        ``reassignment`` entry.
+        ``reassignment`` entry. ``routes`` gives a courier of the pairs or moves its
+        whole stop order afterwards (``Decision.routes``); it is checked against what
+        the courier then holds and stored with the assignment.
         """
-        if not math.isfinite(offer_timeout_s) or offer_timeout_s < 0:
-            raise BadInputError(f"offer_timeout_s must be >= 0, got {offer_timeout_s!r}")
-        check_epoch(epoch)
-        if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
-            raise BadInputError(f"tick must be a non-negative integer, got {tick!r}")
-        if not math.isfinite(now) or now < 0:
-            raise BadInputError(f"now must be a finite unix time, got {now!r}")
-        args: dict[str, Arg] = {"tick": tick, "now": float(now), "partition": self.partition,
-                "out_maxlen": self.out_maxlen, "offer_ms": int(offer_timeout_s * 1000),
-                "max_moves": int(max_moves)}  # fmt: skip
-        pairs: list[dict[str, Arg]] = []
-        for pair in assignments:
-            if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
-                raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
-            pairs.append({"order": pair[0], "courier": pair[1], "from": ""})
-        for move in moves:
-            if len(move) != 3 or not all(isinstance(x, str) and x for x in move):
-                raise BadInputError(f"a move is (order id, courier id, from id), got {move!r}")
-            pairs.append({"order": move[0], "courier": move[1], "from": move[2]})
-        k = self.keys
-        keys = {
-            "epoch": k.epoch, "stats": k.stats, "order_status": k.order_status,
-            "open": k.open_orders, "assignments": k.assignments,
-            "courier_capacity": k.courier_capacity, "courier_load": k.courier_load,
-            "courier_orders": k.courier_orders, "online": k.couriers_online,
-            "out": k.decisions_out, "offers": k.offers, "reassigned": k.reassigned,
-        }  # fmt: skip
-        reply = self.scripts.run(
-            CITY_COMMIT, self.partition, keys, args, more_args=pairs, epoch=epoch
-        )
-        if int(reply[0]) == 1:
-            return CommitResult(True, (), text(reply[1]))
-        conflicts = tuple(text(r) for r in reply[1:])
-        log.warning("partition %s: commit of tick %d refused: %s", self.partition, tick, conflicts)
-        return CommitResult(False, conflicts)
+        return commit_tick(
+            self.scripts, self.keys, self.partition, self.out_maxlen, epoch, tick,
+            assignments, now, offer_timeout_s=offer_timeout_s, moves=moves,
+            max_moves=max_moves, routes=routes,
+        )  # fmt: skip
 
     def record_tick(self, epoch: int, tick: int, now: float) -> str:
         """Record a tick without assignments (fenced); the out-stream id of its marker."""
@@ -433,35 +405,12 @@ class CityStore:
     # -- inspection ----------------------------------------------------------------------
 
     def courier_orders(self, courier_id: str) -> list[CourierOrder] | None:
-        """What ``courier_id`` holds, in assignment order; None for an unknown courier."""
-        k = self.keys
+        """What ``courier_id`` holds, in its planned route's order, with each order's
+        places in it; None for an unknown courier."""
         try:
-            with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hexists(k.couriers, courier_id)
-                pipe.hget(k.courier_orders, courier_id)
-                known, held = pipe.execute()
-            if not known:
-                return None
-            ids = text(held or "").split()
-            if not ids:
-                return []
-            with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(k.orders, ids)
-                pipe.hmget(k.order_status, ids)
-                pipe.hmget(k.assignments, ids)
-                pipe.zmscore(k.offers, ids)
-                records, statuses, owners, expiries = pipe.execute()
+            return courier_orders(self.redis, self.keys, courier_id)
         except redis.RedisError as exc:
             raise self._fail("reading a courier's orders", exc) from exc
-        out = []
-        for record, status, owner, expiry in zip(records, statuses, owners, expiries, strict=True):
-            # between the two reads an order may have been delivered or moved: skip it
-            if record is None or owner is None or text(owner) != courier_id:
-                continue
-            state = text(status or "")
-            expires = float(expiry) / 1000.0 if expiry is not None and state == "offered" else None
-            out.append(CourierOrder(Order.model_validate_json(record), state, expires))
-        return out
 
     def last_tick(self) -> tuple[int, float | None]:
         """The last recorded tick number (0 if none) and when it ran (None if never)."""

@@ -135,6 +135,12 @@ class PartitionKeys:
         return self.key("courier-orders")
 
     @property
+    def courier_routes(self) -> str:
+        """Hash: courier id -> its stop order, '+<order id>' pickups and '-<order id>'
+        drop-offs, space-separated (jarvis.models.stops); may name orders no longer held."""
+        return self.key("courier-routes")
+
+    @property
     def declines(self) -> str:
         """Sorted set: '<order id> <courier id>' scored by when it was declined (ms)."""
         return self.key("declines")

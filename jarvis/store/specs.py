@@ -168,11 +168,12 @@ CITY_COMMIT = ScriptSpec(
         "out",
         "offers",
         "reassigned",
+        "courier_routes",
     ),
     args=("epoch", "tick", "now", "partition", "out_maxlen", "offer_ms", "max_moves"),
     fenced=True,
     libs=_HELD,
-    more_args=("order", "courier", "from"),
+    more_args=("order", "courier", "from", "route"),
 )
 _IDLE = ("idle_lib",)
 #: A city's tick when idle (no new event, no open order): marks the tick, one round trip.

@@ -44,7 +44,7 @@ def test_a_long_poll_returns_the_assignment_committed_while_it_waits(
     store = _city(rds, namespace)
     now = client.get(f"{BASE}/c1/assignments")
     assert now.status_code == 200, now.text
-    assert now.json() == {"city": CITY, "courier": "c1", "orders": []}
+    assert now.json() == {"city": CITY, "courier": "c1", "orders": [], "stops": []}
     before = _hexists_calls(rds)
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(client.get, f"{BASE}/c1/assignments", params={"wait": 10})
@@ -62,6 +62,29 @@ def test_a_long_poll_returns_the_assignment_committed_while_it_waits(
     # with the order known, an immediate answer still lists it
     known = client.get(f"{BASE}/c1/assignments", params={"known": "o1"})
     assert [h["order"]["id"] for h in known.json()["orders"]] == ["o1"]
+
+
+def test_the_assignments_view_lists_the_planned_route_in_its_stop_order(
+    client: httpx.Client, rds: redis.Redis, namespace: str
+) -> None:
+    store = _city(rds, namespace)
+    first = (("o1", True), ("o1", False))
+    assert store.commit(EPOCH, 1, [("o1", "c1")], 2000.0, routes={"c1": first}).accepted
+    Producer(rds, namespace).submit(event(CITY, "order_picked_up", order_id="o1"))
+    assert store.apply_events(EPOCH).applied == 1
+    # the second order is picked up and delivered before the first one's drop-off
+    route = (("o2", True), ("o2", False), ("o1", False))
+    assert store.commit(EPOCH, 2, [("o2", "c1")], 2001.0, routes={"c1": route}).accepted
+    body = client.get(f"{BASE}/c1/assignments").json()
+    assert [(h["order"]["id"], h["status"]) for h in body["orders"]] == [
+        ("o2", "assigned"),
+        ("o1", "picked_up"),
+    ]
+    assert body["stops"] == [
+        {"order_id": "o2", "action": "pickup"},
+        {"order_id": "o2", "action": "dropoff"},
+        {"order_id": "o1", "action": "dropoff"},
+    ]
 
 
 def test_a_courier_accepts_and_declines_over_http(

@@ -121,7 +121,8 @@ def test_planned_routes_keep_capacity_pickups_and_every_held_order(
         dropped = set()
         for oid, up in stops:
             if up:
-                assert oid not in onboard and oid not in dropped
+                assert oid not in onboard
+                assert oid not in dropped
                 onboard.add(oid)
             else:
                 assert oid in onboard, f"{cid} drops {oid} before picking it up"

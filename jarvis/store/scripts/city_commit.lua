@@ -14,12 +14,20 @@
 -- stream says 'reassignment' (task, worker, from). With ARGV[6] > 0 (acceptance mode,
 -- the offer timeout in ms) new pairs are offers: status 'offered', expiry now + ARGV[6]
 -- in the offers zset, 'offer' entries on the out stream (with expires_at).
+--
+-- A pair's fourth field 'route' is its courier's whole stop order after this commit
+-- ('+id' a pickup, '-id' a drop-off, space-separated; jarvis/models/stops.py); the pairs
+-- of one courier carry the same one. It must name every order the courier holds after
+-- the commit, each once as a drop-off and, unless picked up, once as a pickup before
+-- it, and no other order; it is stored in courier_routes. Without one ('') a stored
+-- stop order keeps its held orders and the new order goes last. A moved order leaves
+-- its old courier's stop order. Setting the same stop order again changes nothing.
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
 if refused then return refused end
 
 local K_STATS, K_STATUS, K_OPEN, K_ASSIGN = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_CAP, K_LOAD, K_HELD, K_ONLINE, K_OUT = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_OFFERS, K_MOVED = KEYS[11], KEYS[12]
+local K_OFFERS, K_MOVED, K_ROUTES = KEYS[11], KEYS[12], KEYS[13]
 local epoch, tick, now, partition, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local offer_ms, max_moves = tonumber(ARGV[6]), tonumber(ARGV[7])
 
@@ -37,11 +45,12 @@ local function call_chunked(cmd, key, items, width)
   return out
 end
 
-local orders, couriers, froms = {}, {}, {}
-for i = 8, #ARGV, 3 do
+local orders, couriers, froms, routes = {}, {}, {}, {}
+for i = 8, #ARGV, 4 do
   orders[#orders + 1] = ARGV[i]
   couriers[#couriers + 1] = ARGV[i + 1]
   froms[#froms + 1] = ARGV[i + 2]
+  routes[#routes + 1] = ARGV[i + 3]
 end
 local statuses = {}
 local capacities, loads = {}, {}
@@ -87,6 +96,55 @@ for n = 1, #orders do
     end
   end
   pending[courier] = (pending[courier] or 0) + 1
+end
+
+-- What each courier of the commit holds afterwards (ids -> true), and its new route.
+local after, route_of = {}, {}
+local function holds(courier)
+  local set = after[courier]
+  if not set then
+    set = {}
+    for _, order in ipairs(held_list(K_HELD, courier)) do set[order] = true end
+    after[courier] = set
+  end
+  return set
+end
+for n = 1, #orders do
+  if froms[n] ~= '' then holds(froms[n])[orders[n]] = nil end
+end
+for n = 1, #orders do
+  holds(couriers[n])[orders[n]] = 'new'
+  if routes[n] ~= '' then
+    if route_of[couriers[n]] and route_of[couriers[n]] ~= routes[n] then
+      reasons[#reasons + 1] = 'courier ' .. couriers[n] .. ' has two routes in the commit'
+    end
+    route_of[couriers[n]] = routes[n]
+  end
+end
+for courier, route in pairs(route_of) do
+  local set, ids = after[courier], {}
+  for order in pairs(set) do ids[#ids + 1] = order end
+  local status = call_chunked('HMGET', K_STATUS, ids, 1)
+  local picked = {}
+  for k, order in ipairs(ids) do picked[order] = set[order] ~= 'new' and status[k] == 'picked_up' end
+  local seen, bad = {}, nil
+  for token in string.gmatch(route, '%S+') do
+    local kind, order = string.sub(token, 1, 1), string.sub(token, 2)
+    if (kind ~= '+' and kind ~= '-') or not set[order] then
+      bad = bad or (token .. ' is not a stop of an order it holds')
+    elseif seen[token] then
+      bad = bad or (token .. ' appears twice')
+    elseif kind == '-' and not seen['+' .. order] and not picked[order] then
+      bad = bad or ('-' .. order .. ' comes before its pickup')
+    elseif kind == '+' and (seen['-' .. order] or picked[order]) then
+      bad = bad or ('+' .. order .. ' is after its drop-off or picked up')
+    end
+    seen[token] = true
+  end
+  for _, order in ipairs(ids) do
+    if not seen['-' .. order] then bad = bad or ('-' .. order .. ' is missing') end
+  end
+  if bad then reasons[#reasons + 1] = 'route of courier ' .. courier .. ': ' .. bad end
 end
 
 if #reasons > 0 then
@@ -138,6 +196,32 @@ if count > 0 then
     local held = redis.call('HGET', K_HELD, courier)
     local joined = table.concat(list, ' ')
     redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. joined) or joined)
+  end
+end
+-- Stop orders: the given ones; otherwise a stored one keeps what is still held and
+-- takes the new orders last; a move's old courier drops the order's stops.
+for courier, set in pairs(after) do
+  local route = route_of[courier]
+  if not route then
+    local stored = redis.call('HGET', K_ROUTES, courier)
+    if stored then
+      local kept = {}
+      for token in string.gmatch(stored, '%S+') do
+        if set[string.sub(token, 2)] == true then kept[#kept + 1] = token end
+      end
+      for n = 1, count do
+        if couriers[n] == courier then
+          kept[#kept + 1] = '+' .. orders[n]
+          kept[#kept + 1] = '-' .. orders[n]
+        end
+      end
+      route = table.concat(kept, ' ')
+    end
+  end
+  if route == '' then
+    redis.call('HDEL', K_ROUTES, courier)
+  elseif route then
+    redis.call('HSET', K_ROUTES, courier, route)
   end
 end
 local expires_at = string.format('%.3f', expires / 1000)

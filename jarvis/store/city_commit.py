@@ -1,0 +1,91 @@
+"""A city tick's decisions to Redis: one fenced script that applies all of them or none.
+
+See ``scripts/city_commit.lua``: every pair is checked (order open, courier online with
+room; a move's order still assigned to its old courier), each courier's stop order
+(jarvis.models.stops) is checked against what it holds afterwards, and only then is
+anything written: assignments (or offers), moves, stop orders, the out stream's entries
+and the tick marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from jarvis.errors import BadInputError
+from jarvis.models.stops import Stop, stops_text
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.replies import text
+from jarvis.store.runner import ScriptRunner, check_epoch
+from jarvis.store.specs import CITY_COMMIT, Arg
+
+__all__ = ["CommitResult", "commit_tick"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """Whether a commit was applied; when refused, the reasons (nothing changed)."""
+
+    accepted: bool
+    conflicts: tuple[str, ...] = ()
+    marker: str = ""  # out-stream id of the tick marker, when accepted
+
+
+def _pair(order: str, courier: str, source: str, route: str) -> dict[str, Arg]:
+    return {"order": order, "courier": courier, "from": source, "route": route}
+
+
+def commit_tick(
+    scripts: ScriptRunner,
+    keys: PartitionKeys,
+    partition: str,
+    out_maxlen: int,
+    epoch: int,
+    tick: int,
+    assignments: Sequence[tuple[str, str]],
+    now: float,
+    *,
+    offer_timeout_s: float = 0.0,
+    moves: Sequence[tuple[str, str, str]] = (),
+    max_moves: int = 0,
+    routes: Mapping[str, Sequence[Stop]] | None = None,
+) -> CommitResult:
+    """Run ``city_commit.lua`` for one tick (see :meth:`jarvis.store.CityStore.commit`)."""
+    if not math.isfinite(offer_timeout_s) or offer_timeout_s < 0:
+        raise BadInputError(f"offer_timeout_s must be >= 0, got {offer_timeout_s!r}")
+    check_epoch(epoch)
+    if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
+        raise BadInputError(f"tick must be a non-negative integer, got {tick!r}")
+    if not math.isfinite(now) or now < 0:
+        raise BadInputError(f"now must be a finite unix time, got {now!r}")
+    args: dict[str, Arg] = {"tick": tick, "now": float(now), "partition": partition,
+            "out_maxlen": out_maxlen, "offer_ms": int(offer_timeout_s * 1000),
+            "max_moves": int(max_moves)}  # fmt: skip
+    stored = {courier: stops_text(stops) for courier, stops in (routes or {}).items()}
+    pairs: list[dict[str, Arg]] = []
+    for pair in assignments:
+        if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
+            raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
+        pairs.append(_pair(pair[0], pair[1], "", stored.get(pair[1], "")))
+    for move in moves:
+        if len(move) != 3 or not all(isinstance(x, str) and x for x in move):
+            raise BadInputError(f"a move is (order id, courier id, from id), got {move!r}")
+        pairs.append(_pair(move[0], move[1], move[2], stored.get(move[1], "")))
+    script_keys = {
+        "epoch": keys.epoch, "stats": keys.stats, "order_status": keys.order_status,
+        "open": keys.open_orders, "assignments": keys.assignments,
+        "courier_capacity": keys.courier_capacity, "courier_load": keys.courier_load,
+        "courier_orders": keys.courier_orders, "online": keys.couriers_online,
+        "out": keys.decisions_out, "offers": keys.offers, "reassigned": keys.reassigned,
+        "courier_routes": keys.courier_routes,
+    }  # fmt: skip
+    reply = scripts.run(CITY_COMMIT, partition, script_keys, args, more_args=pairs, epoch=epoch)
+    if int(reply[0]) == 1:
+        return CommitResult(True, (), text(reply[1]))
+    conflicts = tuple(text(r) for r in reply[1:])
+    log.warning("partition %s: commit of tick %d refused: %s", partition, tick, conflicts)
+    return CommitResult(False, conflicts)
