@@ -7,7 +7,8 @@
   plus the time to deliver them: 40 bike couriers of capacity 2 in a 6 km square, 110
   orders an hour (more than this fleet delivers within the 30-minute promise: an
   overloaded peak), 5 to 15 minutes of preparation. Couriers ride
-  their planned route (:func:`jarvis.models.routes.plan`) at the estimator's speed under
+  their planned route (:func:`jarvis.models.routes.plan`; in the route-aware policies the
+  stop order the decision planned, ``Decision.routes``) at the estimator's speed under
   every policy; only the decision differs: ``slots`` (today), ``routes``, ``routes`` with
   bundling. Reports mean click-to-door time and the share delivered after 30 minutes.
 """
@@ -26,6 +27,7 @@ from jarvis.models import CityConfig, Courier, HeldOrder, Order, Point, decide_c
 from jarvis.models.estimate import StraightLineEstimator
 from jarvis.models.geo import distance_km
 from jarvis.models.routes import plan
+from jarvis.models.stops import placed
 
 S_PER_KM = float(StraightLineEstimator().s_per_km[1])  # bike
 TICK_S = 30.0
@@ -93,7 +95,9 @@ def _advance(rider: _Rider, now: float, delivered: list[tuple[Order, float]]) ->
         rider.clock = arrive
         if is_pickup:
             rider.clock = max(arrive, order.ready_at)
-            rider.held = [HeldOrder(h.order, h.picked_up or h.order is order) for h in rider.held]
+            rider.held = [
+                HeldOrder(h.order, h.picked_up or h.order is order, h.place) for h in rider.held
+            ]
         else:
             delivered.append((order, arrive))
             rider.held = [h for h in rider.held if h.order is not order]
@@ -141,6 +145,8 @@ def _simulate(policy: str, seed: int, hours: float = 2.0) -> dict[str, Any]:
         index = {r.courier.id: r for r in riders}
         for a in decision.assignments:
             index[a.worker].held.append(HeldOrder(by_id.pop(a.task)))
+        for courier_id, stops in decision.routes.items():  # ride the route as priced
+            index[courier_id].held = list(placed(index[courier_id].held, stops))
         pool = list(by_id.values())
     times = [at - o.created_at for o, at in delivered]
     late = sum(1 for o, at in delivered if at - o.created_at > PROMISE_S)

@@ -50,7 +50,7 @@ class CityEngine:
             # Applied or not, we cannot tell: decide from what Redis holds now (the
             # snapshot re-reads it), then report the unknown outcome after the commit.
             unconfirmed, applied = exc, ApplyResult(0, 0, 0, "")
-        reassign = self.config.reassign_max > 0 and not self.config.acceptance
+        reassign = self.config.reassign_max > 0
         snapshot = self.store.snapshot(movable=reassign)
         started = time.perf_counter()
         decision = decide_city(

@@ -71,7 +71,9 @@ class CityConfig:
     #: Reassignment (jarvis.models.reassign): an assigned order not yet picked up moves
     #: to another courier when that lowers its cost (weighted seconds, as above) by
     #: more than ``reassign_min_saving``, at most ``reassign_max`` times per order; 0
-    #: (the default) disables it. Not in acceptance mode.
+    #: (the default) disables it. In acceptance mode only an accepted order moves (an
+    #: offer never does), and it moves as an offer to the new courier (see
+    #: jarvis.models.reassign).
     reassign_min_saving: float = 300.0
     reassign_max: int = 0
 

@@ -12,7 +12,8 @@ and ``cancelled`` (an open order withdrawn); their ``tick`` is 0.
 In acceptance mode a commit writes ``offer`` entries (with ``expires_at``) instead of
 ``assignment`` ones; the courier's acceptance adds ``accepted``, an expiry ``unassigned``
 with reason ``expired``. A ``reassignment`` (task, worker, ``from``) moves an assigned
-order to another courier.
+order to another courier; in acceptance mode it is an offer to the new courier (with
+``expires_at``), accepted, declined or expired like any offer.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class DecisionRecord:
                     task=fields["task"],
                     worker=fields["worker"],
                     from_worker=fields["from"],
+                    expires_at=float(fields["expires_at"]) if "expires_at" in fields else None,
                     **common,
                 )
             if kind == "tick":

@@ -8,7 +8,9 @@ or ended because the courier went offline or the order was cancelled). Replaying
   is active; the only way an active task may go to another worker is a
   ``reassignment`` entry that names its current worker as ``from``;
 - **bad transition**: a ``reassignment`` of a task that is not active with its ``from``
-  worker, or an ``accepted`` of a task not offered to that worker;
+  worker or is an offer not yet accepted, or an ``accepted`` of a task not offered to
+  that worker (a ``reassignment`` with ``expires_at``, acceptance mode, offers the task
+  to its new worker);
 - **over capacity**: a courier holding more active assignments than its capacity;
 - **stale commit**: an entry whose epoch is lower than an earlier entry's (a fenced-out
   owner's write that was accepted);
@@ -180,7 +182,7 @@ def check_history(
                     f"{entry_id}: task {task} to {worker} while assigned to {active[task]}"
                 )
             active[task] = worker
-            if kind == "offer":
+            if kind == "offer" or (kind == "reassignment" and "expires_at" in fields):
                 offered.add(task)
             load[worker] += 1
             cap = capacity.get(worker)

@@ -13,7 +13,11 @@
 -- ARGV[7] times; it moves, the move is counted in the reassigned hash, and the out
 -- stream says 'reassignment' (task, worker, from). With ARGV[6] > 0 (acceptance mode,
 -- the offer timeout in ms) new pairs are offers: status 'offered', expiry now + ARGV[6]
--- in the offers zset, 'offer' entries on the out stream (with expires_at).
+-- in the offers zset, 'offer' entries on the out stream (with expires_at). In that mode
+-- a moved order (accepted by its old courier, so 'assigned') is offered to the new
+-- courier the same way: the old courier is released at once, the 'reassignment' entry
+-- carries expires_at, and the new courier accepts, declines or lets it expire like any
+-- offer (a declined or expired one returns to the pool).
 --
 -- A pair's fourth field 'route' is its courier's whole stop order after this commit
 -- ('+id' a pickup, '-id' a drop-off, space-separated; jarvis/models/stops.py); the pairs
@@ -73,8 +77,6 @@ for n = 1, #orders do
     local moves = tonumber(redis.call('HGET', K_MOVED, order) or '0')
     if status ~= 'assigned' or redis.call('HGET', K_ASSIGN, order) ~= from then
       reasons[#reasons + 1] = 'order ' .. order .. ' is no longer assigned to ' .. from
-    elseif offer_ms > 0 then
-      reasons[#reasons + 1] = 'order ' .. order .. ': no reassignment in acceptance mode'
     elseif from == courier then
       reasons[#reasons + 1] = 'order ' .. order .. ' cannot be reassigned to its courier'
     elseif moves >= max_moves then
@@ -173,6 +175,12 @@ for n = 1, count do
     if redis.call('HINCRBY', K_LOAD, from, -1) <= 0 then redis.call('HDEL', K_LOAD, from) end
     held_remove(K_HELD, from, order)
     redis.call('HINCRBY', K_MOVED, order, 1)
+    if offer_ms > 0 then
+      status_pairs[#status_pairs + 1] = order
+      status_pairs[#status_pairs + 1] = 'offered'
+      offered[#offered + 1] = expires
+      offered[#offered + 1] = order
+    end
   else
     fresh = fresh + 1
     status_pairs[#status_pairs + 1] = order
@@ -186,10 +194,8 @@ for n = 1, count do
 end
 if count > 0 then
   call_chunked('HSET', K_ASSIGN, assign_pairs, 2)
-  if fresh > 0 then
-    call_chunked('HSET', K_STATUS, status_pairs, 2)
-    call_chunked('ZREM', K_OPEN, opened, 1)
-  end
+  if #status_pairs > 0 then call_chunked('HSET', K_STATUS, status_pairs, 2) end
+  if fresh > 0 then call_chunked('ZREM', K_OPEN, opened, 1) end
   if #offered > 0 then call_chunked('ZADD', K_OFFERS, offered, 2) end
   for courier, list in pairs(added) do
     redis.call('HINCRBY', K_LOAD, courier, #list)
@@ -227,7 +233,11 @@ end
 local expires_at = string.format('%.3f', expires / 1000)
 for n = 1, count do
   local order, courier, from = orders[n], couriers[n], froms[n]
-  if from ~= '' then
+  if from ~= '' and offer_ms > 0 then
+    redis.call('XADD', K_OUT, '*', 'type', 'reassignment',
+      'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
+      'worker', courier, 'from', from, 'at', now, 'expires_at', expires_at)
+  elseif from ~= '' then
     redis.call('XADD', K_OUT, '*', 'type', 'reassignment',
       'partition', partition, 'epoch', epoch, 'tick', tick, 'task', order,
       'worker', courier, 'from', from, 'at', now)
