@@ -87,25 +87,31 @@ def dense_chunk(
 
 
 def pair_reduced(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
-    """Reduced costs of the pairs ``(t[p], w[p])`` as :meth:`CityProblem.block` gives them, and
-    which pairs are ineligible (straight-line estimator only)."""
+    """Reduced costs of the pairs of orders ``t`` and couriers ``w`` (arrays that
+    broadcast: a column of orders against a row of couriers per order, say) as
+    :meth:`CityProblem.block` gives them, and which pairs are ineligible (straight-line
+    estimator only)."""
     reduced, ineligible = free_pairs(problem, t, w)
     if problem.routes:
-        hit = np.flatnonzero((reduced < 0.0) & problem.route_held[w])
-        reduced[hit] = problem.route_pairs(t[hit], w[hit])
+        hit = np.nonzero((reduced < 0.0) & problem.route_held[w])
+        t_hit = np.broadcast_to(t, reduced.shape)[hit]
+        reduced[hit] = problem.route_pairs(t_hit, np.broadcast_to(w, reduced.shape)[hit])
     return reduced, ineligible
 
 
 def free_pairs(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
     """:func:`pair_reduced` as if every courier were free."""
     s_per_km = np.asarray(problem.straight_line)[problem.vehicle[w]]
-    distance = np.hypot(*(problem.task_xy[t] - problem.worker_xy[w]).T)
+    task_xy, worker_xy = problem.task_xy, problem.worker_xy
+    distance = np.hypot(task_xy[t, 0] - worker_xy[w, 0], task_xy[t, 1] - worker_xy[w, 1])
     to_pickup = distance * s_per_km
     ineligible = (distance > problem.max_km[w]) | (to_pickup > problem.max_s[w])
     ineligible |= problem.priority[t] < problem.min_priority[w]
     if problem.declined:
-        pairs = zip(t.tolist(), w.tolist(), strict=True)
-        ineligible |= np.array([pair in problem.declined for pair in pairs], bool)
+        t_all = np.broadcast_to(t, distance.shape).ravel().tolist()
+        w_all = np.broadcast_to(w, distance.shape).ravel().tolist()
+        declined = [pair in problem.declined for pair in zip(t_all, w_all, strict=True)]
+        ineligible |= np.array(declined, bool).reshape(distance.shape)
     reduced = _reduced(problem, t, to_pickup, s_per_km)
     reduced[ineligible] = 0.0
     return reduced, ineligible

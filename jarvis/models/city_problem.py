@@ -13,6 +13,7 @@ that compute it runs on a few hundred kilobytes instead of streaming megabytes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from itertools import chain
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -53,7 +54,14 @@ SPARSE_FROM = 4
 #: (order, route) pairs costed by route in one numpy pass.
 PAIR_CHUNK = 65_536
 
-_VEHICLE_CODE = {v: i for i, v in enumerate(VEHICLES)}
+_VEHICLE_CODE = {v.value: i for i, v in enumerate(VEHICLES)}
+
+
+def _table(rows: Sequence[tuple[float, ...]], width: int) -> FloatArray:
+    """``rows`` as an array of ``width`` columns (``fromiter``: a fraction of the time
+    ``np.array`` takes on a list of tuples)."""
+    flat = np.fromiter(chain.from_iterable(rows), float, width * len(rows))
+    return flat.reshape(len(rows), width)
 
 
 def _latlon(points: FloatArray, what: str) -> None:
@@ -85,7 +93,8 @@ class CityProblem:
         """``leave`` replaces the leave-unassigned cost of the orders it names (the
         reassignment pass: what an order costs where it is, less the hysteresis);
         ``forbidden`` (order id, courier id) pairs are ineligible."""
-        check_unique([o.id for o in orders], "order")
+        task_ids = [o.id for o in orders]
+        check_unique(task_ids, "order")
         check_unique([c.id for c in couriers], "courier")
         if not np.isfinite(now):
             raise DispatchError(f"now must be finite, got {now!r}")
@@ -98,18 +107,29 @@ class CityProblem:
             # the built-in estimator is inlined into the cost; any other one is called
             self.estimator.s_per_km if type(self.estimator) is StraightLineEstimator else None
         )
-        self._task_ids = tuple(o.id for o in orders)
-        self._worker_ids = tuple(c.id for c in online)
+        self._task_ids = tuple(task_ids)
+        self._worker_ids = tuple([c.id for c in online])
 
-        pickup = np.array([(o.pickup.lat, o.pickup.lon) for o in orders], float).reshape(-1, 2)
-        dropoff = np.array([(o.dropoff.lat, o.dropoff.lon) for o in orders], float)
-        position = np.array([(c.position.lat, c.position.lon) for c in online], float)
-        position = position.reshape(-1, 2)
-        dropoff = dropoff.reshape(-1, 2)
+        # one pass over the records each: every number of an order, of a courier
+        order_table = _table(
+            [
+                (o.pickup.lat, o.pickup.lon, o.dropoff.lat, o.dropoff.lon,
+                 o.created_at, o.ready_at, o.priority)
+                for o in orders
+            ],
+            7,
+        )  # fmt: skip
+        code = _VEHICLE_CODE
+        courier_table = _table(
+            [(c.position.lat, c.position.lon, code[c.vehicle], c.capacity) for c in online],
+            4,
+        )
+        pickup, dropoff = order_table[:, 0:2], order_table[:, 2:4]
+        position = courier_table[:, 0:2]
         _latlon(pickup, "order pickup")
         _latlon(dropoff, "order dropoff")
         _latlon(position, "courier position")
-        times = np.array([(o.created_at, o.ready_at) for o in orders], float).reshape(-1, 2)
+        times = order_table[:, 4:6]
         if not np.isfinite(times).all():
             raise DispatchError("order created_at and ready_at must be finite")
 
@@ -127,7 +147,7 @@ class CityProblem:
         self.drop_xy = drop_xy
         self.trip_km = np.hypot(*(drop_xy - self.task_xy).T) if len(orders) else np.zeros(0)
 
-        self.vehicle = np.array([_VEHICLE_CODE[c.vehicle] for c in online], np.intp)
+        self.vehicle = courier_table[:, 2].astype(np.intp)
         by_vehicle = {
             v: rules.limits(Courier(id="x", position=Point(lat=0, lon=0), vehicle=v))
             for v in VEHICLES
@@ -142,10 +162,10 @@ class CityProblem:
         self.max_km = self.vehicle_max_km[self.vehicle]
         self.max_s = self.vehicle_max_s[self.vehicle]
         self.min_priority = self.vehicle_min_priority[self.vehicle]
-        capacity = np.array([c.capacity for c in online], np.intp)
+        capacity = courier_table[:, 3].astype(np.intp)
         self._slots = np.minimum(capacity, max_tasks[self.vehicle])
 
-        self.priority = np.array([o.priority for o in orders], np.int64)
+        self.priority = order_table[:, 6].astype(np.int64)
         self.weight = 1.0 + config.priority_weight * self.priority.astype(float)
         self.ready_in = times[:, 1] - self.now
         self.slack = times[:, 0] + config.promise_s - self.now
@@ -156,8 +176,11 @@ class CityProblem:
         self.late_at_horizon = np.maximum(0.0, horizon - self.slack)
         self._leave = self.weight * (horizon + config.lateness_weight * self.late_at_horizon)
         #: (task, worker) pairs a recent decline forbids.
-        task_at = {t: i for i, t in enumerate(self._task_ids)}
-        worker_at = {w: i for i, w in enumerate(self._worker_ids)}
+        task_at: dict[str, int] = {}
+        worker_at: dict[str, int] = {}
+        if leave or declines or forbidden:
+            task_at = {t: i for i, t in enumerate(self._task_ids)}
+            worker_at = {w: i for i, w in enumerate(self._worker_ids)}
         for task, value in (leave or {}).items():
             if task in task_at:
                 self._leave[task_at[task]] = value

@@ -144,10 +144,8 @@ def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> Pruned
             # of them, at its courier's price, and the bound beyond, stay above u
             k *= 4
             near, far, far_eligible = candidates.nearest(rows, k)
-            reduced, ineligible = pair_reduced(
-                problem, np.repeat(rows, near.shape[1]), near.ravel()
-            )
-            reduced, seen = reduced.reshape(near.shape), ~ineligible.reshape(near.shape)
+            reduced, ineligible = pair_reduced(problem, rows[:, None], near)
+            seen = ~ineligible
             below = (reduced + price[near] < u[rows, None]).any(axis=1) | (u[rows] > far)
             if problem.declined:
                 below |= ~(eligible_any[rows] | seen.any(axis=1)) & far_eligible
@@ -192,13 +190,13 @@ class _Table:
             self.worker = np.pad(self.worker, grow, constant_values=-1)
             self.reduced = np.pad(self.reduced, grow)
             self.eligible = np.pad(self.eligible, grow)
-        reduced, ineligible = pair_reduced(self.problem, np.repeat(rows, width), near.ravel())
+        reduced, ineligible = pair_reduced(self.problem, rows[:, None], near)
         self.worker[rows] = -1
         self.worker[rows, :width] = near
         self.reduced[rows] = 0.0
-        self.reduced[rows, :width] = reduced.reshape(near.shape)
+        self.reduced[rows, :width] = reduced
         self.eligible[rows] = False
-        self.eligible[rows, :width] = ~ineligible.reshape(near.shape)
+        self.eligible[rows, :width] = ~ineligible
         self.bound[rows] = bound
         self.other_eligible[rows] = eligible
 
