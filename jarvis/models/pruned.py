@@ -219,12 +219,15 @@ def _solve(
     # one column per usable slot of each worker (never more than the tasks it is useful
     # for); each task's row: its pairs with every slot of their worker, then "leave"
     usable = np.minimum(problem.slots, np.bincount(w, minlength=n_workers))
-    copies = usable[w]
-    rep = np.repeat(np.arange(len(t)), copies)
-    within = np.arange(len(rep)) - np.repeat(np.cumsum(copies) - copies, copies)
-    col = (np.cumsum(usable) - usable)[w[rep]] + within
+    first_col = np.cumsum(usable) - usable
     n_cols = int(usable.sum())
-    rows, edge_cost = t[rep], cost[rep]
+    copies = usable[w]
+    if (copies == 1).all():  # one slot each: no pair to repeat
+        rows, col, edge_cost = t, first_col[w], cost
+    else:
+        rep = np.repeat(np.arange(len(t)), copies)
+        within = np.arange(len(rep)) - np.repeat(np.cumsum(copies) - copies, copies)
+        rows, col, edge_cost = t[rep], first_col[w[rep]] + within, cost[rep]
     per_row = np.bincount(rows, minlength=n_tasks) + 1
     indptr = np.concatenate([[0], np.cumsum(per_row)])
     shift = float(cost.min()) - 1.0  # every weight > 0: the solver ignores zeros
@@ -252,7 +255,7 @@ def _solve(
     column_price = np.where(owner >= 0, p[np.maximum(owner, 0)], 0.0)
     price = np.zeros(n_workers)
     full = usable > 0
-    price[full] = np.minimum.reduceat(column_price, (np.cumsum(usable) - usable)[full])
+    price[full] = np.minimum.reduceat(column_price, first_col[full])
     price[usable < problem.slots] = 0.0
     return sel, chosen, assigned[sel], (u, price)
 
@@ -280,14 +283,23 @@ def _duals(
     base = np.where(matched, assigned, 0.0)
     target = owner[cols]
     used = target >= 0
-    # lower bounds from tasks left unassigned
+    # upper bounds: leaving a task, or moving it to a free column, never pays
+    upper = np.where(matched, -base, np.inf)
+    free_col = ~used & matched[rows]
+    np.minimum.at(upper, rows[free_col], cost[free_col] - base[rows[free_col]])
+    if (upper[matched] < 0.0).any() or (~matched[rows] & ~used & (cost < 0.0)).any():
+        return None
+    # lower bounds from tasks left unassigned: 0 - p[owner] <= cost
     free_row = used & ~matched[rows]
     p = np.zeros(n_tasks)
     np.maximum.at(p, target[free_row], -cost[free_row])
-    # difference constraints between matched tasks: p[target] >= p[row] - slack
+    # p[target] >= p[row] - slack between matched tasks; an edge whose slack is at least
+    # the row's upper bound can never raise its target above 0
     edge = used & matched[rows] & (target != rows)
     src, dst = rows[edge], target[edge]
     slack = cost[edge] - base[src]
+    binding = slack < upper[src]
+    src, dst, slack = src[binding], dst[binding], slack[binding]
     for _ in range(n_tasks + 2):
         before = p.copy()
         np.maximum.at(p, dst, p[src] - slack)
@@ -295,12 +307,6 @@ def _duals(
             break
     else:
         return None
-    # upper bounds: a free column, or leaving the task, never pays
-    free_col = ~used & matched[rows]
-    if (p[rows[free_col]] > cost[free_col] - base[rows[free_col]]).any():
-        return None
-    if (p[matched] > -base[matched]).any():
-        return None
-    if (~matched[rows] & ~used & (cost < 0.0)).any():
+    if (p > upper).any():
         return None
     return p
