@@ -12,7 +12,6 @@ from kazoo.protocol.states import KazooState
 __all__ = [
     "Event",
     "HandOff",
-    "Heartbeat",
     "Refused",
     "ReleaseDone",
     "ServerLeft",
@@ -67,14 +66,6 @@ class StartDrain:
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """A heartbeat sent at ``sent_at`` (member clock) was answered (``ok``) or failed."""
-
-    sent_at: float
-    ok: bool
-
-
-@dataclass(frozen=True, slots=True)
 class ServerLeft:
     """The watchdog left a ZooKeeper server that stopped answering (``host``:``port``)."""
 
@@ -87,14 +78,4 @@ class Stop:
     """Stop the worker."""
 
 
-Event = (
-    StateChanged
-    | Watched
-    | HandOff
-    | ReleaseDone
-    | Refused
-    | StartDrain
-    | Heartbeat
-    | ServerLeft
-    | Stop
-)
+Event = StateChanged | Watched | HandOff | ReleaseDone | Refused | StartDrain | ServerLeft | Stop

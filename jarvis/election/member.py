@@ -1,9 +1,9 @@
 """A member: one running replica that registers itself and owns its fair share.
 
-Everything happens on the member's worker thread. kazoo's threads only queue things for
-it: connection states (SUSPENDED, LOST, CONNECTED), watch events (a path changed) and
-heartbeat replies. The worker refreshes the part of its :class:`Snapshot` that changed,
-then reconciles:
+Everything happens on the member's worker thread (but the heartbeats, see below).
+kazoo's threads only queue things for it: connection states (SUSPENDED, LOST,
+CONNECTED) and watch events (a path changed). The worker refreshes the part of its
+:class:`Snapshot` that changed, then reconciles:
 
 1. what it owns against the owner nodes (an owner node that vanished or changed hands
    means ``on_lost``; an owner node of its own session that it did not know about is
@@ -23,7 +23,9 @@ answered for a third of the session timeout, so the session moves to another ser
 the ensemble before the step-down below. Independently, the member steps down
 (``on_lost`` for every partition) once it has heard nothing from ZooKeeper for two
 thirds of the session timeout, before the server can expire the session and give the
-partitions to someone else; a heartbeat keeps that clock fresh. After stepping down
+partitions to someone else; heartbeats keep that clock fresh from a thread of their own
+(:class:`~jarvis.election.liveness.Liveness`), so a worker busy with a long round is
+never taken for a silent ZooKeeper. After stepping down
 with the session intact, the member adopts its own owner nodes again (same epochs, since
 nobody else can have owned them meanwhile) once ZooKeeper answers. The timer assumes the
 server grants the requested ``session_timeout``: keep it within the server's bounds
@@ -52,7 +54,6 @@ from jarvis.election.balance import MoveLimiter
 from jarvis.election.events import (
     Event,
     HandOff,
-    Heartbeat,
     Refused,
     ReleaseDone,
     ServerLeft,
@@ -64,6 +65,7 @@ from jarvis.election.events import (
 from jarvis.election.holdings import DrainOutcome, Holdings
 from jarvis.election.leases import LeaseKeeper
 from jarvis.election.listener import OwnershipListener
+from jarvis.election.liveness import Liveness
 from jarvis.election.measured import MeasuredLoads
 from jarvis.election.nodes import MemberNode, encode
 from jarvis.election.options import MemberOptions
@@ -163,7 +165,15 @@ class Member:
             clock=clock,
         )
         #: The worker's own flags and timers.
-        self._state = WorkerState(last_ok=clock())
+        self._state = WorkerState()
+        #: When ZooKeeper last surely heard from us (drives the step-down).
+        self._liveness = Liveness(
+            self._client,
+            self._paths.member(self.member_id),
+            options.heartbeat_interval,
+            clock,
+            name=self.member_id,
+        )
         self._measured = (
             None
             if loads is None
@@ -207,7 +217,7 @@ class Member:
             raise
         now = self._clock()
         self._state.connected = True
-        self._state.last_ok = now
+        self._liveness.heard(now)
         self._state.acquire_after = now + self.options.settle_delay
         self._state.settled_by = now + 5 * self.options.settle_delay
         self._thread = threading.Thread(
@@ -215,6 +225,7 @@ class Member:
         )
         self._thread.start()
         self._watchdog.start()
+        self._liveness.start()
         log.info("member %s (zone %s) joined cluster %s", self.member_id, self.zone, self.cluster)
 
     def owned(self) -> dict[str, int]:
@@ -256,6 +267,7 @@ class Member:
     def stop(self) -> None:
         """Stop acting (``on_lost`` for what is still owned) and close the session."""
         self._watchdog.stop()
+        self._liveness.stop()
         if self._thread is not None:
             self._events.put(Stop())
             self._thread.join(timeout=2 * self._op_timeout + 1.0)
@@ -306,7 +318,8 @@ class Member:
 
     def _next_wakeup(self) -> float:
         now = self._clock()
-        times = self._state.wakeups(len(self._holdings) > 0, self.options.step_down_after)
+        step_down_at = self._liveness.last_ok + self.options.step_down_after
+        times = self._state.wakeups(step_down_at if len(self._holdings) else None)
         return min((t for t in times if t > now), default=now + 1.0)
 
     def _handle(self, event: Event) -> None:
@@ -322,10 +335,6 @@ class Member:
             self._holdings.refuse(event.partition, event.epoch, event.reason)
         elif isinstance(event, StartDrain):
             self._holdings.begin_drain("drain()")
-        elif isinstance(event, Heartbeat):
-            self._state.heartbeat_in_flight = False
-            if event.ok:
-                self._state.last_ok = max(self._state.last_ok, event.sent_at)
         elif isinstance(event, ServerLeft):
             self._report_connection("server_left")
 
@@ -346,7 +355,7 @@ class Member:
             self._snapshot.invalidate()
         elif state == KazooState.CONNECTED:
             self._state.connected = True
-            self._state.last_ok = max(self._state.last_ok, self._clock())
+            self._liveness.heard(self._clock())
             self._snapshot.invalidate()
             if self._state.suspended:
                 self._state.suspended = False
@@ -363,14 +372,13 @@ class Member:
             log.warning(
                 "member %s: no answer from ZooKeeper for %.1f s, stepping down",
                 self.member_id,
-                now - self._state.last_ok,
+                now - self._liveness.last_ok,
             )
             self._step_down("stepped down (ZooKeeper silent)")
         if now >= self._state.next_rebalance:
             self._state.next_rebalance = now + self.options.rebalance_interval
         if not self._state.connected:
             return
-        self._heartbeat(now)
         if self._state.needs_register:
             self._leases.session = register(
                 self._client, self._paths, self.member_id, self._leases.member_node(), None
@@ -379,7 +387,7 @@ class Member:
             self._state.needs_register = False
             self._snapshot.invalidate()
         if self._snapshot.refresh():
-            self._state.last_ok = max(self._state.last_ok, now)
+            self._liveness.heard(now)
         if self.member_id not in self._snapshot.members:
             log.warning("member %s: own member node is gone, registering again", self.member_id)
             self._state.needs_register = True
@@ -398,7 +406,7 @@ class Member:
 
     def _silent(self, now: float) -> bool:
         """ZooKeeper has not answered for longer than the step-down delay."""
-        return now - self._state.last_ok >= self.options.step_down_after
+        return now - self._liveness.last_ok >= self.options.step_down_after
 
     def _step_down(self, why: str) -> None:
         """Stop acting for every partition at once (``on_lost``), keeping the session:
@@ -426,14 +434,6 @@ class Member:
             state.seen_members = members
             if now < state.acquire_after:
                 state.acquire_after = min(now + self.options.settle_delay, state.settled_by)
-
-    def _heartbeat(self, now: float) -> None:
-        if self._state.heartbeat_in_flight or now < self._state.next_heartbeat:
-            return
-        self._state.heartbeat_in_flight = True
-        self._state.next_heartbeat = now + self.options.heartbeat_interval
-        result = self._client.exists_async(self._paths.member(self.member_id))
-        result.rawlink(lambda r: self._events.put(Heartbeat(now, bool(r.successful()))))
 
     def _publish_draining(self) -> None:
         if self._holdings.draining and not self._state.published_draining:

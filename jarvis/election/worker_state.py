@@ -23,10 +23,6 @@ class WorkerState:
     needs_register: bool = False
     #: The member node already says ``draining``.
     published_draining: bool = False
-    #: Last time ZooKeeper answered (drives the step-down).
-    last_ok: float = 0.0
-    heartbeat_in_flight: bool = False
-    next_heartbeat: float = 0.0
     next_rebalance: float = 0.0
     #: Next sample of the partitions' loads (a member that measures weights).
     next_measure: float = 0.0
@@ -39,11 +35,11 @@ class WorkerState:
     #: After a failed ZooKeeper round, try again at this time.
     retry_at: float = 0.0
 
-    def wakeups(self, holding: bool, step_down_after: float) -> list[float]:
-        """The times the worker must wake up at, whatever arrives on its queue."""
+    def wakeups(self, step_down_at: float | None) -> list[float]:
+        """The times the worker must wake up at, whatever arrives on its queue
+        (``step_down_at``: when it must step down unless ZooKeeper answers, if it holds
+        anything)."""
         times = [self.next_rebalance, self.retry_at, self.acquire_after]
-        if self.connected:
-            times.append(self.next_heartbeat)
-        if holding:
-            times.append(self.last_ok + step_down_after)
+        if step_down_at is not None:
+            times.append(step_down_at)
         return times
