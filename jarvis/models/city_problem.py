@@ -35,6 +35,7 @@ from jarvis.models.routes import (
     HeldOrder,
     NewOrders,
     Route,
+    RouteMap,
     RouteStack,
     build_routes,
     insertion_costs,
@@ -194,7 +195,7 @@ class CityProblem:
         )
         #: Planned routes of the couriers who hold orders, by worker index; the same
         #: routes stacked by number of stops, with each worker's (stack, row).
-        self.routes: dict[int, Route] = {}
+        self.routes: Mapping[int, Route] = {}
         self._stacks: list[RouteStack] = []
         self._route_stack = np.full(len(online), -1, np.intp)
         self._route_row = np.full(len(online), -1, np.intp)
@@ -211,40 +212,38 @@ class CityProblem:
                 stops = plan(held[c.id])
                 by_stops.setdefault(len(stops), []).append((w, c, stops))
         ref_lat, ref_lon = self.ref
-        pw, promise = self.config.priority_weight, self.config.promise_s
+        pw, promise, now = self.config.priority_weight, self.config.promise_s, self.now
+        inf = -np.inf
         for m, group in sorted(by_stops.items()):
-            ll = np.array(
+            start = _table([(c.position.lat, c.position.lon) for _, c, _ in group], 2)
+            # per stop: where, when the order is ready (pickups), its weight (drop-offs),
+            # and its slack, in one pass over the stops
+            stop = _table(
                 [
-                    [(c.position.lat, c.position.lon)]
-                    + [((o.pickup if up else o.dropoff).lat, (o.pickup if up else o.dropoff).lon)
-                       for o, up in stops]
-                    for _, c, stops in group
+                    (o.pickup.lat, o.pickup.lon, o.ready_at - now, 0.0,
+                     o.created_at + promise - now)
+                    if up
+                    else (o.dropoff.lat, o.dropoff.lon, inf, 1.0 + pw * o.priority,
+                          o.created_at + promise - now)
+                    for _, _, stops in group
+                    for o, up in stops
                 ],
-                float,
-            )  # fmt: skip
+                5,
+            ).reshape(len(group), m, 5)  # fmt: skip
+            ll = np.concatenate([start[:, None, :], stop[:, :, :2]], axis=1)
             _latlon(ll.reshape(-1, 2), "held order")
-            plans = [stops for _, _, stops in group]
-            ready = np.array(
-                [[o.ready_at - self.now if up else -np.inf for o, up in st] for st in plans]
-            ).reshape(-1, m)
-            weight = np.array(
-                [[0.0 if up else 1.0 + pw * o.priority for o, up in st] for st in plans]
-            ).reshape(-1, m)
-            slack = np.array(
-                [[o.created_at + promise - self.now for o, _ in st] for st in plans]
-            ).reshape(-1, m)
+            ready, weight, slack = stop[:, :, 2], stop[:, :, 3], stop[:, :, 4]
             if not (np.isfinite(slack).all() and not np.isnan(ready).any()):
                 raise DispatchError("held order created_at and ready_at must be finite")
             flat = ll.reshape(-1, 2)
             xy = local_xy_km(flat[:, 0], flat[:, 1], ref_lat, ref_lon).reshape(ll.shape)
             vehicle = np.array([_VEHICLE_CODE[c.vehicle] for _, c, _ in group], np.intp)
-            stack = build_routes(ll, xy, ready, weight, slack, vehicle, self.estimator, self.now)
+            stack = build_routes(ll, xy, ready, weight, slack, vehicle, self.estimator, now)
             workers = np.array([w for w, _, _ in group], np.intp)
             self._route_stack[workers] = len(self._stacks)
             self._route_row[workers] = np.arange(len(group))
             self._stacks.append(stack)
-            for r, w in enumerate(workers.tolist()):
-                self.routes[w] = stack.route(r)
+        self.routes = RouteMap(self._stacks, self._route_stack, self._route_row)
 
     @property
     def task_ids(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ insertion places: routes of the same number of stops are stacked
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "HeldOrder",
     "NewOrders",
     "Route",
+    "RouteMap",
     "RouteStack",
     "build_routes",
     "delivery_cost",
@@ -359,3 +360,23 @@ def pair_table(
     total = delivery_cost(x_new, new.weight[:, None], new.slack[:, None], lateness_weight)
     total += added
     return total, pi, pj
+
+
+class RouteMap(Mapping[int, Route]):
+    """The planned route of each worker who holds one, by worker index, made on demand
+    (views into its stack) rather than one object per courier at every tick."""
+
+    def __init__(self, stacks: list[RouteStack], stack_of: IntArray, row_of: IntArray) -> None:
+        self._stacks, self._stack_of, self._row_of = stacks, stack_of, row_of
+        self._workers = np.flatnonzero(stack_of >= 0).tolist()
+
+    def __getitem__(self, w: int) -> Route:
+        if not 0 <= w < len(self._stack_of) or self._stack_of[w] < 0:
+            raise KeyError(w)
+        return self._stacks[int(self._stack_of[w])].route(int(self._row_of[w]))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._workers)
+
+    def __len__(self) -> int:
+        return len(self._workers)
