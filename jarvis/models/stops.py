@@ -30,7 +30,7 @@ from jarvis.models.bundles import Bundle
 from jarvis.models.city import Order
 from jarvis.models.city_problem import CityProblem
 from jarvis.models.geo import local_xy_km
-from jarvis.models.routes import HeldOrder, Route, build_route, insertion_table, plan
+from jarvis.models.routes import HeldOrder, RouteStack, build_routes, pair_table, plan
 
 __all__ = ["Stop", "parse_stops", "placed", "planned_stops", "stops_of", "stops_text"]
 
@@ -110,21 +110,28 @@ def planned_stops(
         at_i, at_j = problem.best_insertions(tasks, workers)
         for (t, w), i, j in zip(first, at_i.tolist(), at_j.tolist(), strict=True):
             routes[w] = _insert(routes[w], t, max(i, 0), max(j, 0))
-    # further new orders of a courier: one by one into the route so far
-    for w, ts in by_worker.items():
-        if w in bundles:
-            continue
-        for t in ts[1:]:
-            route = _timed(problem, w, routes[w])
-            table, pi, pj = insertion_table(
-                route,
-                problem.new_orders(np.array([t], np.intp)),
+    # further new orders of a courier: one by one into the route so far; the n-th
+    # further order of every courier at once, routes of equal length stacked
+    further = {w: ts[1:] for w, ts in by_worker.items() if w not in bundles and len(ts) > 1}
+    n = 0
+    while further:
+        by_length: dict[int, list[tuple[int, int]]] = {}
+        for w, ts in further.items():
+            by_length.setdefault(len(routes[w]), []).append((w, ts[n]))
+        for group in by_length.values():
+            stack = _timed_stack(problem, [(w, routes[w]) for w, _ in group])
+            table, pi, pj = pair_table(
+                stack,
+                np.arange(len(group), dtype=np.intp),
+                problem.new_orders(np.array([t for _, t in group], np.intp)),
                 problem.config.lateness_weight,
                 problem.estimator,
                 problem.now,
             )
-            best = int(table[0].argmin())
-            routes[w] = _insert(routes[w], t, int(pi[best]), int(pj[best]))
+            for (w, t), best in zip(group, table.argmin(axis=1).tolist(), strict=True):
+                routes[w] = _insert(routes[w], t, int(pi[best]), int(pj[best]))
+        n += 1
+        further = {w: ts for w, ts in further.items() if len(ts) > n}
     task_ids = problem.task_ids
     return {
         ids[w]: tuple((task_ids[key] if isinstance(key, int) else key.id, up) for key, up in stops)
@@ -137,33 +144,39 @@ def _insert(stops: list[_Ref], task: int, i: int, j: int) -> list[_Ref]:
     return [*stops[:i], (task, True), *stops[i:j], (task, False), *stops[j:]]
 
 
-def _timed(problem: CityProblem, w: int, stops: Sequence[_Ref]) -> Route:
-    """Worker ``w``'s route through ``stops``, timed as the problem times routes."""
+def _timed_stack(problem: CityProblem, routes: Sequence[tuple[int, Sequence[_Ref]]]) -> RouteStack:
+    """The routes of workers through their stops (all of one length), timed as the
+    problem times routes, stacked."""
     cfg, now = problem.config, problem.now
     ll, ready, weight, slack = [], [], [], []
-    for key, up in stops:
-        if isinstance(key, int):
-            ll.append(problem.pickup[key] if up else problem.dropoff[key])
-            ready.append(float(problem.ready_in[key]) if up else -np.inf)
-            weight.append(0.0 if up else float(problem.weight[key]))
-            slack.append(float(problem.slack[key]))
-        else:
-            point = key.pickup if up else key.dropoff
-            ll.append(np.array([point.lat, point.lon]))
-            ready.append(key.ready_at - now if up else -np.inf)
-            weight.append(0.0 if up else 1.0 + cfg.priority_weight * key.priority)
-            slack.append(key.created_at + cfg.promise_s - now)
-    stops_ll = np.array(ll, float).reshape(-1, 2)
-    stops_xy = local_xy_km(stops_ll[:, 0], stops_ll[:, 1], *problem.ref)
-    return build_route(
-        problem.position[w],
-        problem.worker_xy[w],
-        stops_ll,
-        stops_xy,
-        np.array(ready),
-        np.array(weight),
-        np.array(slack),
-        int(problem.vehicle[w]),
+    for _, stops in routes:
+        for key, up in stops:
+            if isinstance(key, int):
+                ll.append(problem.pickup[key] if up else problem.dropoff[key])
+                ready.append(float(problem.ready_in[key]) if up else -np.inf)
+                weight.append(0.0 if up else float(problem.weight[key]))
+                slack.append(float(problem.slack[key]))
+            else:
+                point = key.pickup if up else key.dropoff
+                ll.append(np.array([point.lat, point.lon]))
+                ready.append(key.ready_at - now if up else -np.inf)
+                weight.append(0.0 if up else 1.0 + cfg.priority_weight * key.priority)
+                slack.append(key.created_at + cfg.promise_s - now)
+    r, m = len(routes), len(routes[0][1])
+    workers = np.array([w for w, _ in routes], np.intp)
+    stops_ll = np.array(ll, float).reshape(r, m, 2)
+    stops_xy = local_xy_km(stops_ll[..., 0].ravel(), stops_ll[..., 1].ravel(), *problem.ref)
+    nodes_ll = np.concatenate([problem.position[workers][:, None, :], stops_ll], axis=1)
+    nodes_xy = np.concatenate(
+        [problem.worker_xy[workers][:, None, :], stops_xy.reshape(r, m, 2)], axis=1
+    )
+    return build_routes(
+        nodes_ll,
+        nodes_xy,
+        np.array(ready).reshape(r, m),
+        np.array(weight).reshape(r, m),
+        np.array(slack).reshape(r, m),
+        problem.vehicle[workers],
         problem.estimator,
         now,
     )
