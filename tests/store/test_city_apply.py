@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from jarvis.errors import FencedError
+from jarvis.errors import FencedError, StoreError
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
 from tests.store.builders import courier, dump, event, order
@@ -253,3 +253,27 @@ def test_a_courier_online_then_moved_in_one_batch_is_known_and_unknown_ones_are_
     ]
     [c1] = store.snapshot().couriers
     assert (c1.id, c1.position.lat, c1.position.lon) == ("c1", 48.5, 2.5)
+
+
+def test_a_batch_that_fails_part_way_records_what_it_applied_so_a_retry_skips_it(
+    rds: redis.Redis, namespace: str
+) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit(event(CITY, "courier_online", courier=courier("c1")))
+    store.apply_events(1)
+    # corrupt state: the positions hash becomes a string, so moving c1 fails in Redis
+    rds.delete(store.keys.courier_positions)
+    rds.set(store.keys.courier_positions, "not a hash")
+    created = event(CITY, "order_created", order=order("o1"))
+    moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.5, "lon": 2.5})
+    producer.submit_many([created, moved])
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        store.apply_events(1)
+    assert rds.zscore(store.keys.applied_events, created.id) is not None
+    assert rds.zscore(store.keys.applied_events, moved.id) is None
+
+    rds.delete(store.keys.courier_positions)
+    retry = store.apply_events(1)
+    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (1, 1, 0)
+    assert [o.id for o in store.snapshot().orders] == ["o1"]

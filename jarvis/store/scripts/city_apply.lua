@@ -235,9 +235,8 @@ end
 local batch = cjson.decode(ARGV[9])
 
 -- Which event ids were applied before this batch: one ZMSCORE per 1,000 ids (the
--- bound of unpack) instead of one ZSCORE per entry. An id applied within this batch is
--- remembered in the same table, and each applied id is still recorded (ZADD) as soon as
--- its event is applied, so a retry after a failed script sees what it had applied.
+-- bound of unpack) instead of one ZSCORE per entry; an id applied within this batch is
+-- remembered in the same table.
 local seen = {}
 local ids = {}
 for n = 1, #batch do ids[n] = batch[n][3] end
@@ -249,37 +248,58 @@ for first = 1, #ids, 1000 do
   end
 end
 
+-- The ids this batch applied, as ZADD arguments (stream ms, id), recorded in bulk by
+-- record_applied: after the loop, and also when the loop fails part-way (pcall below),
+-- so that, as with one ZADD per event, a retry sees every event the failed run applied.
+local pending = {}
+local function record_applied()
+  for first = 1, #pending, 2000 do
+    redis.call('ZADD', K_APPLIED, unpack(pending, first, math.min(first + 1999, #pending)))
+  end
+  pending = {}
+end
+
 local applied, duplicates, dead = 0, 0, 0
 local due = next_due()
-for _, entry in ipairs(batch) do
-  local sid, kind, event_id = entry[1], entry[2], entry[3]
-  local ms = stream_ms(sid)
-  if due and ms >= due then
-    expire(ms)
-    due = next_due()
-  end
-  if kind == 'bad' then
-    dead_letter(sid, entry[4])
-    dead = dead + 1
-  elseif seen[event_id] then
-    duplicates = duplicates + 1
-  else
-    local handler = handlers[kind]
-    local reason
-    if handler then
-      reason = handler(ms, entry[4], entry[5], entry[6], entry[7])
-    else
-      reason = 'event type ' .. kind .. ' does not apply to a city'
+local function apply_batch()
+  for _, entry in ipairs(batch) do
+    local sid, kind, event_id = entry[1], entry[2], entry[3]
+    local ms = stream_ms(sid)
+    if due and ms >= due then
+      expire(ms)
+      due = next_due()
     end
-    if reason then
-      dead_letter(sid, reason)
+    if kind == 'bad' then
+      dead_letter(sid, entry[4])
       dead = dead + 1
+    elseif seen[event_id] then
+      duplicates = duplicates + 1
     else
-      redis.call('ZADD', K_APPLIED, ms, event_id)
-      seen[event_id] = true
-      applied = applied + 1
+      local handler = handlers[kind]
+      local reason
+      if handler then
+        reason = handler(ms, entry[4], entry[5], entry[6], entry[7])
+      else
+        reason = 'event type ' .. kind .. ' does not apply to a city'
+      end
+      if reason then
+        dead_letter(sid, reason)
+        dead = dead + 1
+      else
+        pending[#pending + 1] = ms
+        pending[#pending + 1] = event_id
+        seen[event_id] = true
+        applied = applied + 1
+      end
     end
   end
+end
+
+local ok, failure = pcall(apply_batch)
+record_applied()
+if not ok then
+  if type(failure) == 'table' then return failure end  -- an error reply of redis.call
+  return redis.error_reply(tostring(failure))
 end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
