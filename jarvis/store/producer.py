@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
-from redis.typing import EncodableT, FieldT
 
 from jarvis.errors import StoreError
 from jarvis.models.events import Event, validate_event
@@ -49,11 +48,12 @@ class Producer:
         self.namespace = namespace
         self.replication = replication
 
-    def _entry(self, event: EventInput) -> tuple[str, dict[FieldT, EncodableT]]:
+    def _entry(self, event: EventInput) -> tuple[str, bytes]:
+        """The stream of ``event`` and its JSON (validated first)."""
         valid = validate_event(event)
         stream = _stream(valid.partition, self.namespace)
         # model_dump_json() without its keyword handling: the same JSON, as bytes
-        return stream, {EVENT_FIELD: valid.__pydantic_serializer__.to_json(valid)}
+        return stream, valid.__pydantic_serializer__.to_json(valid)
 
     def submit(self, event: EventInput) -> str:
         """Validate ``event`` and append it to its partition's stream; its stream id.
@@ -62,14 +62,14 @@ class Producer:
         Redis did not accept it, NotReplicatedError when too few replicas confirmed it in
         time (either way it is not acknowledged: submit again).
         """
-        stream, fields = self._entry(event)
+        stream, payload = self._entry(event)
         try:
             if self.replication.min_replicas:
                 [entry_id] = write_replicated(
-                    self.redis, stream, [_xadd(stream, fields)], self.replication
+                    self.redis, stream, [_xadd(stream, payload)], self.replication
                 )
                 return text(entry_id)
-            return text(self.redis.xadd(stream, fields))
+            return text(self.redis.xadd(stream, {EVENT_FIELD: payload}))
         except redis.RedisError as exc:
             raise StoreError(f"submitting to {stream} failed: {exc}") from exc
 
@@ -87,16 +87,16 @@ class Producer:
             return self._submit_per_stream(entries)
         try:
             with self.redis.pipeline(transaction=False) as pipe:
-                for stream, fields in entries:
+                for stream, payload in entries:
                     # the command as is: xadd()'s keyword handling is per-event overhead
-                    pipe.execute_command(*_xadd(stream, fields))  # type: ignore[no-untyped-call]
+                    pipe.execute_command(*_xadd(stream, payload))  # type: ignore[no-untyped-call]
                 replies = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"submitting {len(entries)} events failed: {exc}") from exc
         log.debug("submitted %d events", len(replies))
         return [text(reply) for reply in replies]
 
-    def _submit_per_stream(self, entries: list[tuple[str, dict[FieldT, EncodableT]]]) -> list[str]:
+    def _submit_per_stream(self, entries: list[tuple[str, bytes]]) -> list[str]:
         """Each stream's entries in one round trip to its primary, then ``WAIT``."""
         by_stream: dict[str, list[int]] = {}
         for i, (stream, _) in enumerate(entries):
@@ -128,8 +128,6 @@ def _stream(partition: str, namespace: str) -> str:
     return PartitionKeys(partition, namespace).events_in
 
 
-def _xadd(stream: str, fields: Mapping[FieldT, EncodableT]) -> tuple[Any, ...]:
-    flat: list[Any] = []
-    for name, value in fields.items():
-        flat.extend((name, value))
-    return ("XADD", stream, "*", *flat)
+def _xadd(stream: str, payload: bytes) -> tuple[Any, ...]:
+    """The command that appends one event entry (its JSON in field ``event``)."""
+    return ("XADD", stream, "*", EVENT_FIELD, payload)

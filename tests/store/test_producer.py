@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import redis
 
-from jarvis.errors import BadInputError, StoreError
+from jarvis.errors import BadInputError, NotReplicatedError, StoreError
 from jarvis.models.events import parse_event
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
+from jarvis.store.replication import Replication
 from jarvis.store.replies import stream_entries
 from jarvis.testing.servers import free_port
 from tests.store.builders import dump, event, order
@@ -88,3 +89,31 @@ def test_an_unreachable_redis_is_a_store_error(namespace: str) -> None:
             producer.submit_many([good])
     finally:
         client.close()
+
+
+def test_replicated_submits_are_written_per_stream_and_acknowledged_once_confirmed(
+    rds: redis.Redis, namespace: str, redis_mode: str
+) -> None:
+    """With ``min_replicas`` the producer writes each stream's entries, then WAITs: the
+    cluster's replicas confirm them; a standalone server has none, so the outcome is
+    unknown (NotReplicatedError) and the entries are written all the same."""
+    standalone = redis_mode == "standalone"
+    replication = Replication(1, 0.05 if standalone else 10.0)
+    producer = Producer(rds, namespace, replication=replication)
+    one = event("oslo", "order_cancelled", order_id="o1")
+    many = [
+        event("oslo", "order_cancelled", order_id="o2"),
+        event("bergen", "order_cancelled", order_id="o3"),
+    ]
+    if standalone:
+        with pytest.raises(NotReplicatedError):
+            producer.submit(one)
+        with pytest.raises(NotReplicatedError):
+            producer.submit_many(many)
+    else:
+        assert producer.submit(one)
+        assert all(producer.submit_many(many))
+    oslo = stream_entries(rds.xrange(PartitionKeys("oslo", namespace).events_in))
+    bergen = stream_entries(rds.xrange(PartitionKeys("bergen", namespace).events_in))
+    assert [parse_event(fields["event"]) for _, fields in oslo] == [one, many[0]]
+    assert [parse_event(fields["event"]) for _, fields in bergen] == [many[1]]
