@@ -5,7 +5,7 @@ the pool and cancellations apply; couriers log in, ride their routes up to now (
 and deliveries happen on the way) and log out once they hold nothing and their shift is
 over, or the last order has arrived and none is open; then the policy decides among the
 open orders and the couriers in their shift with a free slot. An offer is declined when
-the seeded draw for that (order, courier) falls below ``decline_share``: the order stays
+the seeded draw for that order's n-th offer falls below ``decline_share``: the order stays
 open, and the decision code is told (``declines``) so it is not offered to that courier
 again within the cooldown. Reassignments the policy returns move an order (not picked up)
 from one courier's route to another's; a reassignment is not declined. Each courier
@@ -66,10 +66,13 @@ class SimResult:
     capacity: dict[str, int] = field(default_factory=dict)
 
 
-def declines_offer(seed: int, order: str, courier: str, share: float) -> bool:
-    """Whether ``courier`` declines ``order``: one seeded draw per pair, so every policy
-    meets the same courier moods (``random.Random`` seeds a text by its SHA-512)."""
-    return share > 0 and random.Random(f"{seed}/{order}/{courier}").random() < share
+def declines_offer(seed: int, order: str, offer: int, share: float) -> bool:
+    """Whether the ``offer``-th offer of ``order`` (0 first) is declined: one seeded draw
+    per (order, offer number), whoever the courier is (``random.Random`` seeds a text by
+    its SHA-512). Common random numbers: every policy meets the same declines, order by
+    order, so their KPIs differ by their decisions and not by which couriers' draws
+    their pairs happened to meet."""
+    return share > 0 and random.Random(f"{seed}/{order}/{offer}").random() < share
 
 
 def simulate(
@@ -142,7 +145,7 @@ def simulate(
                     "but the order is not open or the courier is full"
                 )
             history.assigned(order_id, courier_id)
-            if declines_offer(seed, order_id, courier_id, decline_share):
+            if declines_offer(seed, order_id, record.declines, decline_share):
                 declines.append((order_id, courier_id, now))
                 record.declines += 1
                 history.unassigned(order_id, courier_id, "declined")
