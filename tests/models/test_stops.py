@@ -132,3 +132,20 @@ def test_planned_routes_keep_capacity_pickups_and_every_held_order(
         assert dropped == {h.order.id for h in after}, f"{cid} drops a held order"
         # a stored order (the places) survives the next decision's plan unchanged
         assert stops_of(after) == stops
+        # one new order, no bundle: the route it rides costs what it was priced at
+        mine = [a for a in decision.assignments if a.worker == cid]
+        if len(mine) == 1 and not bundling:
+            # costed in the decision's own frame (same orders and couriers)
+            w = [c.id for c in fleet if c.online].index(cid)
+            costs = [
+                CityProblem(new, fleet, NOW, config, held={cid: list(route)}).routes[w]
+                if route
+                else None
+                for route in (after, before)
+            ]
+            added = sum(
+                sign * r.cost(config.lateness_weight)
+                for sign, r in zip((1, -1), costs, strict=True)
+                if r is not None
+            )
+            assert math.isclose(added, mine[0].cost, rel_tol=1e-9, abs_tol=1e-6)
