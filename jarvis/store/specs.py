@@ -113,7 +113,6 @@ def _arg(value: Arg) -> str:
 
 _HELD = ("city_held",)
 _WORK = ("work_lib",)
-_APPLY_SLOTS = ("stream_id", "type", "event_id", "a", "b", "c", "d")
 
 CITY_APPLY = ScriptSpec(
     "city_apply",
@@ -395,11 +394,11 @@ WORK_APPLY = ScriptSpec(
         "partition",
         "now",
         "forget_before",
+        "batch",  # JSON: one [stream_id, type, event_id, a, b, c, d] per entry
     ),
     fenced=True,
     libs=("apply_lib", *_WORK),
     more_keys="queues of the submitted items",
-    more_args=_APPLY_SLOTS,
 )
 
 DEAD_LETTER_RESUBMIT = ScriptSpec(

@@ -10,12 +10,13 @@ import pytest
 import redis
 
 from jarvis.actors.store import StoreEngine
-from jarvis.errors import FencedError
+from jarvis.errors import FencedError, StoreError
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
 from jarvis.store.replies import stream_entries
+from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 from tests.store.builders import event
 
@@ -115,3 +116,25 @@ def test_the_incoming_stream_of_a_busy_store_stays_bounded(
     # Applied entries older than the idempotency horizon are gone; the rest stay.
     assert rds.xlen(keys.events_in) == horizon_ms // step_ms + 1
     assert engine.work.counts(STORE)["queued"] == entries
+
+
+def test_a_batch_that_fails_part_way_records_what_it_applied_so_a_retry_skips_it(
+    rds: redis.Redis, namespace: str
+) -> None:
+    engine = _engine(rds, namespace, lambda: NOW)
+    # corrupt state: the claims hash is a string, so completing anything fails in Redis
+    claims = WorkKeys(STORE, namespace).claims
+    rds.set(claims, "not a hash")
+    submitted = event(STORE, "work_submitted", item=WorkItem(id="w1", store=STORE, role="picker"))
+    completed = event(STORE, "work_completed", item_id="w9", associate_id="a1")
+    Producer(rds, namespace).submit_many([submitted, completed])
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        engine.events.apply(STORE, 1)
+    applied = PartitionKeys(STORE, namespace).applied_events
+    assert rds.zscore(applied, submitted.id) is not None
+    assert rds.zscore(applied, completed.id) is None
+
+    rds.delete(claims)
+    retry = engine.events.apply(STORE, 1)
+    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (0, 1, 1)
+    assert engine.work.counts(STORE)["queued"] == 1

@@ -19,3 +19,32 @@ local function dead_letter_entry(k_in, k_dead, dead_maxlen, partition, epoch, si
     'partition', partition, 'stream_id', sid, 'reason', reason, 'event', raw,
     'epoch', epoch)
 end
+
+-- The set of the event ids of `batch` (entry[3] of each entry) that k_applied already
+-- holds: one ZMSCORE per 1,000 ids (the bound of unpack) instead of one ZSCORE each.
+local function applied_ids(k_applied, batch)
+  local seen, ids = {}, {}
+  for n = 1, #batch do ids[n] = batch[n][3] end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local scores = redis.call('ZMSCORE', k_applied, unpack(ids, first, last))
+    for n = first, last do
+      if scores[n - first + 1] then seen[ids[n]] = true end
+    end
+  end
+  return seen
+end
+
+-- Run apply(), which applies a batch and appends (stream ms, event id) to `pending` for
+-- each event it applies, then record those ids in k_applied (one ZADD per 1,000) whether
+-- apply() failed part-way or not: as with one ZADD per event, a retry after a failed
+-- script sees every event the failed run applied. Nil, or the failure as an error reply.
+local function apply_recorded(apply, k_applied, pending)
+  local ok, failure = pcall(apply)
+  for first = 1, #pending, 2000 do
+    redis.call('ZADD', k_applied, unpack(pending, first, math.min(first + 1999, #pending)))
+  end
+  if ok then return nil end
+  if type(failure) == 'table' then return failure end  -- an error reply of redis.call
+  return redis.error_reply(tostring(failure))
+end

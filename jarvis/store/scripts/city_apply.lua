@@ -234,30 +234,10 @@ end
 
 local batch = cjson.decode(ARGV[9])
 
--- Which event ids were applied before this batch: one ZMSCORE per 1,000 ids (the
--- bound of unpack) instead of one ZSCORE per entry; an id applied within this batch is
--- remembered in the same table.
-local seen = {}
-local ids = {}
-for n = 1, #batch do ids[n] = batch[n][3] end
-for first = 1, #ids, 1000 do
-  local last = math.min(first + 999, #ids)
-  local scores = redis.call('ZMSCORE', K_APPLIED, unpack(ids, first, last))
-  for n = first, last do
-    if scores[n - first + 1] then seen[ids[n]] = true end
-  end
-end
-
--- The ids this batch applied, as ZADD arguments (stream ms, id), recorded in bulk by
--- record_applied: after the loop, and also when the loop fails part-way (pcall below),
--- so that, as with one ZADD per event, a retry sees every event the failed run applied.
+-- Event ids applied before this batch, and those this batch applies (applied_ids,
+-- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here.
+local seen = applied_ids(K_APPLIED, batch)
 local pending = {}
-local function record_applied()
-  for first = 1, #pending, 2000 do
-    redis.call('ZADD', K_APPLIED, unpack(pending, first, math.min(first + 1999, #pending)))
-  end
-  pending = {}
-end
 
 local applied, duplicates, dead = 0, 0, 0
 local due = next_due()
@@ -295,12 +275,8 @@ local function apply_batch()
   end
 end
 
-local ok, failure = pcall(apply_batch)
-record_applied()
-if not ok then
-  if type(failure) == 'table' then return failure end  -- an error reply of redis.call
-  return redis.error_reply(tostring(failure))
-end
+local failed = apply_recorded(apply_batch, K_APPLIED, pending)
+if failed then return failed end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
 if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end

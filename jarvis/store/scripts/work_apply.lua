@@ -1,7 +1,9 @@
 -- FENCED, the store owner's tick: apply a batch of validated entries of a store's
 -- incoming stream, atomically, with a compare-and-set cursor (like city_apply.lua).
--- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. Each entry is 7 slots: stream id,
--- type, event id, a, b, c, d. Type 'bad' means "dead-letter, reason a";
+-- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. ARGV[9] is the batch, a JSON
+-- array with one array of 7 slots per entry: stream id, type, event id, a, b, c, d
+-- (decoded once here, rather than 7 arguments per entry). Type 'bad' means
+-- "dead-letter, reason a";
 -- 'work_submitted': a item id, b item JSON, c queue score, d index in KEYS of its queue;
 -- 'work_completed': a item id, b associate id;
 -- 'work_cancelled': a item id, d index in KEYS of the queue of its class;
@@ -111,31 +113,45 @@ handlers.work_updated = function(id, old_json, new_json, where)
   end
 end
 
+local batch = cjson.decode(ARGV[9])
+
+-- Event ids applied before this batch, and those this batch applies (applied_ids,
+-- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here.
+local seen = applied_ids(K_APPLIED, batch)
+local pending = {}
+
 local applied, duplicates, dead = 0, 0, 0
-for i = 9, #ARGV, 7 do
-  local sid, kind, event_id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if kind == 'bad' then
-    dead_letter(sid, ARGV[i + 3])
-    dead = dead + 1
-  elseif redis.call('ZSCORE', K_APPLIED, event_id) then
-    duplicates = duplicates + 1
-  else
-    local handler = handlers[kind]
-    local reason
-    if handler then
-      reason = handler(ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
-    else
-      reason = 'event type ' .. kind .. ' does not apply to a store'
-    end
-    if reason then
-      dead_letter(sid, reason)
+local function apply_batch()
+  for _, entry in ipairs(batch) do
+    local sid, kind, event_id = entry[1], entry[2], entry[3]
+    if kind == 'bad' then
+      dead_letter(sid, entry[4])
       dead = dead + 1
+    elseif seen[event_id] then
+      duplicates = duplicates + 1
     else
-      redis.call('ZADD', K_APPLIED, stream_ms(sid), event_id)
-      applied = applied + 1
+      local handler = handlers[kind]
+      local reason
+      if handler then
+        reason = handler(entry[4], entry[5], entry[6], entry[7])
+      else
+        reason = 'event type ' .. kind .. ' does not apply to a store'
+      end
+      if reason then
+        dead_letter(sid, reason)
+        dead = dead + 1
+      else
+        pending[#pending + 1] = stream_ms(sid)
+        pending[#pending + 1] = event_id
+        seen[event_id] = true
+        applied = applied + 1
+      end
     end
   end
 end
+
+local failed = apply_recorded(apply_batch, K_APPLIED, pending)
+if failed then return failed end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
 if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end

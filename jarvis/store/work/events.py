@@ -26,6 +26,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 
+import orjson
 import pydantic
 import redis
 
@@ -42,7 +43,7 @@ from jarvis.models.work import WorkItem
 from jarvis.store.city import DEFAULT_DEAD_MAXLEN, DEFAULT_HORIZON_S, EVENT_FIELD, ApplyResult
 from jarvis.store.replies import read_stream, text
 from jarvis.store.runner import check_epoch
-from jarvis.store.specs import WORK_APPLY, Arg
+from jarvis.store.specs import WORK_APPLY
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 from jarvis.store.work.rules import item_class, start_by
@@ -50,6 +51,8 @@ from jarvis.store.work.rules import item_class, start_by
 __all__ = ["WorkEvents"]
 
 log = logging.getLogger(__name__)
+
+_EVENT_KEY = EVENT_FIELD.encode()
 
 
 class WorkEvents:
@@ -90,7 +93,7 @@ class WorkEvents:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
         now = self.work.clock()
         queues: dict[str, int] = {}
-        slots = [
+        batch = [
             self._slots(keys, entry_id, event, now, queues, items) for entry_id, event in parsed
         ]
         last = entries[-1][0] if entries else cursor
@@ -105,9 +108,9 @@ class WorkEvents:
              "dead_set": keys.dead, "dead_at": keys.dead_at, "completions": keys.completions},
             {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
              "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(now),
-             "forget_before": float(now - self.work.done_retention_s)},
+             "forget_before": float(now - self.work.done_retention_s),
+             "batch": orjson.dumps(batch).decode()},
             more_keys=list(queues),
-            more_args=slots,
             epoch=epoch,
         )  # fmt: skip
         if dead:
@@ -116,8 +119,8 @@ class WorkEvents:
 
     @staticmethod
     def _parse(keys: WorkKeys, fields: Mapping[bytes, bytes]) -> Event | str:
-        """The entry's event, or the reason it is bad."""
-        raw = {text(k): v for k, v in fields.items()}.get(EVENT_FIELD)
+        """The entry's event, or the reason it is bad (fields undecoded: NEVER_DECODE)."""
+        raw = fields.get(_EVENT_KEY)
         if raw is None:
             return f"entry has no {EVENT_FIELD!r} field"
         try:
@@ -144,9 +147,10 @@ class WorkEvents:
         now: float,
         queues: dict[str, int],
         items: dict[str, str | None],
-    ) -> dict[str, Arg]:
-        """The script slots of one entry; a queue it needs joins ``queues`` (key -> its
-        index in the script's KEYS); ``items`` (item id -> JSON) follows the batch."""
+    ) -> tuple[str, ...]:
+        """The script slots of one entry, (stream id, type, event id, a, b, c, d); a queue
+        it needs joins ``queues`` (key -> its index in the script's KEYS); ``items`` (item
+        id -> JSON) follows the batch."""
         if isinstance(event, str):
             return _bad(entry_id, event)
 
@@ -181,8 +185,7 @@ class WorkEvents:
                 raise BadInputError(f"event type {event.type} does not apply to a store")
         except BadInputError as exc:
             return _bad(entry_id, str(exc))
-        return {"stream_id": entry_id, "type": event.type, "event_id": event.id,
-                "a": a, "b": b, "c": c, "d": d}  # fmt: skip
+        return entry_id, event.type, event.id, a, b, c, d
 
     def _update_slots(
         self,
@@ -225,6 +228,5 @@ def _stored(keys: WorkKeys, item_id: str, items: dict[str, str | None]) -> WorkI
         raise StoreError(f"store {keys.store!r}: stored item {item_id!r} is invalid") from exc
 
 
-def _bad(entry_id: str, reason: str) -> dict[str, Arg]:
-    return {"stream_id": entry_id, "type": "bad", "event_id": "", "a": reason,
-            "b": "", "c": "", "d": ""}  # fmt: skip
+def _bad(entry_id: str, reason: str) -> tuple[str, ...]:
+    return entry_id, "bad", "", reason, "", "", ""
