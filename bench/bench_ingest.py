@@ -7,6 +7,8 @@
   part of the whole spent in ``apply_events``). The ``*_cpu`` figures are the same ratios
   in CPU seconds of this process plus the Redis server (``INFO cpu``): on a shared,
   loaded machine wall-time ratios swing by 2x between runs, CPU ratios far less.
+- ``store_ingest``: the same for a store's work events (``WorkEvents.apply``): of every
+  8 events, 6 new work items, one reprioritised and one cancelled (``_work_mix``).
 - ``city_snapshot``: ``CityStore.snapshot()`` of 2,000 open orders and 1,000 couriers,
   beside the floor: the same pipelined reads without decoding or validating.
 """
@@ -21,10 +23,21 @@ import numpy as np
 import redis
 
 from jarvis.models.city import Courier, Order
-from jarvis.models.events import CourierMoved, CourierOnline, Event, OrderCreated
+from jarvis.models.events import (
+    CourierMoved,
+    CourierOnline,
+    Event,
+    OrderCreated,
+    WorkCancelled,
+    WorkSubmitted,
+    WorkUpdated,
+)
 from jarvis.models.geo import Point
+from jarvis.models.work import WorkItem
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
+from jarvis.store.work.events import WorkEvents
+from jarvis.store.work.queue import WorkQueue
 from jarvis.testing.servers import DevCluster
 
 CHUNK = 1000
@@ -82,6 +95,26 @@ def _mix(city: str, n: int, couriers: int, rng: np.random.Generator) -> list[Eve
                     position=_point(rng),
                 )
             )
+    return events
+
+
+def _work_mix(store: str, n: int) -> list[Event]:
+    """Of every 8 events: 6 new work items (4 roles), one reprioritised, one cancelled."""
+    events: list[Event] = []
+    for i in range(n):
+        if i % 8 == 6:
+            events.append(
+                WorkUpdated(
+                    id=f"{store}-up-{i}", partition=store, at=2.0, item_id=f"w{i - 3}", priority=50
+                )
+            )
+        elif i % 8 == 7:
+            events.append(
+                WorkCancelled(id=f"{store}-cx-{i}", partition=store, at=2.0, item_id=f"w{i - 5}")
+            )
+        else:
+            item = WorkItem(id=f"w{i}", store=store, role=f"r{i % 4}", priority=i % 7)
+            events.append(WorkSubmitted(id=f"{store}-ws-{i}", partition=store, at=1.0, item=item))
     return events
 
 
@@ -176,6 +209,51 @@ def _timed(
     }
 
 
+def _store_ingest(client: redis.Redis, n: int) -> dict[str, Any]:
+    """``store_ingest``: the same measure for a store's work events (``WorkEvents.apply``)."""
+    store = "bench-store"
+    producer = Producer(client)
+    events = WorkEvents(WorkQueue(client))
+    work = _work_mix(store, n)
+    payloads = [event.model_dump_json() for event in work]
+    gc.collect()
+    gc.freeze()
+    try:
+        cpu = _cpu(client)
+        floor = _bare_xadd(client, payloads)
+        floor_cpu = _cpu(client) - cpu
+        cpu = _cpu(client)
+        started = time.perf_counter()
+        for i in range(0, n, CHUNK):
+            producer.submit_many(work[i : i + CHUNK])
+        submitted = time.perf_counter()
+        submit_cpu = _cpu(client) - cpu
+        applied = 0
+        while True:
+            result = events.apply(store, EPOCH, max_events=2000)
+            if not result.applied and not result.dead_lettered and not result.duplicates:
+                break
+            applied += result.applied
+            assert not result.dead_lettered, f"dead-lettered: {result}"
+        done = time.perf_counter()
+        apply_cpu = _cpu(client) - cpu - submit_cpu
+    finally:
+        gc.unfreeze()
+    assert applied == n, f"applied {applied} of {n}"
+    total = done - started
+    return {
+        "benchmark": "store_ingest",
+        "events": n,
+        "ingest_per_s": n / total,
+        "bare_xadd_per_s": n / floor,
+        "ingest_vs_bare_xadd": floor / total,
+        "submit_vs_bare_xadd": floor / (submitted - started),
+        "apply_share": (done - submitted) / total,
+        "ingest_vs_bare_xadd_cpu": floor_cpu / (submit_cpu + apply_cpu),
+        "apply_cpu_us_per_event": apply_cpu / n * 1e6,
+    }
+
+
 def _snapshot(client: redis.Redis, repeats: int) -> dict[str, Any]:
     rng = np.random.default_rng(11)
     city = "bench-snap"
@@ -224,6 +302,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     with DevCluster() as servers:
         client = redis.Redis.from_url(servers.redis.url, decode_responses=True)
         try:
-            return [_ingest(client, n), _snapshot(client, repeats)]
+            return [_ingest(client, n), _store_ingest(client, n), _snapshot(client, repeats)]
         finally:
             client.close()
