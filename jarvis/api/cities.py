@@ -16,6 +16,13 @@
   at its next tick, and may still dead-letter one that raced with another change. A
   retried request with the same ``event_id`` is applied once.
 
+- ``GET /v1/cities/{city}/decisions/stream``: the city's decisions as server-sent events,
+  one per out-stream entry (``id`` the entry id, ``event`` its type, ``data`` its JSON:
+  assignments, offers, reassignments, tick markers, deliveries, ...), from ``after``
+  (an entry id; ``-`` from the start of the kept stream; default: only what comes
+  next). A reconnecting client's ``Last-Event-ID`` header resumes after the last event
+  it saw. An idle stream sends a comment every ``KEEPALIVE_S`` so proxies keep it open.
+
 Any member serves these: they read Redis and write events, and need no ownership.
 The waiting between two reads is an ``asyncio`` sleep, so a waiting request holds no
 thread.
@@ -24,28 +31,44 @@ thread.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from jarvis.api.errors import ERROR_RESPONSES
 from jarvis.api.schemas import MAX_WAIT_S
-from jarvis.errors import NotOfferedError, UnknownCourierError
+from jarvis.errors import BadInputError, NotOfferedError, UnknownCourierError
 from jarvis.models.city import Order
 from jarvis.models.events import EVENT_ID_PATTERN, validate_event
-from jarvis.store import CityStore, CourierOrder, check_partition_id
+from jarvis.store import (
+    CityStore,
+    CourierOrder,
+    PartitionKeys,
+    check_partition_id,
+    read_decisions,
+    text,
+)
 
 if TYPE_CHECKING:
     from jarvis.api.app import ApiContext
 
 __all__ = ["cities_router"]
 
-#: How often a waiting request reads the courier's orders again, seconds.
+#: How often a waiting request reads the courier's orders (or decisions) again, seconds.
 POLL_S = 0.1
+#: An idle decision stream sends a comment this often, seconds.
+KEEPALIVE_S = 15.0
+#: Decisions read per round trip by a decision stream.
+STREAM_BATCH = 500
+_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 class CourierOrderOut(BaseModel):
@@ -178,5 +201,48 @@ def cities_router(context: ApiContext) -> APIRouter:
     ) -> AnswerOut:
         """Give back an order offered or assigned to this courier and not picked up."""
         return _answer(city, courier_id, order_id, body, "order_declined")
+
+    @router.get("/{city}/decisions/stream", response_class=StreamingResponse)
+    async def decisions_stream(
+        request: Request,
+        city: str,
+        after: str = Query("$", description="entry id to start after; '-' from the start"),
+        last_event_id: str | None = Header(None),
+    ) -> StreamingResponse:
+        """The city's decisions as server-sent events, from ``after`` on."""
+        partition = check_partition_id(city)
+        producer = context.producer
+        start = last_event_id or after
+        if start == "$":
+            newest = await run_in_threadpool(
+                producer.redis.xrevrange,
+                PartitionKeys(partition, producer.namespace).decisions_out,
+                count=1,
+            )
+            start = text(newest[0][0]) if newest else "0-0"
+        elif start != "-" and not _ENTRY_ID.match(start):
+            raise BadInputError(f"after must be a stream entry id or '-', got {start!r}")
+
+        async def events() -> AsyncIterator[str]:
+            cursor, quiet = start, 0.0
+            while not await request.is_disconnected():
+                batch = await run_in_threadpool(
+                    read_decisions, producer.redis, partition, cursor, STREAM_BATCH,
+                    producer.namespace,
+                )  # fmt: skip
+                for d in batch:
+                    yield f"id: {d.id}\nevent: {d.type}\ndata: {json.dumps(d.as_json())}\n\n"
+                    cursor = d.id
+                if batch:
+                    quiet = 0.0
+                    continue
+                if quiet >= KEEPALIVE_S:
+                    yield ": keep-alive\n\n"
+                    quiet = 0.0
+                await asyncio.sleep(POLL_S)
+                quiet += POLL_S
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     return router

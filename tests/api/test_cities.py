@@ -3,7 +3,9 @@ and accept or decline, written as events the city's owner applies."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -136,3 +138,58 @@ def test_requests_that_do_not_fit_the_city_get_clear_errors(
     bad_id = client.post(f"{BASE}/c1/orders/o1/decline", json={"event_id": "no spaces"})
     assert (bad_id.status_code, bad_id.json()["code"]) == (422, "invalid_request")
     assert store.stats().get("dead_letters") is None
+
+
+STREAM = f"/v1/cities/{CITY}/decisions/stream"
+
+
+def _read_events(lines: Iterator[str], n: int) -> list[dict[str, str]]:
+    """The next ``n`` server-sent events (comments skipped), each as its fields."""
+    out: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line:
+            if fields:
+                out.append(fields)
+                fields = {}
+            if len(out) == n:
+                return out
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    raise AssertionError(f"the stream ended after {len(out)} of {n} events")
+
+
+def _brief(events: list[dict[str, str]]) -> list[tuple[str, str | None]]:
+    return [(e["event"], json.loads(e["data"]).get("task")) for e in events]
+
+
+def test_the_decision_stream_sends_each_decision_once_and_resumes_after_the_last_seen(
+    client: httpx.Client, rds: redis.Redis, namespace: str
+) -> None:
+    store = _city(rds, namespace)
+    assert store.commit(EPOCH, 1, [("o1", "c1")], 2000.0).accepted
+    with client.stream("GET", STREAM, params={"after": "-"}) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = answer.iter_lines()
+        first = _read_events(lines, 2)
+        assert _brief(first) == [("assignment", "o1"), ("tick", None)]
+        # committed while the stream is open: it arrives on the same stream
+        assert store.commit(EPOCH, 2, [("o2", "c2")], 2001.0).accepted
+        second = _read_events(lines, 2)
+        assert _brief(second) == [("assignment", "o2"), ("tick", None)]
+    ids = [e["id"] for e in first + second]
+    assert ids == [d.id for d in store.decisions()]
+    assert json.loads(second[0]["data"])["worker"] == "c2"
+    # a client that reconnects with Last-Event-ID gets what came after it, once
+    with client.stream("GET", STREAM, headers={"Last-Event-ID": ids[1]}) as answer:
+        assert _brief(_read_events(answer.iter_lines(), 2)) == _brief(second)
+    # by default only what comes next
+    with client.stream("GET", STREAM) as answer:
+        lines = answer.iter_lines()
+        store.record_tick(EPOCH, 3, 2002.0)
+        (tick,) = _read_events(lines, 1)
+    assert (tick["event"], json.loads(tick["data"])["tick"]) == ("tick", 3)
+    bad = client.get(STREAM, params={"after": "yesterday"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "bad_input")
