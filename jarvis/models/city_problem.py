@@ -208,9 +208,16 @@ class CityProblem:
         """Plan and time every courier's route, stacking routes of equal length."""
         by_stops: dict[int, list[tuple[int, Courier, tuple[tuple[Order, bool], ...]]]] = {}
         for w, c in enumerate(online):
-            if held.get(c.id):
-                stops = plan(held[c.id])
-                by_stops.setdefault(len(stops), []).append((w, c, stops))
+            mine = held.get(c.id)
+            if not mine:
+                continue
+            stops: tuple[tuple[Order, bool], ...]
+            if len(mine) == 1:  # one order: its drop-off, after its pickup unless carried
+                o = mine[0].order
+                stops = ((o, False),) if mine[0].picked_up else ((o, True), (o, False))
+            else:
+                stops = plan(mine)
+            by_stops.setdefault(len(stops), []).append((w, c, stops))
         ref_lat, ref_lon = self.ref
         pw, promise, now = self.config.priority_weight, self.config.promise_s, self.now
         inf = -np.inf
