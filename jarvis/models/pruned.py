@@ -150,6 +150,7 @@ def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> Pruned
             if problem.declined:
                 below |= ~(eligible_any[rows] | seen.any(axis=1)) & far_eligible
             table.other_eligible[rows] = seen.any(axis=1) | far_eligible
+            table.other_useful[rows] = (reduced < 0.0).any(axis=1)
             rows = rows[below]
             if len(rows):
                 table.set(rows, near[below], far[below], far_eligible[below])
@@ -162,7 +163,7 @@ def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> Pruned
             workers,
             cost,
             eligible_any | table.other_eligible,
-            np.asarray((table.reduced < 0.0).any(axis=1)),
+            np.asarray((table.reduced < 0.0).any(axis=1)) | table.other_useful,
             round_,
         )
     log.debug("pruned decision: not certified after %d rounds, dense path", ROUNDS)
@@ -171,7 +172,8 @@ def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> Pruned
 
 class _Table:
     """Per order, a row of candidate workers (-1: none) with their reduced costs and
-    eligibility, the bound of every other pair, and whether another may be eligible."""
+    eligibility, the bound of every other pair, whether another may be eligible, and
+    whether one seen beyond the candidates is useful."""
 
     def __init__(self, problem: CityProblem) -> None:
         n = len(problem.task_ids)
@@ -181,6 +183,8 @@ class _Table:
         self.eligible: BoolArray = np.zeros((n, 0), bool)
         self.bound: FloatArray = np.zeros(n)
         self.other_eligible: BoolArray = np.zeros(n, bool)
+        #: a pair beyond the candidates, seen while checking, beats leaving the order
+        self.other_useful: BoolArray = np.zeros(n, bool)
 
     def set(self, rows: IntArray, near: IntArray, bound: FloatArray, eligible: BoolArray) -> None:
         """Make ``near`` the candidates of ``rows`` (costed here)."""
@@ -199,6 +203,7 @@ class _Table:
         self.eligible[rows, :width] = ~ineligible
         self.bound[rows] = bound
         self.other_eligible[rows] = eligible
+        self.other_useful[rows] = False
 
 
 def _solve(
