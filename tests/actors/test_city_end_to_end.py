@@ -146,6 +146,23 @@ def test_bundles_declines_and_reassignments_together_keep_the_history_clean(
     moves = [(d.task, d.from_worker, d.worker) for d in _of_type(store, "reassignment")]
     assert ("r1", "n1", "n2") in moves
 
+    # every courier's stored stop order is the route of exactly what it holds (no
+    # delivery happened, so no stale stop either): each order picked up, then dropped
+    for courier_id in ("c1", "c2", "c3", "n1", "n2"):
+        held = store.courier_orders(courier_id) or []
+        stored = rds.hget(store.keys.courier_routes, courier_id)
+        if not held:
+            continue
+        assert stored is not None, f"{courier_id} holds orders without a stop order"
+        expected = {f"+{h.order.id}" for h in held} | {f"-{h.order.id}" for h in held}
+        assert set(stored.split()) == expected, (courier_id, stored)
+        assert all(h.pickup_stop is not None and h.pickup_stop < h.dropoff_stop for h in held)
+
+    # the bundle is ridden as it was priced: both pickups, then both drop-offs
+    if {h.order.id for h in store.courier_orders("c1") or []} == {"b1", "b2"}:
+        kinds = [stop[0] for stop in str(rds.hget(store.keys.courier_routes, "c1")).split()]
+        assert kinds == ["+", "+", "-", "-"]
+
     report = check_cluster(rds, [CITY], namespace)
     assert report.ok, report.partitions[CITY]
     assert report.partitions[CITY].reassignments >= 1
