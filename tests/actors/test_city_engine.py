@@ -157,3 +157,56 @@ def test_an_assigned_order_moves_once_to_a_much_better_courier_who_comes_online(
     report = check_cluster(rds, [CITY], namespace)
     assert report.ok, report.partitions[CITY]
     assert report.partitions[CITY].reassignments == 1
+
+
+def test_in_acceptance_mode_an_accepted_order_moves_as_an_offer_and_an_offer_never_moves(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    config = CityConfig(
+        acceptance=True, offer_timeout_s=600.0, reassign_max=MAX_MOVES, reassign_min_saving=60.0
+    )
+    engine = CityEngine(store, config)
+    far = Courier(id="far", position=Point(lat=48.85, lon=2.40))
+    near = Courier(id="near", position=Point(lat=48.85, lon=2.3501))
+    producer.submit_many(
+        [
+            event(CITY, "courier_online", courier=far.model_dump(mode="json")),
+            event(CITY, "order_created", order=_order("o1", HERE, WEST, now).model_dump()),
+        ]
+    )
+
+    def kinds() -> list[tuple[str, str, str]]:
+        return [
+            (d.type, d.worker or "", d.from_worker or "")
+            for d in store.decisions()
+            if d.task == "o1"
+        ]
+
+    _tick(engine, 1, now)
+    assert kinds() == [("offer", "far", "")]
+    # a much better courier comes online while the offer is outstanding: it stays
+    producer.submit_many([event(CITY, "courier_online", courier=near.model_dump(mode="json"))])
+    _tick(engine, 2, now + 1)
+    assert kinds() == [("offer", "far", "")]
+    # accepted, it moves: as an offer to the better courier, the old one released
+    producer.submit_many([event(CITY, "offer_accepted", order_id="o1", courier_id="far")])
+    _tick(engine, 3, now + 2)
+    assert kinds() == [
+        ("offer", "far", ""),
+        ("accepted", "far", ""),
+        ("reassignment", "near", "far"),
+    ]
+    (moved,) = [d for d in store.decisions() if d.type == "reassignment"]
+    assert moved.expires_at is not None
+    assert [h.status for h in store.courier_orders("near") or []] == ["offered"]
+    assert store.courier_orders("far") == []
+    producer.submit_many([event(CITY, "offer_accepted", order_id="o1", courier_id="near")])
+    _tick(engine, 4, now + 3)
+    assert kinds()[-1] == ("accepted", "near", "")
+    assert store.dead_letters() == []
+    report = check_cluster(rds, [CITY], namespace)
+    assert report.ok, report.partitions[CITY]
+    assert report.partitions[CITY].reassignments == 1
