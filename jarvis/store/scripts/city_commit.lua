@@ -23,7 +23,8 @@
 -- ('+id' a pickup, '-id' a drop-off, space-separated; jarvis/models/stops.py); the pairs
 -- of one courier carry the same one. It must name every order the courier holds after
 -- the commit, each once as a drop-off and, unless picked up, once as a pickup before
--- it, and no other order; it is stored in courier_routes. Without one ('') a stored
+-- it (a picked-up order's pickup may stay, before it: a stop already made), and no
+-- other order; it is stored in courier_routes. Without one ('') a stored
 -- stop order keeps its held orders and the new order goes last. A moved order leaves
 -- its old courier's stop order. Setting the same stop order again changes nothing.
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
@@ -138,8 +139,8 @@ for courier, route in pairs(route_of) do
       bad = bad or (token .. ' appears twice')
     elseif kind == '-' and not seen['+' .. order] and not picked[order] then
       bad = bad or ('-' .. order .. ' comes before its pickup')
-    elseif kind == '+' and (seen['-' .. order] or picked[order]) then
-      bad = bad or ('+' .. order .. ' is after its drop-off or picked up')
+    elseif kind == '+' and seen['-' .. order] then
+      bad = bad or ('+' .. order .. ' is after its drop-off')
     end
     seen[token] = true
   end
