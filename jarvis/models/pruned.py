@@ -23,7 +23,8 @@ the dense matrix does not shrink the solve. This path never builds that matrix:
    every order (``v <= 0``), and then, by weak duality, the candidate optimum is the
    optimum of the whole problem: no order needs a courier it did not see.
 5. Orders whose check fails see four times more couriers, and the solve runs again; a
-   problem that is still not certified after a few rounds goes to the dense path.
+   problem that is still not certified after a few rounds, or where many orders crowd
+   around few couriers (:data:`GIVE_UP_SHARE`), goes to the dense path.
 
 The result is exact (same objective as the dense solve; among equally cheap matchings
 it may pick another one). Used only with the straight-line estimator, without
@@ -58,6 +59,9 @@ PER_VEHICLE = 16
 PRUNE_FROM_SLOTS = 2
 #: Rounds (the candidates of the orders whose check failed grow 4x each round).
 ROUNDS = 3
+#: The dense path takes over when more than this share of the orders is still in doubt
+#: after a round, or the candidate pairs would exceed this share of the dense matrix.
+GIVE_UP_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -119,10 +123,13 @@ class _Candidates:
         return near, bound, may_be_eligible
 
 
-def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> PrunedResult | None:
+def solve_pruned(
+    problem: CityProblem, per_vehicle: int = PER_VEHICLE, give_up: float = GIVE_UP_SHARE
+) -> PrunedResult | None:
     """The exact decision from candidate pairs, or ``None`` when it cannot be certified
-    (the caller then solves the dense problem)."""
+    or would not pay (the caller then solves the dense problem)."""
     n_tasks = len(problem.task_ids)
+    dense = n_tasks * len(problem.worker_ids)
     candidates = _Candidates(problem)
     table = _Table(problem)
     k = per_vehicle
@@ -153,6 +160,12 @@ def solve_pruned(problem: CityProblem, per_vehicle: int = PER_VEHICLE) -> Pruned
             table.other_useful[rows] = (reduced < 0.0).any(axis=1)
             rows = rows[below]
             if len(rows):
+                pairs = len(rows) * near.shape[1] + (n_tasks - len(rows)) * table.worker.shape[1]
+                if len(rows) > give_up * n_tasks or pairs > give_up * dense:
+                    # orders crowded around few couriers: the candidates would grow
+                    # towards the whole matrix, which the dense path solves faster
+                    log.debug("pruned decision: %d orders in doubt, dense path", len(rows))
+                    return None
                 table.set(rows, near[below], far[below], far_eligible[below])
                 continue
         log.debug(

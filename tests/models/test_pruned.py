@@ -87,7 +87,7 @@ def test_pruned_decision_equals_the_dense_optimum(
     problem = CityProblem(order_list, courier_list, NOW, config, rules, None, held, declines)
     if not problem.task_ids:
         return
-    _check_exact(problem, solve_pruned(problem, per_vehicle))
+    _check_exact(problem, solve_pruned(problem, per_vehicle, give_up=math.inf))
 
 
 def _at(east_km: float, north_km: float) -> Point:
@@ -107,7 +107,7 @@ def test_pruned_decision_finds_the_courier_beyond_each_orders_nearest() -> None:
     # each order's single nearest courier is c1: a solve on those pairs alone leaves one
     nearest = problem.block(None, None).reduced.argmin(axis=1)
     assert nearest.tolist() == [0, 0]
-    result = solve_pruned(problem, per_vehicle=1)
+    result = solve_pruned(problem, per_vehicle=1, give_up=math.inf)
     _check_exact(problem, result)
     assert result is not None
     pairs = sorted(zip(result.tasks.tolist(), result.workers.tolist(), strict=True))
@@ -157,3 +157,19 @@ def test_a_city_with_many_more_couriers_is_decided_by_the_pruned_path_exactly() 
         rows, cols = solve_prepared(prepare(block.reduced, problem.slots))
         dense = float(problem.leave.sum() + block.reduced[rows, cols].sum())
         assert math.isclose(decision.objective, dense, rel_tol=1e-9)
+
+
+def test_orders_crowded_around_few_couriers_go_to_the_dense_path_with_the_same_optimum() -> None:
+    """Every order in one spot: their nearest couriers are the same few, most orders stay
+    in doubt, and the dense path decides (the pruned one would grow towards it)."""
+    order_list, courier_list = _city(60, 400, seed=5)
+    spot = order_list[0].pickup
+    crowded = [o.model_copy(update={"pickup": spot}) for o in order_list]
+    problem = CityProblem(crowded, courier_list, NOW, CityConfig(), Rules())
+    assert prunable(problem)
+    assert solve_pruned(problem) is None
+    decision = decide(problem)
+    block = problem.block(None, None)
+    rows, cols = solve_prepared(prepare(block.reduced, problem.slots))
+    dense = float(problem.leave.sum() + block.reduced[rows, cols].sum())
+    assert math.isclose(decision.objective, dense, rel_tol=1e-9)
