@@ -3,7 +3,7 @@
 A scheduler worker that takes several due ticks at once (:class:`ScheduledTick`, batched
 by :class:`~jarvis.actors.scheduler.Scheduler` when they share one script runner) first
 sends every partition's idle-tick script (:class:`~jarvis.store.idle.IdleProbe`) in one
-pipeline per Redis node (:func:`~jarvis.store.idle.check_many`: one node if standalone,
+pipeline per Redis node (:func:`~jarvis.store.idle_batch.check_many`: one node if standalone,
 the calls grouped by the primary of their slot in a Redis Cluster, one ``WAIT`` per
 pipeline when replicas must confirm), holding each partition actor's serial lock, then
 runs each tick as usual: an idle partition's engine finds its outcome already there and
@@ -25,7 +25,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from jarvis.store.idle import IdleCall, IdleProbe, check_many
+from jarvis.store.idle import IdleCall, IdleProbe
+from jarvis.store.idle_batch import check_many
 
 if TYPE_CHECKING:
     from jarvis.actors.partition import PartitionActor

@@ -13,12 +13,12 @@ from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import (
     IdleCall,
     IdleProbe,
-    check_many,
     city_idle_call,
     city_idle_tick,
     store_idle_call,
     store_idle_tick,
 )
+from jarvis.store.idle_batch import check_many
 from jarvis.store.keys import DEFAULT_NAMESPACE, GlobalKeys, PartitionKeys, check_partition_id
 from jarvis.store.producer import Producer
 from jarvis.store.replication import NO_REPLICATION, RedisClient, Replication

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
-
-import redis
 
 from jarvis.errors import NotReplicatedError
 from jarvis.store.city import CityStore
 from jarvis.store.keys import PartitionKeys
-from jarvis.store.replication import node_for
 from jarvis.store.replies import text
-from jarvis.store.runner import ScriptRunner, check_epoch, script_error
+from jarvis.store.runner import ScriptRunner, check_epoch
 from jarvis.store.specs import CITY_IDLE, WORK_IDLE, Arg, ScriptSpec
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
@@ -37,7 +34,6 @@ __all__ = [
     "IdleCall",
     "IdleProbe",
     "IdleTick",
-    "check_many",
     "city_idle_tick",
     "store_idle_tick",
 ]
@@ -60,8 +56,9 @@ Checked = IdleTick | Exception | None
 class IdleCall(NamedTuple):
     """One idle-tick script call, ready to run alone or in a pipeline.
 
-    ``key_list`` is ``keys`` in the script's order: a partition's keys never change, so
-    the builders below make them (and check them against the spec) once per partition.
+    ``key_list`` is ``keys`` in the script's order, and ``packed_keys`` the same as
+    RESP bulk strings: a partition's keys never change, so the builders below make them
+    (and check them against the spec) once per partition.
     """
 
     spec: ScriptSpec
@@ -71,14 +68,28 @@ class IdleCall(NamedTuple):
     epoch: int
     tick: int
     key_list: tuple[str, ...]
+    packed_keys: bytes
 
-    def command(self, sha: str) -> tuple[Any, ...]:
-        """The ``EVALSHA`` command of this call, for the script of digest ``sha`` (the
-        arguments in the spec's order: the builders give exactly its names)."""
+    def packed(self, sha: str) -> bytes:
+        """This call as one RESP ``EVALSHA`` command for the script of digest ``sha``
+        (the arguments in the spec's order: the builders give exactly its names)."""
         given = [self.args[name] for name in self.spec.args[1:]]
         values = [check_epoch(self.epoch)]
         values += [repr(v) if isinstance(v, float) else str(v) for v in given]
-        return ("EVALSHA", sha, len(self.key_list), *self.key_list, *values)
+        head = [b"EVALSHA", sha.encode(), str(len(self.key_list)).encode()]
+        return b"".join(
+            [
+                b"*%d\r\n" % (3 + len(self.key_list) + len(values)),
+                *map(bulk, head),
+                self.packed_keys,
+                *(bulk(v.encode()) for v in values),
+            ]
+        )
+
+
+def bulk(data: bytes) -> bytes:
+    """``data`` as a RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
 def outcome(reply: Any) -> IdleTick | None:
@@ -88,13 +99,17 @@ def outcome(reply: Any) -> IdleTick | None:
     return IdleTick(text(reply[1]), int(reply[2]) if len(reply) > 2 else 0)
 
 
-def _ordered(spec: ScriptSpec, keys: dict[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+#: A partition's idle-script keys: by name, in the script's order, and packed (RESP).
+_Keys = tuple[dict[str, str], tuple[str, ...], bytes]
+
+
+def _ordered(spec: ScriptSpec, keys: dict[str, str]) -> _Keys:
     key_list, _ = spec.bind(keys, {name: 0 for name in spec.args})  # every name, or ValueError
-    return keys, tuple(key_list)
+    return keys, tuple(key_list), b"".join(bulk(k.encode()) for k in key_list)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _store_keys(namespace: str, store: str) -> tuple[dict[str, str], tuple[str, ...]]:
+def _store_keys(namespace: str, store: str) -> _Keys:
     keys = WorkKeys(store, namespace)
     part = keys.partition
     return _ordered(
@@ -106,7 +121,7 @@ def _store_keys(namespace: str, store: str) -> tuple[dict[str, str], tuple[str, 
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _city_keys(namespace: str, city: str) -> tuple[dict[str, str], tuple[str, ...]]:
+def _city_keys(namespace: str, city: str) -> _Keys:
     k = PartitionKeys(city, namespace)
     return _ordered(
         CITY_IDLE,
@@ -118,7 +133,7 @@ def _city_keys(namespace: str, city: str) -> tuple[dict[str, str], tuple[str, ..
 def store_idle_call(
     work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
 ) -> IdleCall:
-    keys, key_list = _store_keys(work.namespace, store)
+    keys, key_list, packed_keys = _store_keys(work.namespace, store)
     return IdleCall(
         WORK_IDLE,
         store,
@@ -129,11 +144,12 @@ def store_idle_call(
         epoch,
         tick,
         key_list,
+        packed_keys,
     )  # fmt: skip
 
 
 def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCall:
-    keys, key_list = _city_keys(city.namespace, city.partition)
+    keys, key_list, packed_keys = _city_keys(city.namespace, city.partition)
     return IdleCall(
         CITY_IDLE,
         city.partition,
@@ -143,6 +159,7 @@ def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCa
         epoch,
         tick,
         key_list,
+        packed_keys,
     )  # fmt: skip
 
 
@@ -179,97 +196,6 @@ def city_idle_tick(city: CityStore, epoch: int, tick: int, now: float) -> IdleTi
     return run(city.scripts, city_idle_call(city, epoch, tick, now))
 
 
-def check_many(runner: ScriptRunner, calls: Sequence[IdleCall]) -> list[Checked]:
-    """Run the idle checks ``calls`` (of partitions served by ``runner``) in as few round
-    trips as the deployment allows; what each came to, in the order of ``calls``.
-
-    One pipeline per Redis node: a standalone server is one node; in a Redis Cluster the
-    calls are grouped by the primary serving their partition's slot. With
-    ``runner.replication`` asking for replicas, each pipeline ends with one ``WAIT``:
-    it confirms every write sent before it on the same connection, so one confirms all
-    the checks of that node. Short of replicas, a check that recorded its tick is of
-    unknown outcome (:class:`~jarvis.errors.NotReplicatedError`, as when run alone), and
-    a busy one is None all the same (it wrote only the fencing epoch; the full tick's own
-    writes are confirmed, or reported unknown, next). Each script stays one fenced,
-    atomic call of one partition (a pipeline is not a transaction): only round trips
-    are shared. Scripts are sent by digest alone (no ``SCRIPT EXISTS`` round trip; see
-    :func:`_on_node` for a node that lost them). A call's error reply (a stale epoch,
-    ``MOVED``, Redis failing) is returned as the error its own run would raise.
-    """
-    results: list[Checked] = [None] * len(calls)
-    groups: dict[int, tuple[redis.Redis, list[int]]] = {}
-    for i, call in enumerate(calls):
-        node = node_for(runner.client, call.keys["epoch"])
-        groups.setdefault(id(node), (node, []))[1].append(i)
-    for node, indices in groups.values():
-        replies = _on_node(runner, node, [calls[i] for i in indices])
-        for i, result in zip(indices, replies, strict=True):
-            results[i] = result
-    return results
-
-
-def _on_node(runner: ScriptRunner, node: redis.Redis, calls: Sequence[IdleCall]) -> list[Checked]:
-    """``calls`` in one pipeline on ``node`` (and one ``WAIT`` if replicas must confirm).
-
-    A node that does not know a script (restarted, or new after a failover) replies
-    ``NOSCRIPT`` to its calls, which therefore did not run: the script is loaded there
-    and those calls are sent once more (a second round trip, that once).
-    """
-    out: list[Checked] = [None] * len(calls)
-    pending = list(range(len(calls)))
-    for attempt in range(2):
-        replies, acked = _send(runner, node, [calls[i] for i in pending])
-        missing: dict[ScriptSpec, list[int]] = {}
-        for i, reply in zip(pending, replies, strict=True):
-            if attempt == 0 and isinstance(reply, redis.exceptions.NoScriptError):
-                missing.setdefault(calls[i].spec, []).append(i)
-            else:
-                out[i] = _result(runner, calls[i], reply, acked)
-        pending = []
-        for spec, indices in missing.items():
-            try:
-                node.script_load(runner.script(spec).script)
-            except redis.RedisError as exc:
-                for i in indices:
-                    out[i] = script_error(exc, calls[i].partition, calls[i].epoch)
-                continue
-            pending += indices
-        if not pending:
-            break
-    return out
-
-
-def _send(
-    runner: ScriptRunner, node: redis.Redis, calls: Sequence[IdleCall]
-) -> tuple[list[Any], int]:
-    """Each call's reply (or error), and how many replicas confirmed them (``WAIT``)."""
-    wanted = runner.replication.min_replicas
-    with node.pipeline(transaction=False) as pipe:
-        for call in calls:
-            pipe.execute_command(*call.command(runner.script(call.spec).sha))  # type: ignore[no-untyped-call]
-        if wanted:
-            pipe.execute_command("WAIT", wanted, runner.replication.timeout_ms)  # type: ignore[no-untyped-call]
-        try:
-            replies = list(pipe.execute(raise_on_error=False))
-        except redis.RedisError as exc:
-            log.debug("pipelined idle checks failed: %s", exc)
-            return [exc] * len(calls), 0
-    if not wanted:
-        return replies, 0
-    wait = replies.pop()
-    return replies, 0 if isinstance(wait, Exception) else int(wait)
-
-
-def _result(runner: ScriptRunner, call: IdleCall, reply: Any, acked: int) -> Checked:
-    if isinstance(reply, redis.RedisError):
-        return script_error(reply, call.partition, call.epoch)
-    tick = outcome(reply)
-    wanted = runner.replication.min_replicas
-    if tick is not None and acked < wanted:
-        return NotReplicatedError(call.keys["epoch"], wanted, acked, [reply])
-    return tick
-
-
 class IdleProbe:
     """One partition's idle check, as its engine uses it: :meth:`check` runs the script,
     unless a worker already ran it for that tick in a pipeline with other partitions'
@@ -295,7 +221,8 @@ class IdleProbe:
         return self.make_call(epoch, tick, now) if self.enabled() else None
 
     def prefetch(self, call: IdleCall, result: Checked) -> None:
-        """Keep what ``call`` came to in a batch (:func:`check_many`), for :meth:`check`
+        """Keep what ``call`` came to in a batch (:func:`~jarvis.store.idle_batch.check_many`),
+        for :meth:`check`
         of the same tick. An error is not kept (the tick then runs its own check and meets
         it the usual way), except an idle marker short of replicas: running the check
         again would record that tick a second time."""

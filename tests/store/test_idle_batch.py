@@ -20,7 +20,8 @@ from jarvis.config import Settings
 from jarvis.connections import redis_client
 from jarvis.errors import FencedError, NotReplicatedError
 from jarvis.store.city import CityStore
-from jarvis.store.idle import IdleProbe, IdleTick, check_many, city_idle_call
+from jarvis.store.idle import IdleProbe, IdleTick, city_idle_call
+from jarvis.store.idle_batch import check_many
 from jarvis.store.producer import Producer
 from jarvis.store.replication import RedisClient, Replication
 from jarvis.store.runner import ScriptRunner
