@@ -3,13 +3,29 @@
 Names follow Prometheus conventions (``jarvis_`` prefix, ``_total`` counters, ``_seconds``
 histograms). Per-partition labels are used only where the partition count stays small
 (tasks open); everything else is labelled by partition kind.
+
+``jarvis api`` serves from several worker processes, and a scrape reaches one of them:
+there, prometheus_client's multiprocess mode is on (``PROMETHEUS_MULTIPROC_DIR``, set by
+the command before anything imports prometheus_client). Each worker writes its values
+to files in that directory and :func:`page`, whichever worker answers, reads them all:
+counters and histograms are summed over the workers (dead ones included), and the
+get-work waiting gauge over the live ones. A member is one process and serves its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 __all__ = [
     "ASSIGNMENTS",
@@ -20,6 +36,7 @@ __all__ = [
     "GET_WORK_WAITING",
     "HANDOFF_GAP_SECONDS",
     "IDLE_TICKS",
+    "MULTIPROCESS_DIR",
     "OWNERSHIP_CHANGES",
     "PARTITIONS_OWNED",
     "SOLVE_SECONDS",
@@ -36,7 +53,12 @@ __all__ = [
     "WORK_QUEUED_OVERDUE",
     "count_connection_state",
     "forget_partition",
+    "forget_process",
+    "page",
 ]
+
+#: The variable that turns prometheus_client's multiprocess mode on (see the docstring).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -119,10 +141,29 @@ GET_WORK_SECONDS = Histogram(
     "jarvis_get_work_seconds", "Latency of get-work", ["path"], buckets=_FAST
 )
 GET_WORK_WAITING = Gauge(
-    "jarvis_get_work_waiting", "Get-work requests waiting for work (found none at first)"
+    "jarvis_get_work_waiting",
+    "Get-work requests waiting for work (found none at first)",
+    multiprocess_mode="livesum",
 )
 
 
 def count_connection_state(state: str) -> None:
     """Count one ZooKeeper connection event (the member's ``on_connection`` hook)."""
     CONNECTION_STATES.labels(state).inc()
+
+
+def page() -> bytes:
+    """The Prometheus text page: this process's metrics, or every worker's in
+    multiprocess mode."""
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if not directory:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def forget_process(pid: int) -> None:
+    """Drop the live gauges of a worker process that exited (multiprocess mode only)."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from jarvis import __version__
+from jarvis import __version__, metrics
 from jarvis.api.cities import cities_router
 from jarvis.api.dead_letters import dead_letters_router
 from jarvis.api.errors import ERROR_RESPONSES, codes_table, install_error_handlers
@@ -106,8 +106,8 @@ def create_app(context: ApiContext) -> FastAPI:
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus metrics of this member."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus metrics of this member (of every worker, under ``jarvis api``)."""
+        return Response(metrics.page(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(work_router(context))
     app.include_router(ranking_router(context))

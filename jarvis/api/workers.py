@@ -28,6 +28,7 @@ from typing import Any
 
 import uvicorn
 
+from jarvis import metrics
 from jarvis.api.server import bind, split_listen, uvicorn_config
 
 __all__ = ["WorkerPool"]
@@ -103,6 +104,7 @@ class WorkerPool:
             if done == 0:
                 continue
             self._pids.discard(pid)
+            metrics.forget_process(pid)
             log.warning(
                 "jarvis api worker %s exited (%s); starting another", pid, _describe(status)
             )
@@ -125,6 +127,7 @@ class WorkerPool:
                 log.warning("jarvis api worker %s stopped: %s", pid, _describe(status))
                 clean = False
             self._pids.discard(pid)
+            metrics.forget_process(pid)
         return clean
 
 

@@ -16,7 +16,11 @@ exit 0 when every worker stopped cleanly, 1 otherwise; bad flags or settings exi
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shutil
+import sys
+import tempfile
 from typing import Any
 
 from jarvis.cli.common import EXIT_FAILURE, EXIT_OK, env, on_signals, positive_int
@@ -26,8 +30,39 @@ from jarvis.logs import configure_logging
 
 __all__ = ["add_api_command"]
 
+log = logging.getLogger(__name__)
+
+#: prometheus_client's multiprocess switch (jarvis.metrics.MULTIPROCESS_DIR; not imported
+#: from there, since that imports prometheus_client).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
 
 def _cmd_api(args: argparse.Namespace) -> int:
+    fresh = _metrics_dir()
+    try:
+        return _serve(args)
+    finally:
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+
+
+def _metrics_dir() -> str | None:
+    """Turn on prometheus_client's multiprocess mode, so that ``/metrics`` shows every
+    worker whichever one a scrape reaches (see :mod:`jarvis.metrics`). It must come
+    before anything imports prometheus_client. The directory is the operator's
+    ``PROMETHEUS_MULTIPROC_DIR`` (which they empty between runs) or a fresh one, returned
+    to be removed at exit."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        return None
+    if "prometheus_client" in sys.modules:  # pragma: no cover - only when embedded
+        log.warning("prometheus_client is already loaded: /metrics shows one worker each")
+        return None
+    fresh = tempfile.mkdtemp(prefix="jarvis-api-metrics-")
+    os.environ[MULTIPROCESS_DIR] = fresh
+    return fresh
+
+
+def _serve(args: argparse.Namespace) -> int:
     import threading
 
     from jarvis.api import WorkerPool, standalone_app

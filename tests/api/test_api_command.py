@@ -167,6 +167,34 @@ def test_two_workers_hand_out_every_item_exactly_once(
     assert all("evalsha" in commands for commands in names.values()), names
 
 
+def _get_work_count(page: str) -> float:
+    """``jarvis_get_work_seconds_count{path="http"}`` in a Prometheus text page."""
+    for line in page.splitlines():
+        if line.startswith('jarvis_get_work_seconds_count{path="http"}'):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def test_a_metrics_scrape_counts_the_requests_of_every_worker(
+    api: ApiProcess, rds: redis.Redis, namespace: str
+) -> None:
+    """Both workers serve get-work (fresh connections spread over them); any scrape,
+    whichever worker answers it, counts every one of those requests."""
+    work = WorkQueue(rds, namespace)
+    work.register_associate(Associate(id="a1", home_store=STORE, roles=frozenset({"picker"})))
+    requests = 0
+    deadline = time.monotonic() + START_TIMEOUT
+    while not all("evalsha" in c for c in _worker_names(rds).values()):
+        assert time.monotonic() < deadline, (
+            f"one worker never served get-work: {_worker_names(rds)}"
+        )
+        assert httpx.post(f"{api.url}/v1/associates/a1/get-work", timeout=10).status_code == 204
+        requests += 1
+    assert _worker_names(rds).keys() == {f"jarvis-api-{pid}" for pid in api.workers()}
+    counts = {_get_work_count(httpx.get(f"{api.url}/metrics", timeout=10).text) for _ in range(6)}
+    assert counts == {float(requests)}, (counts, requests)
+
+
 def test_sigterm_stops_every_worker_and_exits_0(api: ApiProcess) -> None:
     workers = api.workers()
     assert len(workers) == 2
