@@ -4,6 +4,13 @@ new event, no open order) only records its tick, in one round trip (jarvis.store
 When too few replicas confirm the events it applied (an unknown outcome), the tick still
 decides from what Redis holds and commits, then raises the NotReplicatedError: the
 partition actor then reloads the partition before its next tick.
+
+The commit refuses the whole tick when a courier's planned stop order disagrees with
+what the courier holds. Within a tick nothing else changes the city, so that can only be
+a planning defect; left alone it would refuse every tick of the city from then on. So a
+tick refused for stop orders alone is committed again without them (each courier keeps
+its stored stop order, new orders last): the city keeps dispatching on slightly worse
+routes, and the defect is logged once, then counted.
 """
 
 from __future__ import annotations
@@ -16,12 +23,21 @@ from jarvis.actors.engine import TickReport
 from jarvis.errors import NotReplicatedError
 from jarvis.models import CityConfig, Rules, decide_city
 from jarvis.models.reassign import find_moves, tick_routes
+from jarvis.repeats import RepeatedErrors
 from jarvis.store.city import ApplyResult, CityStore
+from jarvis.store.city_commit import ROUTE_CONFLICT, CommitResult
 from jarvis.store.idle import IdleProbe, city_idle_call
 
 __all__ = ["CityEngine"]
 
 log = logging.getLogger(__name__)
+
+#: Stop orders the commit refused, across every city of the member (see the docstring).
+BAD_STOP_ORDERS = RepeatedErrors(log, traceback=False)
+
+
+class _StopOrderError(Exception):
+    """A tick's commit was refused for its stop orders alone (a planning defect)."""
 
 
 class CityEngine:
@@ -83,18 +99,36 @@ class CityEngine:
             log.warning("tick %s: not committing, the member is paused or lost ownership", tick)
             return TickReport(tick, applied.applied, applied.dead_lettered, committed=False)
         offer_s = self.config.offer_timeout_s if self.config.acceptance else 0.0
-        result = self.store.commit(
-            epoch,
-            tick,
-            pairs,
-            now,
-            offer_timeout_s=offer_s,
-            moves=[(m.task, m.worker, m.source) for m in moves],
-            max_moves=self.config.reassign_max,
-            routes=tick_routes(decision, moves),
-        )
+
+        def commit(with_routes: bool) -> CommitResult:
+            return self.store.commit(
+                epoch,
+                tick,
+                pairs,
+                now,
+                offer_timeout_s=offer_s,
+                moves=[(m.task, m.worker, m.source) for m in moves],
+                max_moves=self.config.reassign_max,
+                routes=tick_routes(decision, moves) if with_routes else None,
+            )
+
+        result = commit(with_routes=True)
+        if result.conflicts and all(c.startswith(ROUTE_CONFLICT) for c in result.conflicts):
+            BAD_STOP_ORDERS.error(
+                _StopOrderError("a planned stop order disagrees with what its courier holds"),
+                "city %s: tick %s committed again without its stop orders (refused: %s)",
+                self.store.partition,
+                tick,
+                "; ".join(result.conflicts),
+            )
+            result = commit(with_routes=False)
         if not result.accepted:
-            log.warning("tick %s: commit refused: %s", tick, "; ".join(result.conflicts))
+            log.warning(
+                "city %s: tick %s: commit refused: %s",
+                self.store.partition,
+                tick,
+                "; ".join(result.conflicts),
+            )
         if unconfirmed is not None:
             raise unconfirmed
         return TickReport(

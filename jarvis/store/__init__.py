@@ -8,6 +8,7 @@ from jarvis.store.city import (
     CommitResult,
     CourierOrder,
 )
+from jarvis.store.city_commit import ROUTE_CONFLICT
 from jarvis.store.dead_letters import DeadLetter, DeadLetters
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.idle import (
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "EVENT_FIELD",
     "NO_REPLICATION",
+    "ROUTE_CONFLICT",
     "SPECS",
     "ApplyResult",
     "CitySnapshot",

@@ -21,9 +21,12 @@ from jarvis.store.replies import text
 from jarvis.store.runner import ScriptRunner, check_epoch
 from jarvis.store.specs import CITY_COMMIT, Arg
 
-__all__ = ["CommitResult", "commit_tick"]
+__all__ = ["ROUTE_CONFLICT", "CommitResult", "commit_tick"]
 
 log = logging.getLogger(__name__)
+
+#: How city_commit.lua starts the reason it refuses a courier's stop order for.
+ROUTE_CONFLICT = "route of courier "
 
 
 @dataclass(frozen=True)
@@ -87,5 +90,7 @@ def commit_tick(
     if int(reply[0]) == 1:
         return CommitResult(True, (), text(reply[1]))
     conflicts = tuple(text(r) for r in reply[1:])
-    log.warning("partition %s: commit of tick %d refused: %s", partition, tick, conflicts)
+    # The caller says what it does about it (CityEngine logs it, or retries without
+    # stop orders): a warning here too would log every refusal twice.
+    log.debug("partition %s: commit of tick %d refused: %s", partition, tick, conflicts)
     return CommitResult(False, conflicts)

@@ -3,12 +3,18 @@ declined order goes to someone else on the next tick."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 
+import pytest
 import redis
 
 from jarvis.actors.city import CityEngine
-from jarvis.models import CityConfig, Courier, Order, Point
+from jarvis.models import CityConfig, Courier, Decision, Order, Point
+from jarvis.models.reassign import Move, tick_routes
+from jarvis.models.stops import Stop
+from jarvis.repeats import RepeatedErrors
 from jarvis.store.city import CityStore
 from jarvis.store.producer import Producer
 from jarvis.testing.checker import check_cluster
@@ -210,3 +216,48 @@ def test_in_acceptance_mode_an_accepted_order_moves_as_an_offer_and_an_offer_nev
     report = check_cluster(rds, [CITY], namespace)
     assert report.ok, report.partitions[CITY]
     assert report.partitions[CITY].reassignments == 1
+
+
+def test_a_tick_whose_stop_orders_are_refused_commits_without_them_and_logs_once(
+    rds: redis.Redis,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A planning defect, injected: every stop order names an order its courier lacks.
+    def bad_routes(decision: Decision, moves: Sequence[Move]) -> dict[str, tuple[Stop, ...]]:
+        return {
+            c: (*stops, ("ghost", True), ("ghost", False))
+            for c, stops in tick_routes(decision, moves).items()
+        }
+
+    monkeypatch.setattr("jarvis.actors.city.tick_routes", bad_routes)
+    monkeypatch.setattr(
+        "jarvis.actors.city.BAD_STOP_ORDERS",
+        RepeatedErrors(logging.getLogger("jarvis.actors.city"), traceback=False),
+    )
+    now = time.time()
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    engine = CityEngine(store)
+    producer.submit(
+        event(
+            CITY,
+            "courier_online",
+            courier=Courier(id="c1", position=HERE, capacity=3).model_dump(mode="json"),
+        )
+    )
+    with caplog.at_level(logging.WARNING, logger="jarvis.actors.city"):
+        for tick in range(1, 4):
+            producer.submit(
+                event(CITY, "order_created", order=_order(f"o{tick}", HERE, EAST, now).model_dump())
+            )
+            _tick(engine, tick, now + tick)
+    # every tick dispatched; no stop order was stored (the courier rides its orders in
+    # assignment order), least of all the bad one
+    assert _assigned(store) == [("o1", "c1"), ("o2", "c1"), ("o3", "c1")]
+    assert rds.hget(store.keys.courier_routes, "c1") is None
+    refused = [r for r in caplog.records if "without its stop orders" in r.getMessage()]
+    assert len(refused) == 1, [r.getMessage() for r in refused]
+    assert "ghost" in refused[0].getMessage()
+    assert check_cluster(rds, [CITY], namespace).ok
