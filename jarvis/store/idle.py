@@ -56,9 +56,12 @@ Checked = IdleTick | Exception | None
 class IdleCall(NamedTuple):
     """One idle-tick script call, ready to run alone or in a pipeline.
 
-    ``key_list`` is ``keys`` in the script's order, and ``packed_keys`` the same as
-    RESP bulk strings: a partition's keys never change, so the builders below make them
-    (and check them against the spec) once per partition.
+    ``key_list`` is ``keys`` in the script's order. For the batched path
+    (:meth:`packed`), ``packed_keys`` holds the same keys as RESP bulk strings, and the
+    arguments are split into ``tick_args`` (those after the epoch that change at every
+    tick, in the spec's order) and ``packed_rest`` (the ones after them, which never
+    change for the partition, packed): the builders below make the constant parts, and
+    check them against the spec, once per partition.
     """
 
     spec: ScriptSpec
@@ -69,22 +72,27 @@ class IdleCall(NamedTuple):
     tick: int
     key_list: tuple[str, ...]
     packed_keys: bytes
+    tick_args: tuple[Arg, ...]
+    packed_rest: bytes
 
     def packed(self, sha: str) -> bytes:
-        """This call as one RESP ``EVALSHA`` command for the script of digest ``sha``
-        (the arguments in the spec's order: the builders give exactly its names)."""
-        given = [self.args[name] for name in self.spec.args[1:]]
-        values = [check_epoch(self.epoch)]
-        values += [repr(v) if isinstance(v, float) else str(v) for v in given]
-        head = [b"EVALSHA", sha.encode(), str(len(self.key_list)).encode()]
+        """This call as one RESP ``EVALSHA`` command for the script of digest ``sha``."""
+        values = [bulk(check_epoch(self.epoch).encode())]
+        values += [
+            bulk(repr(v).encode() if isinstance(v, float) else str(v).encode())
+            for v in self.tick_args
+        ]
         return b"".join(
-            [
-                b"*%d\r\n" % (3 + len(self.key_list) + len(values)),
-                *map(bulk, head),
-                self.packed_keys,
-                *(bulk(v.encode()) for v in values),
-            ]
-        )
+            [_head(sha, len(self.key_list), len(self.spec.args)), self.packed_keys, *values,
+             self.packed_rest]
+        )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _head(sha: str, keys: int, args: int) -> bytes:
+    """The start of an ``EVALSHA`` command: its length, the command, digest and key count."""
+    parts = [b"EVALSHA", sha.encode(), str(keys).encode()]
+    return b"*%d\r\n" % (3 + keys + args) + b"".join(bulk(p) for p in parts)
 
 
 def bulk(data: bytes) -> bytes:
@@ -99,57 +107,80 @@ def outcome(reply: Any) -> IdleTick | None:
     return IdleTick(text(reply[1]), int(reply[2]) if len(reply) > 2 else 0)
 
 
-#: A partition's idle-script keys: by name, in the script's order, and packed (RESP).
-_Keys = tuple[dict[str, str], tuple[str, ...], bytes]
+#: What never changes in a partition's idle-script call: its keys by name, in the
+#: script's order and packed (RESP), and its last arguments packed.
+_Fixed = tuple[dict[str, str], tuple[str, ...], bytes, bytes]
 
 
-def _ordered(spec: ScriptSpec, keys: dict[str, str]) -> _Keys:
-    key_list, _ = spec.bind(keys, {name: 0 for name in spec.args})  # every name, or ValueError
-    return keys, tuple(key_list), b"".join(bulk(k.encode()) for k in key_list)
+def _fixed(
+    spec: ScriptSpec, keys: dict[str, str], ticking: tuple[str, ...], rest: dict[str, Arg]
+) -> _Fixed:
+    """Check ``keys`` and the argument names against ``spec`` (ValueError otherwise: the
+    epoch first, then ``ticking``, then ``rest``) and pack what is fixed."""
+    if spec.args != ("epoch", *ticking, *rest):
+        raise ValueError(
+            f"script {spec.name}: arguments {spec.args}, not epoch, {ticking}, {tuple(rest)}"
+        )
+    key_list, _ = spec.bind(keys, {name: 0 for name in spec.args})  # every key, or ValueError
+    packed_rest = b"".join(bulk(str(value).encode()) for value in rest.values())
+    return keys, tuple(key_list), b"".join(bulk(k.encode()) for k in key_list), packed_rest
+
+
+_STORE_TICKING = ("tick", "now", "forget_before")
+_CITY_TICKING = ("tick", "now")
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _store_keys(namespace: str, store: str) -> _Keys:
+def _store_fixed(namespace: str, store: str, out_maxlen: int) -> _Fixed:
     keys = WorkKeys(store, namespace)
     part = keys.partition
-    return _ordered(
+    return _fixed(
         WORK_IDLE,
         {"epoch": part.epoch, "stats": part.stats, "cursor": part.cursor, "in": part.events_in,
          "heads": keys.heads, "claims": keys.claims, "leases": keys.leases, "done": keys.done,
          "dead_at": keys.dead_at, "out": part.decisions_out},
+        _STORE_TICKING,
+        {"partition": store, "out_maxlen": out_maxlen},
     )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _city_keys(namespace: str, city: str) -> _Keys:
+def _city_fixed(namespace: str, city: str, out_maxlen: int) -> _Fixed:
     k = PartitionKeys(city, namespace)
-    return _ordered(
+    return _fixed(
         CITY_IDLE,
         {"epoch": k.epoch, "stats": k.stats, "cursor": k.cursor, "in": k.events_in,
          "open": k.open_orders, "out": k.decisions_out, "offers": k.offers},
+        _CITY_TICKING,
+        {"partition": city, "out_maxlen": out_maxlen},
     )  # fmt: skip
 
 
 def store_idle_call(
     work: WorkQueue, ticks: CityStore, store: str, epoch: int, tick: int, now: float
 ) -> IdleCall:
-    keys, key_list, packed_keys = _store_keys(work.namespace, store)
+    keys, key_list, packed_keys, packed_rest = _store_fixed(work.namespace, store, ticks.out_maxlen)
+    ticking = (tick, float(now), float(work.clock() - work.done_retention_s))
     return IdleCall(
         WORK_IDLE,
         store,
         keys,
-        {"epoch": epoch, "tick": tick, "now": float(now),
-         "forget_before": float(work.clock() - work.done_retention_s), "partition": store,
+        {"epoch": epoch, **dict(zip(_STORE_TICKING, ticking, strict=True)), "partition": store,
          "out_maxlen": ticks.out_maxlen},
         epoch,
         tick,
         key_list,
         packed_keys,
+        ticking,
+        packed_rest,
     )  # fmt: skip
 
 
 def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCall:
-    keys, key_list, packed_keys = _city_keys(city.namespace, city.partition)
+    keys, key_list, packed_keys, packed_rest = _city_fixed(
+        city.namespace, city.partition, city.out_maxlen
+    )
+    ticking = (tick, float(now))
     return IdleCall(
         CITY_IDLE,
         city.partition,
@@ -160,6 +191,8 @@ def city_idle_call(city: CityStore, epoch: int, tick: int, now: float) -> IdleCa
         tick,
         key_list,
         packed_keys,
+        ticking,
+        packed_rest,
     )  # fmt: skip
 
 
