@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,7 @@ def _bare_xadd(client: redis.Redis, payloads: list[str]) -> float:
 
 
 def _ingest(client: redis.Redis, n: int) -> dict[str, Any]:
+    """``city_ingest``: order and courier events into one city (``CityStore.apply_events``)."""
     rng = np.random.default_rng(7)
     producer = Producer(client)
     store = CityStore(client, "bench-ingest")
@@ -138,16 +140,25 @@ def _ingest(client: redis.Redis, n: int) -> dict[str, Any]:
     store.apply_events(EPOCH)
     events = _mix("bench-ingest", n, 1000, rng)
 
-    payloads = [event.model_dump_json() for event in events]
-    # The inputs built above (n events, n payloads: a few hundred thousand objects) are
-    # the benchmark's, not ingest's: frozen out of the cyclic collector, so that neither
-    # side's timing includes rescanning them (both are timed under the same collector).
-    gc.collect()
-    gc.freeze()
-    try:
-        return _timed(client, store, producer, events, payloads)
-    finally:
-        gc.unfreeze()
+    def apply() -> tuple[int, int, int]:
+        r = store.apply_events(EPOCH, max_events=5000)
+        return r.applied, r.dead_lettered, r.duplicates
+
+    row = _timed(client, producer, events, apply)
+    return {"benchmark": "city_ingest", **row}
+
+
+def _store_ingest(client: redis.Redis, n: int) -> dict[str, Any]:
+    """``store_ingest``: the same measure for a store's work events (``WorkEvents.apply``)."""
+    store = "bench-store"
+    work = WorkEvents(WorkQueue(client))
+
+    def apply() -> tuple[int, int, int]:
+        r = work.apply(store, EPOCH, max_events=2000)
+        return r.applied, r.dead_lettered, r.duplicates
+
+    row = _timed(client, Producer(client), _work_mix(store, n), apply)
+    return {"benchmark": "store_ingest", **row}
 
 
 def _cpu(client: redis.Redis) -> float:
@@ -158,39 +169,50 @@ def _cpu(client: redis.Redis) -> float:
 
 def _timed(
     client: redis.Redis,
-    store: CityStore,
     producer: Producer,
-    events: list[Event],
-    payloads: list[str],
+    events: Sequence[Event],
+    apply: Callable[[], tuple[int, int, int]],
 ) -> dict[str, Any]:
+    """Submit ``events`` in chunks, then ``apply`` (applied, dead-lettered, duplicates)
+    until nothing is left, beside the floor (a bare pipelined ``XADD`` of the same JSON,
+    timed before and after, the better one kept): rates, ratios and the CPU split."""
     n = len(events)
-    cpu = _cpu(client)
-    floor = _bare_xadd(client, payloads)
-    floor_cpu = _cpu(client) - cpu
+    payloads = [event.model_dump_json() for event in events]
+    # The inputs built above (n events, n payloads: a few hundred thousand objects) are
+    # the benchmark's, not ingest's: frozen out of the cyclic collector, so that neither
+    # side's timing includes rescanning them (both are timed under the same collector).
+    gc.collect()
+    gc.freeze()
+    try:
+        cpu = _cpu(client)
+        floor = _bare_xadd(client, payloads)
+        floor_cpu = _cpu(client) - cpu
 
-    cpu = _cpu(client)
-    started = time.perf_counter()
-    for i in range(0, n, CHUNK):
-        producer.submit_many(events[i : i + CHUNK])
-    submitted = time.perf_counter()
-    submit_cpu = _cpu(client) - cpu
-    applied = 0
-    while True:
-        result = store.apply_events(EPOCH, max_events=5000)
-        if not result.applied and not result.dead_lettered and not result.duplicates:
-            break
-        applied += result.applied
-    done = time.perf_counter()
-    apply_cpu = _cpu(client) - cpu - submit_cpu
-    assert applied == n, f"applied {applied} of {n}: {store.dead_letters(3)}"
-    cpu = _cpu(client)
-    again = _bare_xadd(client, payloads)
-    if again < floor:  # before and after: the better one
-        floor, floor_cpu = again, _cpu(client) - cpu
+        cpu = _cpu(client)
+        started = time.perf_counter()
+        for i in range(0, n, CHUNK):
+            producer.submit_many(events[i : i + CHUNK])
+        submitted = time.perf_counter()
+        submit_cpu = _cpu(client) - cpu
+        applied = 0
+        while True:
+            done_now, dead, duplicates = apply()
+            assert not dead, f"{dead} events dead-lettered"
+            if not done_now and not duplicates:
+                break
+            applied += done_now
+        done = time.perf_counter()
+        apply_cpu = _cpu(client) - cpu - submit_cpu
+        assert applied == n, f"applied {applied} of {n}"
+        cpu = _cpu(client)
+        again = _bare_xadd(client, payloads)
+        if again < floor:  # before and after: the better one
+            floor, floor_cpu = again, _cpu(client) - cpu
+    finally:
+        gc.unfreeze()
 
     total = done - started
     return {
-        "benchmark": "city_ingest",
         "events": n,
         "submit_per_s": n / (submitted - started),
         "apply_per_s": n / (done - submitted),
@@ -205,51 +227,6 @@ def _timed(
         # loaded machine disturbs far less than wall time; and apply's CPU split.
         "ingest_vs_bare_xadd_cpu": floor_cpu / (submit_cpu + apply_cpu),
         "submit_vs_bare_xadd_cpu": floor_cpu / submit_cpu,
-        "apply_cpu_us_per_event": apply_cpu / n * 1e6,
-    }
-
-
-def _store_ingest(client: redis.Redis, n: int) -> dict[str, Any]:
-    """``store_ingest``: the same measure for a store's work events (``WorkEvents.apply``)."""
-    store = "bench-store"
-    producer = Producer(client)
-    events = WorkEvents(WorkQueue(client))
-    work = _work_mix(store, n)
-    payloads = [event.model_dump_json() for event in work]
-    gc.collect()
-    gc.freeze()
-    try:
-        cpu = _cpu(client)
-        floor = _bare_xadd(client, payloads)
-        floor_cpu = _cpu(client) - cpu
-        cpu = _cpu(client)
-        started = time.perf_counter()
-        for i in range(0, n, CHUNK):
-            producer.submit_many(work[i : i + CHUNK])
-        submitted = time.perf_counter()
-        submit_cpu = _cpu(client) - cpu
-        applied = 0
-        while True:
-            result = events.apply(store, EPOCH, max_events=2000)
-            if not result.applied and not result.dead_lettered and not result.duplicates:
-                break
-            applied += result.applied
-            assert not result.dead_lettered, f"dead-lettered: {result}"
-        done = time.perf_counter()
-        apply_cpu = _cpu(client) - cpu - submit_cpu
-    finally:
-        gc.unfreeze()
-    assert applied == n, f"applied {applied} of {n}"
-    total = done - started
-    return {
-        "benchmark": "store_ingest",
-        "events": n,
-        "ingest_per_s": n / total,
-        "bare_xadd_per_s": n / floor,
-        "ingest_vs_bare_xadd": floor / total,
-        "submit_vs_bare_xadd": floor / (submitted - started),
-        "apply_share": (done - submitted) / total,
-        "ingest_vs_bare_xadd_cpu": floor_cpu / (submit_cpu + apply_cpu),
         "apply_cpu_us_per_event": apply_cpu / n * 1e6,
     }
 
