@@ -43,10 +43,10 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,10 +56,10 @@ import numpy as np
 import orjson
 import redis
 
-from bench.clients import drop_namespace, run_clients
+from bench.clients import alternating, drop_namespace, favour, favoured_redis, run_clients
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.work.queue import WorkQueue
-from jarvis.testing.servers import RedisServer, free_port
+from jarvis.testing.servers import free_port
 
 CONCURRENCY = (1, 16, 64)
 ROLES = ("picker", "stocker", "cashier")
@@ -228,7 +228,7 @@ class HttpTarget:
                 raise RuntimeError(f"the benchmark's HTTP server ({self.name}) did not start")
             time.sleep(0.05)
         for pid in [proc.pid, *_children(proc.pid)]:
-            _favour(pid)
+            favour(pid)
 
     def getter(self, url: str, namespace: str, index: int) -> Getter:
         http = HttpClient(self.port)
@@ -293,18 +293,6 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def _favour(pid: int | None) -> int:
-    """Run Redis at a higher CPU priority than the clients, if allowed; its niceness."""
-    nice = int(os.environ.get("JARVIS_BENCH_REDIS_NICE", "-10"))
-    if pid is None:
-        return 0
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
-    except OSError:
-        return os.getpriority(os.PRIO_PROCESS, pid)
-    return nice
-
-
 def _client(
     target: Target, url: str, namespace: str, index: int, barrier: Barrier, out: Any
 ) -> None:
@@ -366,16 +354,14 @@ def run(
     rounds = rounds or (1 if quick else 3)
     mp.set_forkserver_preload([__name__])
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as tmp:
-        server = RedisServer(Path(tmp))
-        server.start()
-        favoured = _favour(server.pid)
+    with favoured_redis() as (server, favoured):
         try:
             for clients in concurrency:
-                measured: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TARGETS}
-                for _ in range(rounds):
-                    for target in TARGETS:
-                        measured[target.name].append(_measure(target, server.url, n_items, clients))
+                measured = alternating(
+                    TARGETS,
+                    partial(_measure, url=server.url, n_items=n_items, clients=clients),
+                    rounds,
+                )
                 floor = _combine(measured[TARGETS[0].name])
                 rows.append(floor)
                 api: dict[str, Any] = {}
@@ -394,7 +380,6 @@ def run(
             for target in TARGETS:
                 if isinstance(target, HttpTarget):
                     target.close()
-            server.stop()
     return rows
 
 

@@ -27,21 +27,19 @@ duplicates (items handed out twice: must be 0) and ``p99_vs_floor`` (goal: <= 2)
 from __future__ import annotations
 
 import multiprocessing as mp
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.synchronize import Barrier
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import redis
 
-from bench.bench_getwork import STORE, ApiTarget, FloorTarget, _favour
-from bench.clients import drop_namespace, run_clients
+from bench.bench_getwork import STORE, ApiTarget, FloorTarget
+from bench.clients import alternating, drop_namespace, favoured_redis, run_clients
 from jarvis.store.work.queue import WorkQueue
-from jarvis.testing.servers import RedisServer
 
 CONCURRENCY = (1, 64)
 #: One in this many items is cancelled, and one in this many reprioritised, before a run.
@@ -173,24 +171,17 @@ def run(
     rounds = rounds or (1 if quick else 3)
     mp.set_forkserver_preload([__name__])
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as tmp:
-        server = RedisServer(Path(tmp))
-        server.start()
-        favoured = _favour(server.pid)
-        try:
-            for clients in concurrency:
-                measured: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TARGETS}
-                for _ in range(rounds):
-                    for target in TARGETS:
-                        measured[target.name].append(_measure(target, server.url, n_items, clients))
-                floor = _combine(measured[TARGETS[0].name])
-                rows.append(floor)
-                for target in TARGETS[1:]:
-                    row = _combine(measured[target.name])
-                    row["p99_vs_floor"] = row["p99_ms"] / floor["p99_ms"]
-                    rows.append(row)
-            for row in rows:
-                row["redis_nice"] = favoured
-        finally:
-            server.stop()
+    with favoured_redis() as (server, favoured):
+        for clients in concurrency:
+            measured = alternating(
+                TARGETS, partial(_measure, url=server.url, n_items=n_items, clients=clients), rounds
+            )
+            floor = _combine(measured[TARGETS[0].name])
+            rows.append(floor)
+            for target in TARGETS[1:]:
+                row = _combine(measured[target.name])
+                row["p99_vs_floor"] = row["p99_ms"] / floor["p99_ms"]
+                rows.append(row)
+        for row in rows:
+            row["redis_nice"] = favoured
     return rows
