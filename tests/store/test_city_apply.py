@@ -277,3 +277,76 @@ def test_a_batch_that_fails_part_way_records_what_it_applied_so_a_retry_skips_it
     retry = store.apply_events(1)
     assert (retry.applied, retry.duplicates, retry.dead_lettered) == (1, 1, 0)
     assert [o.id for o in store.snapshot().orders] == ["o1"]
+
+
+def _moves_script(city: str) -> list[Any]:
+    """Moves before, between and after two courier_online of c1, an unknown c2, and a
+    replayed (duplicate) move whose older position comes after a newer one."""
+    first = event(city, "courier_moved", "m-1", courier_id="c1", position={"lat": 1, "lon": 1})
+    return [
+        first,  # c1 unknown yet: dead-lettered
+        event(city, "courier_online", "on-1", courier=courier("c1", lat=2.0, lon=2.0)),
+        event(city, "courier_moved", "m-2", courier_id="c1", position={"lat": 3, "lon": 3}),
+        event(city, "courier_moved", "m-3", courier_id="c2", position={"lat": 4, "lon": 4}),
+        event(city, "courier_moved", "m-4", courier_id="c1", position={"lat": 5, "lon": 5}),
+        event(city, "courier_online", "on-2", courier=courier("c2", lat=6.0, lon=6.0)),
+        event(city, "courier_moved", "m-5", courier_id="c2", position={"lat": 7, "lon": 7}),
+        event(city, "courier_moved", "m-2", courier_id="c1", position={"lat": 3, "lon": 3}),
+        event(city, "courier_online", "on-3", courier=courier("c2", lat=8.0, lon=8.0)),
+    ]
+
+
+def _outcome(store: CityStore) -> tuple[Any, ...]:
+    positions = {c.id: (c.position.lat, c.position.lon) for c in store.snapshot().couriers}
+    stats = store.stats()
+    counts = (stats["applied"], stats["duplicates"], stats["dead_letters"])
+    dead = [(d["stream_id"] != "", d["reason"]) for d in store.dead_letters()]
+    return positions, counts, dead
+
+
+def test_moves_gathered_in_one_batch_end_as_if_applied_one_by_one(
+    rds: redis.Redis, namespace: str
+) -> None:
+    """The batch writes its couriers' positions at its end; the outcome (positions,
+    counts, dead letters, recorded ids) is that of applying each event alone."""
+    producer = Producer(rds, namespace)
+    one_by_one = CityStore(rds, "lyon-a", namespace)
+    batched = CityStore(rds, "lyon-b", namespace)
+    events = _moves_script("lyon-a")
+    producer.submit_many(events + _moves_script("lyon-b"))
+    for _ in events:
+        one_by_one.apply_events(1, max_events=1)
+    rest = one_by_one.apply_events(1)  # nothing left: all nine went one by one
+    assert (rest.applied, rest.duplicates, rest.dead_lettered) == (0, 0, 0)
+    whole = batched.apply_events(1)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (6, 1, 2)
+    assert _outcome(batched) == _outcome(one_by_one)
+    assert _outcome(batched)[0] == {"c1": (5.0, 5.0), "c2": (8.0, 8.0)}
+    recorded = rds.zrange(batched.keys.applied_events, 0, -1)
+    assert sorted(recorded) == ["m-2", "m-4", "m-5", "on-1", "on-2", "on-3"]
+
+
+def test_moves_before_a_failure_part_way_are_written_and_recorded(
+    rds: redis.Redis, namespace: str
+) -> None:
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit(event(CITY, "courier_online", courier=courier("c1")))
+    store.apply_events(1)
+    # corrupt state: order statuses become a string, so creating an order fails in Redis
+    rds.set(store.keys.order_status, "not a hash")
+    moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.5, "lon": 2.5})
+    created = event(CITY, "order_created", order=order("o1"))
+    later = event(CITY, "courier_moved", courier_id="c1", position={"lat": 49.0, "lon": 3.0})
+    producer.submit_many([moved, created, later])
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        store.apply_events(1)
+    assert rds.zscore(store.keys.applied_events, moved.id) is not None
+    assert rds.zscore(store.keys.applied_events, later.id) is None
+    assert rds.hget(store.keys.courier_positions, "c1") == '{"lat":48.5,"lon":2.5}'
+
+    rds.delete(store.keys.order_status)
+    retry = store.apply_events(1)
+    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (2, 1, 0)
+    [c1] = store.snapshot().couriers
+    assert (c1.position.lat, c1.position.lon) == (49.0, 3.0)

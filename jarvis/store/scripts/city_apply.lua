@@ -179,21 +179,48 @@ handlers.offer_accepted = function(ms, order, courier)
   history('accepted', ms, order, courier, '')
 end
 
--- Couriers whose record is known to exist. This script writes courier records and never
--- deletes one, so a courier found once stays known until the script ends.
+-- Whether each courier has a record (true) or had none when looked up (false). This
+-- script writes courier records and never deletes one, so a courier found once stays
+-- known until the script ends. The couriers the batch moves are looked up at once
+-- (prefetch_couriers), any other on first use.
 local known_couriers = {}
 local function courier_known(courier)
-  if known_couriers[courier] then return true end
-  if redis.call('HEXISTS', K_COURIERS, courier) == 0 then return false end
-  known_couriers[courier] = true
-  return true
+  local known = known_couriers[courier]
+  if known == nil then
+    known = redis.call('HEXISTS', K_COURIERS, courier) == 1
+    known_couriers[courier] = known
+  end
+  return known
 end
+
+local function prefetch_couriers(batch)
+  local ids, listed = {}, {}
+  for n = 1, #batch do
+    local courier = batch[n][4]
+    if batch[n][2] == 'courier_moved' and not listed[courier] then
+      listed[courier] = true
+      ids[#ids + 1] = courier
+    end
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local records = redis.call('HMGET', K_COURIERS, unpack(ids, first, last))
+    for n = first, last do known_couriers[ids[n]] = records[n - first + 1] ~= false end
+  end
+end
+
+-- A courier's position is the last one written in stream order, so the moves of a batch
+-- are gathered here (courier -> position of its latest move) and written by one HSET
+-- when the batch ends (write_moves), rather than one HSET per move. A courier_online
+-- writes its position at once and drops the courier's gathered move, which it follows.
+local moved_to = {}
 
 handlers.courier_online = function(ms, courier, json, capacity, position)
   redis.call('HSET', K_COURIERS, courier, json)
   known_couriers[courier] = true
   redis.call('HSET', K_CAP, courier, capacity)
   redis.call('HSET', K_POS, courier, position)
+  moved_to[courier] = nil
   redis.call('SADD', K_ONLINE, courier)
 end
 
@@ -222,7 +249,8 @@ handlers.courier_moved = function(ms, courier, position)
   if not courier_known(courier) then
     return 'unknown courier ' .. courier
   end
-  redis.call('HSET', K_POS, courier, position)
+  moved_to[courier] = position
+  return nil, true
 end
 
 -- The lowest expiry in the offers zset, or nil. This script only ever removes offers,
@@ -235,9 +263,11 @@ end
 local batch = cjson.decode(ARGV[9])
 
 -- Event ids applied before this batch, and those this batch applies (applied_ids,
--- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here.
+-- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here,
+-- `moves` those of the moves, whose positions are written last (write_moves).
 local seen = applied_ids(K_APPLIED, batch)
-local pending = {}
+local pending, moves = {}, {}
+prefetch_couriers(batch)
 
 local applied, duplicates, dead = 0, 0, 0
 local due = next_due()
@@ -256,9 +286,9 @@ local function apply_batch()
       duplicates = duplicates + 1
     else
       local handler = handlers[kind]
-      local reason
+      local reason, gathered
       if handler then
-        reason = handler(ms, entry[4], entry[5], entry[6], entry[7])
+        reason, gathered = handler(ms, entry[4], entry[5], entry[6], entry[7])
       else
         reason = 'event type ' .. kind .. ' does not apply to a city'
       end
@@ -266,8 +296,9 @@ local function apply_batch()
         dead_letter(sid, reason)
         dead = dead + 1
       else
-        pending[#pending + 1] = ms
-        pending[#pending + 1] = event_id
+        local into = gathered and moves or pending
+        into[#into + 1] = ms
+        into[#into + 1] = event_id
         seen[event_id] = true
         applied = applied + 1
       end
@@ -275,7 +306,31 @@ local function apply_batch()
   end
 end
 
-local failed = apply_recorded(apply_batch, K_APPLIED, pending)
+-- The gathered positions in one HSET per 1,000 couriers.
+local function write_moves()
+  local fields = {}
+  for courier, position in pairs(moved_to) do
+    fields[#fields + 1] = courier
+    fields[#fields + 1] = position
+  end
+  for first = 1, #fields, 2000 do
+    redis.call('HSET', K_POS, unpack(fields, first, math.min(first + 1999, #fields)))
+  end
+end
+
+-- The batch, then the moves it applied (also when it failed part-way): their ids are
+-- recorded with the others only once their positions are written.
+local function apply_then_move()
+  local ok, failure = pcall(apply_batch)
+  local moved, refusal = pcall(write_moves)
+  if moved then
+    for n = 1, #moves do pending[#pending + 1] = moves[n] end
+  end
+  if not ok then error(failure, 0) end
+  if not moved then error(refusal, 0) end
+end
+
+local failed = apply_recorded(apply_then_move, K_APPLIED, pending)
 if failed then return failed end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
