@@ -117,3 +117,28 @@ def test_replicated_submits_are_written_per_stream_and_acknowledged_once_confirm
     bergen = stream_entries(rds.xrange(PartitionKeys("bergen", namespace).events_in))
     assert [parse_event(fields["event"]) for _, fields in oslo] == [one, many[0]]
     assert [parse_event(fields["event"]) for _, fields in bergen] == [many[1]]
+
+
+def test_an_error_reply_part_way_fails_the_batch_and_leaves_the_connection_in_step(
+    rds: redis.Redis, namespace: str
+) -> None:
+    """One stream's key is not a stream: its XADD is refused (StoreError, nothing
+    acknowledged), the others of the batch are written, and the next batch on the same
+    pooled connections gets its own replies."""
+    rds.set(PartitionKeys("bergen", namespace).events_in, "not a stream")
+    producer = Producer(rds, namespace)
+    batch = [
+        event("oslo", "order_cancelled", order_id="o1"),
+        event("bergen", "order_cancelled", order_id="o2"),
+        event("oslo", "order_cancelled", order_id="o3"),
+    ]
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        producer.submit_many(batch)
+    oslo = PartitionKeys("oslo", namespace).events_in
+    assert [parse_event(f["event"]).id for _, f in stream_entries(rds.xrange(oslo))] == [
+        batch[0].id,
+        batch[2].id,
+    ]
+    again = event("oslo", "order_cancelled", order_id="o4")
+    [entry_id] = producer.submit_many([again])
+    assert [i for i, _ in stream_entries(rds.xrange(oslo))][-1] == entry_id
