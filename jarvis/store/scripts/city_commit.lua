@@ -37,6 +37,8 @@ local epoch, tick, now, partition, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], 
 local offer_ms, max_moves = tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- Redis calls in chunks (unpack has a stack limit): one HMGET/HSET for many fields.
+-- Nothing below calls Redis once per courier or per pair but a move (rare) and the
+-- out stream's entries: a call from Lua costs more than the work it does here.
 local CHUNK = 1000
 local function call_chunked(cmd, key, items, width)
   local out = {}
@@ -57,12 +59,20 @@ for i = 8, #ARGV, 4 do
   froms[#froms + 1] = ARGV[i + 2]
   routes[#routes + 1] = ARGV[i + 3]
 end
+-- Values of many fields of one hash, by field (one HMGET per chunk).
+local function hash_values(key, fields)
+  local values, out = call_chunked('HMGET', key, fields, 1), {}
+  for k, field in ipairs(fields) do out[field] = values[k] end
+  return out
+end
+
 local statuses = {}
-local capacities, loads = {}, {}
+local capacities, loads, online = {}, {}, {}
 if #orders > 0 then
   statuses = call_chunked('HMGET', K_STATUS, orders, 1)
   capacities = call_chunked('HMGET', K_CAP, couriers, 1)
   loads = call_chunked('HMGET', K_LOAD, couriers, 1)
+  online = call_chunked('SMISMEMBER', K_ONLINE, couriers, 1)
 end
 
 local reasons = {}
@@ -90,7 +100,7 @@ for n = 1, #orders do
   local capacity = tonumber(capacities[n])
   if not capacity then
     reasons[#reasons + 1] = 'courier ' .. courier .. ' is unknown'
-  elseif pending[courier] == nil and redis.call('SISMEMBER', K_ONLINE, courier) == 0 then
+  elseif pending[courier] == nil and online[n] == 0 then
     reasons[#reasons + 1] = 'courier ' .. courier .. ' is offline'
   else
     local load = tonumber(loads[n] or '0') + (pending[courier] or 0)
@@ -102,21 +112,26 @@ for n = 1, #orders do
 end
 
 -- What each courier of the commit holds afterwards (ids -> true), and its new route.
-local after, route_of = {}, {}
-local function holds(courier)
-  local set = after[courier]
-  if not set then
-    set = {}
-    for _, order in ipairs(held_list(K_HELD, courier)) do set[order] = true end
-    after[courier] = set
+-- The couriers are every pair's courier and every move's old courier, once each.
+local after, route_of, involved = {}, {}, {}
+for n = 1, #orders do
+  for _, courier in ipairs({couriers[n], froms[n]}) do
+    if courier ~= '' and not after[courier] then
+      after[courier] = {}
+      involved[#involved + 1] = courier
+    end
   end
-  return set
+end
+local held_before = hash_values(K_HELD, involved)
+for _, courier in ipairs(involved) do
+  local set = after[courier]
+  for order in string.gmatch(held_before[courier] or '', '%S+') do set[order] = true end
 end
 for n = 1, #orders do
-  if froms[n] ~= '' then holds(froms[n])[orders[n]] = nil end
+  if froms[n] ~= '' then after[froms[n]][orders[n]] = nil end
 end
 for n = 1, #orders do
-  holds(couriers[n])[orders[n]] = 'new'
+  after[couriers[n]][orders[n]] = 'new'
   if routes[n] ~= '' then
     if route_of[couriers[n]] and route_of[couriers[n]] ~= routes[n] then
       reasons[#reasons + 1] = 'courier ' .. couriers[n] .. ' has two routes in the commit'
@@ -124,12 +139,21 @@ for n = 1, #orders do
     route_of[couriers[n]] = routes[n]
   end
 end
+-- Whether the orders the couriers with a route held before are picked up: one HMGET.
+local kept_before = {}
+for courier in pairs(route_of) do
+  for order, state in pairs(after[courier]) do
+    if state ~= 'new' then kept_before[#kept_before + 1] = order end
+  end
+end
+local kept_status = hash_values(K_STATUS, kept_before)
 for courier, route in pairs(route_of) do
   local set, ids = after[courier], {}
   for order in pairs(set) do ids[#ids + 1] = order end
-  local status = call_chunked('HMGET', K_STATUS, ids, 1)
   local picked = {}
-  for k, order in ipairs(ids) do picked[order] = set[order] ~= 'new' and status[k] == 'picked_up' end
+  for _, order in ipairs(ids) do
+    picked[order] = set[order] ~= 'new' and kept_status[order] == 'picked_up'
+  end
   local seen, bad = {}, nil
   for token in string.gmatch(route, '%S+') do
     local kind, order = string.sub(token, 1, 1), string.sub(token, 2)
@@ -158,8 +182,9 @@ end
 
 local count = #orders
 local fresh = 0
--- One HSET/ZREM/ZADD per chunk for every new pair, one HINCRBY and one HSET per courier.
-local status_pairs, assign_pairs, opened, offered, added = {}, {}, {}, {}, {}
+-- One HSET/ZREM/ZADD per chunk for every new pair; the couriers' loads and held lists
+-- re-read after the moves (one HMGET each) and written by one HSET per chunk.
+local status_pairs, assign_pairs, opened, offered, added, targets = {}, {}, {}, {}, {}, {}
 local new_status = offer_ms > 0 and 'offered' or 'assigned'
 local expires = tonumber(now) * 1000 + offer_ms
 for n = 1, count do
@@ -168,6 +193,7 @@ for n = 1, count do
   if not list then
     list = {}
     added[courier] = list
+    targets[#targets + 1] = courier
   end
   list[#list + 1] = order
   assign_pairs[#assign_pairs + 1] = order
@@ -198,39 +224,51 @@ if count > 0 then
   if #status_pairs > 0 then call_chunked('HSET', K_STATUS, status_pairs, 2) end
   if fresh > 0 then call_chunked('ZREM', K_OPEN, opened, 1) end
   if #offered > 0 then call_chunked('ZADD', K_OFFERS, offered, 2) end
-  for courier, list in pairs(added) do
-    redis.call('HINCRBY', K_LOAD, courier, #list)
-    local held = redis.call('HGET', K_HELD, courier)
+  local load_now = hash_values(K_LOAD, targets)
+  local held_now = hash_values(K_HELD, targets)
+  local load_pairs, held_pairs = {}, {}
+  for _, courier in ipairs(targets) do
+    local list, held = added[courier], held_now[courier]
     local joined = table.concat(list, ' ')
-    redis.call('HSET', K_HELD, courier, held and (held .. ' ' .. joined) or joined)
+    load_pairs[#load_pairs + 1] = courier
+    load_pairs[#load_pairs + 1] = tonumber(load_now[courier] or '0') + #list
+    held_pairs[#held_pairs + 1] = courier
+    held_pairs[#held_pairs + 1] = held and (held .. ' ' .. joined) or joined
   end
+  call_chunked('HSET', K_LOAD, load_pairs, 2)
+  call_chunked('HSET', K_HELD, held_pairs, 2)
 end
 -- Stop orders: the given ones; otherwise a stored one keeps what is still held and
 -- takes the new orders last; a move's old courier drops the order's stops.
-for courier, set in pairs(after) do
+local unrouted = {}
+for _, courier in ipairs(involved) do
+  if not route_of[courier] then unrouted[#unrouted + 1] = courier end
+end
+local stored_routes = hash_values(K_ROUTES, unrouted)
+local route_pairs, emptied = {}, {}
+for _, courier in ipairs(involved) do
   local route = route_of[courier]
-  if not route then
-    local stored = redis.call('HGET', K_ROUTES, courier)
-    if stored then
-      local kept = {}
-      for token in string.gmatch(stored, '%S+') do
-        if set[string.sub(token, 2)] == true then kept[#kept + 1] = token end
-      end
-      for n = 1, count do
-        if couriers[n] == courier then
-          kept[#kept + 1] = '+' .. orders[n]
-          kept[#kept + 1] = '-' .. orders[n]
-        end
-      end
-      route = table.concat(kept, ' ')
+  local stored = stored_routes[courier]
+  if not route and stored then
+    local set, kept = after[courier], {}
+    for token in string.gmatch(stored, '%S+') do
+      if set[string.sub(token, 2)] == true then kept[#kept + 1] = token end
     end
+    for _, order in ipairs(added[courier] or {}) do
+      kept[#kept + 1] = '+' .. order
+      kept[#kept + 1] = '-' .. order
+    end
+    route = table.concat(kept, ' ')
   end
   if route == '' then
-    redis.call('HDEL', K_ROUTES, courier)
+    emptied[#emptied + 1] = courier
   elseif route then
-    redis.call('HSET', K_ROUTES, courier, route)
+    route_pairs[#route_pairs + 1] = courier
+    route_pairs[#route_pairs + 1] = route
   end
 end
+if #emptied > 0 then call_chunked('HDEL', K_ROUTES, emptied, 1) end
+if #route_pairs > 0 then call_chunked('HSET', K_ROUTES, route_pairs, 2) end
 local expires_at = string.format('%.3f', expires / 1000)
 for n = 1, count do
   local order, courier, from = orders[n], couriers[n], froms[n]
