@@ -148,28 +148,23 @@ for courier in pairs(route_of) do
 end
 local kept_status = hash_values(K_STATUS, kept_before)
 for courier, route in pairs(route_of) do
-  local set, ids = after[courier], {}
-  for order in pairs(set) do ids[#ids + 1] = order end
-  local picked = {}
-  for _, order in ipairs(ids) do
-    picked[order] = set[order] ~= 'new' and kept_status[order] == 'picked_up'
-  end
-  local seen, bad = {}, nil
-  for token in string.gmatch(route, '%S+') do
-    local kind, order = string.sub(token, 1, 1), string.sub(token, 2)
+  local set, up, down, bad = after[courier], {}, {}, nil
+  for kind, order in string.gmatch(route, '(%S)(%S*)') do
+    local seen = kind == '+' and up or down
     if (kind ~= '+' and kind ~= '-') or not set[order] then
-      bad = bad or (token .. ' is not a stop of an order it holds')
-    elseif seen[token] then
-      bad = bad or (token .. ' appears twice')
-    elseif kind == '-' and not seen['+' .. order] and not picked[order] then
+      bad = bad or (kind .. order .. ' is not a stop of an order it holds')
+    elseif seen[order] then
+      bad = bad or (kind .. order .. ' appears twice')
+    elseif kind == '-' and not up[order]
+        and (set[order] == 'new' or kept_status[order] ~= 'picked_up') then
       bad = bad or ('-' .. order .. ' comes before its pickup')
-    elseif kind == '+' and seen['-' .. order] then
+    elseif kind == '+' and down[order] then
       bad = bad or ('+' .. order .. ' is after its drop-off')
     end
-    seen[token] = true
+    if kind == '+' or kind == '-' then seen[order] = true end
   end
-  for _, order in ipairs(ids) do
-    if not seen['-' .. order] then bad = bad or ('-' .. order .. ' is missing') end
+  for order in pairs(set) do
+    if not down[order] then bad = bad or ('-' .. order .. ' is missing') end
   end
   if bad then reasons[#reasons + 1] = 'route of courier ' .. courier .. ': ' .. bad end
 end
