@@ -96,9 +96,10 @@ def planned_stops(
     for t, w in pairs:
         by_worker.setdefault(w, []).append(t)
     ids = problem.worker_ids
-    routes: dict[int, list[_Ref]] = {
-        w: [(order, up) for order, up in plan(held.get(ids[w], ()))] for w in by_worker
-    }
+    routes: dict[int, list[_Ref]] = {}
+    for w in by_worker:
+        holds = held.get(ids[w])
+        routes[w] = [(order, up) for order, up in plan(holds)] if holds else []
     for w, b in bundles.items():
         routes[w] += [(b.first, True), (b.second, True)]
         routes[w] += [(b.drop_first, False), (b.drop_second, False)]
@@ -146,25 +147,28 @@ def _insert(stops: list[_Ref], task: int, i: int, j: int) -> list[_Ref]:
 
 def _timed_stack(problem: CityProblem, routes: Sequence[tuple[int, Sequence[_Ref]]]) -> RouteStack:
     """The routes of workers through their stops (all of one length), timed as the
-    problem times routes, stacked."""
+    problem times routes, stacked. The stops of new orders are gathered from the
+    problem's arrays at once; only held orders' stops are read one by one."""
     cfg, now = problem.config, problem.now
-    ll, ready, weight, slack = [], [], [], []
-    for _, stops in routes:
-        for key, up in stops:
-            if isinstance(key, int):
-                ll.append(problem.pickup[key] if up else problem.dropoff[key])
-                ready.append(float(problem.ready_in[key]) if up else -np.inf)
-                weight.append(0.0 if up else float(problem.weight[key]))
-                slack.append(float(problem.slack[key]))
-            else:
-                point = key.pickup if up else key.dropoff
-                ll.append(np.array([point.lat, point.lon]))
-                ready.append(key.ready_at - now if up else -np.inf)
-                weight.append(0.0 if up else 1.0 + cfg.priority_weight * key.priority)
-                slack.append(key.created_at + cfg.promise_s - now)
     r, m = len(routes), len(routes[0][1])
+    keys = [key for _, stops in routes for key, _ in stops]
+    ups = np.array([up for _, stops in routes for _, up in stops], bool)
+    tasks = np.array([key if isinstance(key, int) else 0 for key in keys], np.intp)
+    ll = np.where(ups[:, None], problem.pickup[tasks], problem.dropoff[tasks])
+    ready = np.where(ups, problem.ready_in[tasks], -np.inf)
+    weight = np.where(ups, 0.0, problem.weight[tasks])
+    slack = problem.slack[tasks].astype(float)
+    for k, key in enumerate(keys):
+        if isinstance(key, int):
+            continue
+        up = bool(ups[k])
+        point = key.pickup if up else key.dropoff
+        ll[k] = (point.lat, point.lon)
+        ready[k] = key.ready_at - now if up else -np.inf
+        weight[k] = 0.0 if up else 1.0 + cfg.priority_weight * key.priority
+        slack[k] = key.created_at + cfg.promise_s - now
     workers = np.array([w for w, _ in routes], np.intp)
-    stops_ll = np.array(ll, float).reshape(r, m, 2)
+    stops_ll = ll.reshape(r, m, 2)
     stops_xy = local_xy_km(stops_ll[..., 0].ravel(), stops_ll[..., 1].ravel(), *problem.ref)
     nodes_ll = np.concatenate([problem.position[workers][:, None, :], stops_ll], axis=1)
     nodes_xy = np.concatenate(
@@ -173,9 +177,9 @@ def _timed_stack(problem: CityProblem, routes: Sequence[tuple[int, Sequence[_Ref
     return build_routes(
         nodes_ll,
         nodes_xy,
-        np.array(ready).reshape(r, m),
-        np.array(weight).reshape(r, m),
-        np.array(slack).reshape(r, m),
+        ready.reshape(r, m),
+        weight.reshape(r, m),
+        slack.reshape(r, m),
         problem.vehicle[workers],
         problem.estimator,
         now,
