@@ -225,6 +225,9 @@ STORE_EVENT_TYPES: frozenset[str] = frozenset(
 
 _TYPES = CITY_EVENT_TYPES | STORE_EVENT_TYPES
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# The adapter's validator itself: TypeAdapter.validate_json only checks its keywords and
+# calls it, per event.
+_VALIDATE_JSON = _ADAPTER.validator.validate_json
 _CLASSES = (
     OrderCreated,
     OrderCancelled,
@@ -257,9 +260,10 @@ def _reason(error: ValidationError) -> str:
 def parse_event(raw: str | bytes) -> Event:
     """The event encoded by ``raw`` JSON; BadInputError with a readable reason if bad."""
     try:
-        return _ADAPTER.validate_json(raw)
+        event: Event = _VALIDATE_JSON(raw)
     except ValidationError as exc:
         raise BadInputError(f"invalid event: {_reason(exc)}") from exc
+    return event
 
 
 def validate_event(data: Any) -> Event:

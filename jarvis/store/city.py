@@ -45,6 +45,8 @@ from jarvis.models.stops import Stop, parse_stops, placed
 from jarvis.store.city_commit import CommitResult, commit_tick
 from jarvis.store.courier_view import CourierOrder, courier_orders
 from jarvis.store.decisions import DecisionRecord, read_decisions
+from jarvis.store.incoming import EVENT_FIELD as EVENT_FIELD
+from jarvis.store.incoming import read_incoming
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.replication import RedisClient
 from jarvis.store.replies import read_stream, text
@@ -55,9 +57,6 @@ __all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult", "CourierO
 
 log = logging.getLogger(__name__)
 
-#: Field of an incoming-stream entry that holds the event JSON.
-EVENT_FIELD = "event"
-_EVENT_KEY = EVENT_FIELD.encode()
 DEFAULT_HORIZON_S = 3600.0
 DEFAULT_DEAD_MAXLEN = 100_000
 DEFAULT_OUT_MAXLEN = 100_000
@@ -229,11 +228,10 @@ class CityStore:
             raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
         try:
             cursor = text(self.redis.get(self.keys.cursor) or "")
-            entries = read_stream(self.redis, self.keys.events_in, cursor, max_events)
+            entries = read_incoming(self.redis, self.keys.events_in, cursor, max_events)
         except redis.RedisError as exc:
             raise self._fail("reading events", exc) from exc
-        # Entries come undecoded (NEVER_DECODE): their field names are bytes.
-        batch = [self._slots(eid, fields.get(_EVENT_KEY)) for eid, fields in entries]
+        batch = [self._slots(eid, raw) for eid, raw in entries]
         last = entries[-1][0] if entries else cursor
         k = self.keys
         keys = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import orjson
 import pydantic
@@ -41,7 +41,8 @@ from jarvis.models.events import (
 )
 from jarvis.models.work import WorkItem
 from jarvis.store.city import DEFAULT_DEAD_MAXLEN, DEFAULT_HORIZON_S, EVENT_FIELD, ApplyResult
-from jarvis.store.replies import read_stream, text
+from jarvis.store.incoming import read_incoming
+from jarvis.store.replies import text
 from jarvis.store.runner import check_epoch
 from jarvis.store.specs import WORK_APPLY
 from jarvis.store.work.keys import WorkKeys
@@ -51,8 +52,6 @@ from jarvis.store.work.rules import item_class, start_by
 __all__ = ["WorkEvents"]
 
 log = logging.getLogger(__name__)
-
-_EVENT_KEY = EVENT_FIELD.encode()
 
 
 class WorkEvents:
@@ -86,8 +85,8 @@ class WorkEvents:
         client = self.work.redis
         try:
             cursor = text(client.get(part.cursor) or "")
-            entries = read_stream(client, part.events_in, cursor, max_events)
-            parsed = [(entry_id, self._parse(keys, fields)) for entry_id, fields in entries]
+            entries = read_incoming(client, part.events_in, cursor, max_events)
+            parsed = [(entry_id, self._parse(keys, raw)) for entry_id, raw in entries]
             items = self._read_items(keys, [e for _, e in parsed])
         except redis.RedisError as exc:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
@@ -118,9 +117,8 @@ class WorkEvents:
         return ApplyResult(int(applied), int(duplicates), int(dead), last)
 
     @staticmethod
-    def _parse(keys: WorkKeys, fields: Mapping[bytes, bytes]) -> Event | str:
-        """The entry's event, or the reason it is bad (fields undecoded: NEVER_DECODE)."""
-        raw = fields.get(_EVENT_KEY)
+    def _parse(keys: WorkKeys, raw: bytes | None) -> Event | str:
+        """The entry's event, or the reason it is bad (``raw``: its event field)."""
         if raw is None:
             return f"entry has no {EVENT_FIELD!r} field"
         try:
