@@ -296,12 +296,58 @@ def _moves_script(city: str) -> list[Any]:
     ]
 
 
+def _orders_script(city: str) -> list[Any]:
+    """New orders before, between and after events on them: a second creation of an
+    order (open, then cancelled), a replayed creation, an inapplicable pick-up."""
+
+    def created(event_id: str, oid: str, at: float) -> Any:
+        return event(city, "order_created", event_id, order=order(oid, created_at=at))
+
+    return [
+        created("oc-1", "o1", 1000.0),
+        created("oc-2", "o2", 1003.0),
+        created("oc-3", "o1", 1001.0),  # o1 exists (open): dead-lettered
+        event(city, "order_cancelled", "cx-1", order_id="o1"),
+        created("oc-4", "o1", 1002.0),  # o1 exists (cancelled): dead-lettered
+        created("oc-5", "o3", 1002.0),
+        created("oc-2", "o2", 1003.0),  # replayed: a duplicate
+        event(city, "order_picked_up", "pu-1", order_id="o3"),  # not assigned
+        created("oc-6", "o4", 999.0),
+        event(city, "courier_online", "on-1", courier=courier("c1")),
+        created("oc-7", "o4", 999.0),  # o4 exists (open), written or not yet
+    ]
+
+
+def test_new_orders_gathered_in_one_batch_end_as_if_applied_one_by_one(
+    rds: redis.Redis, namespace: str
+) -> None:
+    producer = Producer(rds, namespace)
+    one_by_one = CityStore(rds, "lyon-a", namespace)
+    batched = CityStore(rds, "lyon-b", namespace)
+    events = _orders_script("lyon-a")
+    producer.submit_many(events + _orders_script("lyon-b"))
+    for _ in events:
+        one_by_one.apply_events(1, max_events=1)
+    whole = batched.apply_events(1)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (6, 1, 4)
+    assert _outcome(batched) == _outcome(one_by_one)
+    assert [o.id for o in batched.snapshot().orders] == ["o4", "o3", "o2"]  # by created_at
+    assert [d["reason"] for d in batched.dead_letters()] == [
+        "order o1 already exists (open)",
+        "order o1 already exists (cancelled)",
+        "order o3 is not assigned",
+        "order o4 already exists (open)",
+    ]
+
+
 def _outcome(store: CityStore) -> tuple[Any, ...]:
-    positions = {c.id: (c.position.lat, c.position.lon) for c in store.snapshot().couriers}
+    snapshot = store.snapshot()
+    positions = {c.id: (c.position.lat, c.position.lon) for c in snapshot.couriers}
+    orders = [o.id for o in snapshot.orders]
     stats = store.stats()
     counts = (stats["applied"], stats["duplicates"], stats["dead_letters"])
     dead = [(d["stream_id"] != "", d["reason"]) for d in store.dead_letters()]
-    return positions, counts, dead
+    return positions, orders, counts, dead
 
 
 def test_moves_gathered_in_one_batch_end_as_if_applied_one_by_one(
@@ -326,27 +372,36 @@ def test_moves_gathered_in_one_batch_end_as_if_applied_one_by_one(
     assert sorted(recorded) == ["m-2", "m-4", "m-5", "on-1", "on-2", "on-3"]
 
 
-def test_moves_before_a_failure_part_way_are_written_and_recorded(
+def test_moves_and_new_orders_before_a_failure_part_way_are_written_and_recorded(
     rds: redis.Redis, namespace: str
 ) -> None:
     producer = Producer(rds, namespace)
     store = CityStore(rds, CITY, namespace)
     producer.submit(event(CITY, "courier_online", courier=courier("c1")))
     store.apply_events(1)
-    # corrupt state: order statuses become a string, so creating an order fails in Redis
-    rds.set(store.keys.order_status, "not a hash")
-    moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.5, "lon": 2.5})
+    # corrupt state: what couriers hold becomes a string, so c1 going offline fails in
+    # Redis (at its first read: it writes nothing)
+    rds.set(store.keys.courier_orders, "not a hash")
     created = event(CITY, "order_created", order=order("o1"))
-    later = event(CITY, "courier_moved", courier_id="c1", position={"lat": 49.0, "lon": 3.0})
-    producer.submit_many([moved, created, later])
+    moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": 48.5, "lon": 2.5})
+    offline = event(CITY, "courier_offline", courier_id="c1")
+    later = [
+        event(CITY, "order_created", order=order("o2", created_at=1001.0)),
+        event(CITY, "courier_moved", courier_id="c1", position={"lat": 49.0, "lon": 3.0}),
+    ]
+    producer.submit_many([created, moved, offline, *later])
     with pytest.raises(StoreError, match="WRONGTYPE"):
         store.apply_events(1)
-    assert rds.zscore(store.keys.applied_events, moved.id) is not None
-    assert rds.zscore(store.keys.applied_events, later.id) is None
+    recorded = set(rds.zrange(store.keys.applied_events, 0, -1))
+    assert {created.id, moved.id} <= recorded
+    assert not {offline.id, *(e.id for e in later)} & recorded
     assert rds.hget(store.keys.courier_positions, "c1") == '{"lat":48.5,"lon":2.5}'
+    assert rds.hget(store.keys.order_status, "o1") == "open"
+    assert rds.hget(store.keys.order_status, "o2") is None
 
-    rds.delete(store.keys.order_status)
+    rds.delete(store.keys.courier_orders)
     retry = store.apply_events(1)
-    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (2, 1, 0)
-    [c1] = store.snapshot().couriers
-    assert (c1.position.lat, c1.position.lon) == (49.0, 3.0)
+    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (3, 2, 0)
+    assert [o.id for o in store.snapshot().orders] == ["o1", "o2"]
+    assert store.snapshot().couriers == ()  # offline
+    assert rds.hget(store.keys.courier_positions, "c1") == '{"lat":49.0,"lon":3.0}'

@@ -100,13 +100,64 @@ end
 
 -- Each handler returns nil when applied, else the reason to dead-letter.
 local handlers = {}
+-- (stream ms, event id) of each event applied and written, recorded in K_APPLIED at the end.
+local pending = {}
+
+-- New orders are gathered too: a run of order_created (and of the courier events, which
+-- touch no order) is written by one HSET of records, one of statuses and one ZADD
+-- (write_created), before any other event is applied, and when the batch ends. Their
+-- ids are recorded once written. `absent`: orders without a status when the batch began
+-- (prefetch_orders), which only an order_created can give one.
+local absent, new_orders, created = {}, {}, {}
+local new_fields = {records = {}, statuses = {}, open = {}}
+
+local function prefetch_orders(batch)
+  local ids = {}
+  for n = 1, #batch do
+    if batch[n][2] == 'order_created' then ids[#ids + 1] = batch[n][4] end
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local statuses = redis.call('HMGET', K_STATUS, unpack(ids, first, last))
+    for n = first, last do
+      if not statuses[n - first + 1] then absent[ids[n]] = true end
+    end
+  end
+end
+
+local function write_chunked(command, key, items)
+  for first = 1, #items, 2000 do
+    redis.call(command, key, unpack(items, first, math.min(first + 1999, #items)))
+  end
+end
+
+local function write_created()
+  if #created == 0 then return end
+  -- statuses last: an order has one only once it is whole (a retry after a failed write
+  -- creates it again rather than finding it half made)
+  write_chunked('ZADD', K_OPEN, new_fields.open)
+  write_chunked('HSET', K_ORDERS, new_fields.records)
+  write_chunked('HSET', K_STATUS, new_fields.statuses)
+  for n = 1, #created do pending[#pending + 1] = created[n] end
+  new_orders, created = {}, {}
+  new_fields = {records = {}, statuses = {}, open = {}}
+end
 
 handlers.order_created = function(ms, order, json, created_at)
-  local status = redis.call('HGET', K_STATUS, order)
-  if status then return 'order ' .. order .. ' already exists (' .. status .. ')' end
-  redis.call('HSET', K_ORDERS, order, json)
-  redis.call('HSET', K_STATUS, order, 'open')
-  redis.call('ZADD', K_OPEN, created_at, order)
+  if not absent[order] then
+    local status = new_orders[order] and 'open' or redis.call('HGET', K_STATUS, order)
+    if status then return 'order ' .. order .. ' already exists (' .. status .. ')' end
+  end
+  absent[order] = nil
+  new_orders[order] = true
+  local f = new_fields
+  f.records[#f.records + 1] = order
+  f.records[#f.records + 1] = json
+  f.statuses[#f.statuses + 1] = order
+  f.statuses[#f.statuses + 1] = 'open'
+  f.open[#f.open + 1] = created_at
+  f.open[#f.open + 1] = order
+  return nil, created
 end
 
 handlers.order_cancelled = function(ms, order)
@@ -213,7 +264,7 @@ end
 -- are gathered here (courier -> position of its latest move) and written by one HSET
 -- when the batch ends (write_moves), rather than one HSET per move. A courier_online
 -- writes its position at once and drops the courier's gathered move, which it follows.
-local moved_to = {}
+local moved_to, moves = {}, {}
 
 handlers.courier_online = function(ms, courier, json, capacity, position)
   redis.call('HSET', K_COURIERS, courier, json)
@@ -250,7 +301,7 @@ handlers.courier_moved = function(ms, courier, position)
     return 'unknown courier ' .. courier
   end
   moved_to[courier] = position
-  return nil, true
+  return nil, moves
 end
 
 -- The lowest expiry in the offers zset, or nil. This script only ever removes offers,
@@ -260,14 +311,17 @@ local function next_due()
   return first[2] and tonumber(first[2])
 end
 
+-- The kinds that touch no order but new ones: they do not need new orders written first.
+local gathers = {order_created = true, courier_moved = true, courier_online = true}
+
 local batch = cjson.decode(ARGV[9])
 
 -- Event ids applied before this batch, and those this batch applies (applied_ids,
 -- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here,
--- `moves` those of the moves, whose positions are written last (write_moves).
+-- `moves` and `created` those of the moves and new orders until they are written.
 local seen = applied_ids(K_APPLIED, batch)
-local pending, moves = {}, {}
 prefetch_couriers(batch)
+prefetch_orders(batch)
 
 local applied, duplicates, dead = 0, 0, 0
 local due = next_due()
@@ -276,6 +330,7 @@ local function apply_batch()
     local sid, kind, event_id = entry[1], entry[2], entry[3]
     local ms = stream_ms(sid)
     if due and ms >= due then
+      write_created()
       expire(ms)
       due = next_due()
     end
@@ -287,6 +342,7 @@ local function apply_batch()
     else
       local handler = handlers[kind]
       local reason, gathered
+      if not gathers[kind] then write_created() end
       if handler then
         reason, gathered = handler(ms, entry[4], entry[5], entry[6], entry[7])
       else
@@ -296,7 +352,7 @@ local function apply_batch()
         dead_letter(sid, reason)
         dead = dead + 1
       else
-        local into = gathered and moves or pending
+        local into = gathered or pending
         into[#into + 1] = ms
         into[#into + 1] = event_id
         seen[event_id] = true
@@ -318,10 +374,12 @@ local function write_moves()
   end
 end
 
--- The batch, then the moves it applied (also when it failed part-way): their ids are
--- recorded with the others only once their positions are written.
+-- The batch, then the new orders and moves it gathered (also when it failed part-way):
+-- their ids are recorded with the others only once they are written.
 local function apply_then_move()
   local ok, failure = pcall(apply_batch)
+  local written, refused = pcall(write_created)
+  if ok and not written then ok, failure = false, refused end
   local moved, refusal = pcall(write_moves)
   if moved then
     for n = 1, #moves do pending[#pending + 1] = moves[n] end
