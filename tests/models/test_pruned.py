@@ -74,6 +74,7 @@ def held_and_declines(
     city_configs,
     city_rules(),
     st.integers(1, 3),
+    st.integers(1, 3),
 )
 def test_pruned_decision_equals_the_dense_optimum(
     data: st.DataObject,
@@ -81,13 +82,15 @@ def test_pruned_decision_equals_the_dense_optimum(
     courier_list: list[Courier],
     config: CityConfig,
     rules: Rules,
-    per_vehicle: int,
+    per_fastest: int,
+    per_slower: int,
 ) -> None:
     held, declines = data.draw(held_and_declines(order_list, courier_list))
     problem = CityProblem(order_list, courier_list, NOW, config, rules, None, held, declines)
     if not problem.task_ids:
         return
-    _check_exact(problem, solve_pruned(problem, per_vehicle, give_up=math.inf))
+    result = solve_pruned(problem, per_fastest, give_up=math.inf, per_slower=per_slower)
+    _check_exact(problem, result)
 
 
 def _at(east_km: float, north_km: float) -> Point:
@@ -107,7 +110,7 @@ def test_pruned_decision_finds_the_courier_beyond_each_orders_nearest() -> None:
     # each order's single nearest courier is c1: a solve on those pairs alone leaves one
     nearest = problem.block(None, None).reduced.argmin(axis=1)
     assert nearest.tolist() == [0, 0]
-    result = solve_pruned(problem, per_vehicle=1, give_up=math.inf)
+    result = solve_pruned(problem, per_fastest=1, give_up=math.inf, per_slower=1)
     _check_exact(problem, result)
     assert result is not None
     pairs = sorted(zip(result.tasks.tolist(), result.workers.tolist(), strict=True))
