@@ -86,12 +86,14 @@ def dense_chunk(
     return ineligible
 
 
-def pair_reduced(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
+def pair_reduced(
+    problem: CityProblem, t: IntArray, w: IntArray, distance: FloatArray | None = None
+) -> tuple[FloatArray, BoolArray]:
     """Reduced costs of the pairs of orders ``t`` and couriers ``w`` (arrays that
     broadcast: a column of orders against a row of couriers per order, say) as
     :meth:`CityProblem.block` gives them, and which pairs are ineligible (straight-line
-    estimator only)."""
-    reduced, ineligible = free_pairs(problem, t, w)
+    estimator only). ``distance``: the pairs' pickup distances in km, when known."""
+    reduced, ineligible = free_pairs(problem, t, w, distance)
     if problem.routes:
         hit = np.nonzero((reduced < 0.0) & problem.route_held[w])
         t_hit = np.broadcast_to(t, reduced.shape)[hit]
@@ -99,11 +101,14 @@ def pair_reduced(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatA
     return reduced, ineligible
 
 
-def free_pairs(problem: CityProblem, t: IntArray, w: IntArray) -> tuple[FloatArray, BoolArray]:
+def free_pairs(
+    problem: CityProblem, t: IntArray, w: IntArray, distance: FloatArray | None = None
+) -> tuple[FloatArray, BoolArray]:
     """:func:`pair_reduced` as if every courier were free."""
     s_per_km = np.asarray(problem.straight_line)[problem.vehicle[w]]
-    task_xy, worker_xy = problem.task_xy, problem.worker_xy
-    distance = np.hypot(task_xy[t, 0] - worker_xy[w, 0], task_xy[t, 1] - worker_xy[w, 1])
+    if distance is None:
+        task_xy, worker_xy = problem.task_xy, problem.worker_xy
+        distance = np.hypot(task_xy[t, 0] - worker_xy[w, 0], task_xy[t, 1] - worker_xy[w, 1])
     to_pickup = distance * s_per_km
     ineligible = (distance > problem.max_km[w]) | (to_pickup > problem.max_s[w])
     ineligible |= problem.priority[t] < problem.min_priority[w]

@@ -42,6 +42,7 @@ it may pick another one). Used only with the straight-line estimator, without
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 from jarvis.models.city_costs import distance_bound, pair_reduced
 from jarvis.models.problem import BoolArray, FloatArray, IntArray
@@ -116,12 +118,14 @@ class _Candidates:
 
     def nearest(
         self, rows: IntArray, k_fast: int, k_slow: int
-    ) -> tuple[IntArray, FloatArray, BoolArray]:
+    ) -> tuple[IntArray, FloatArray, FloatArray, BoolArray]:
         """Per order of ``rows``: its ``k_fast`` nearest couriers of the fastest vehicle and
-        ``k_slow`` of every other (a row of worker indices), the lower bound of its every
-        other pair, and whether some other pair could be eligible (declines aside)."""
+        ``k_slow`` of every other (a row of worker indices) with their distances, the
+        lower bound of its every other pair, and whether some other pair could be
+        eligible (declines aside)."""
         problem = self.problem
         parts: list[IntArray] = []
+        distances: list[FloatArray] = []
         bound = np.zeros(len(rows))
         may_be_eligible = np.zeros(len(rows), bool)
         xy = problem.task_xy[rows]
@@ -129,14 +133,18 @@ class _Candidates:
             k = k_fast if fastest else k_slow
             if len(members) <= k:  # every courier of this vehicle is a candidate
                 parts.append(np.broadcast_to(members, (len(rows), len(members))))
+                distances.append(cdist(xy, problem.worker_xy[members]))
                 continue
             distance, near = tree.query(xy, k=k + 1)
             parts.append(members[np.asarray(near, np.intp)[:, :k]])
+            distances.append(np.asarray(distance)[:, :k])
             low, eligible = distance_bound(problem, rows, code, np.asarray(distance)[:, k])
             np.minimum(bound, low, out=bound)
             may_be_eligible |= eligible
-        near = np.hstack(parts) if parts else np.zeros((len(rows), 0), np.intp)
-        return near, bound, may_be_eligible
+        if not parts:
+            empty = np.zeros((len(rows), 0), np.intp)
+            return empty, np.zeros(empty.shape), bound, may_be_eligible
+        return np.hstack(parts), np.hstack(distances), bound, may_be_eligible
 
 
 def solve_pruned(
@@ -146,7 +154,9 @@ def solve_pruned(
     per_slower: int = PER_SLOWER,
 ) -> PrunedResult | None:
     """The exact decision from candidate pairs, or ``None`` when it cannot be certified
-    or would not pay (the caller then solves the dense problem)."""
+    or would not pay (the caller then solves the dense problem). With ``give_up`` infinite
+    it never gives up: the rounds go on until every order in doubt sees every courier,
+    where the check cannot fail."""
     n_tasks = len(problem.task_ids)
     dense = n_tasks * len(problem.worker_ids)
     candidates = _Candidates(problem)
@@ -154,7 +164,8 @@ def solve_pruned(
     k, k_slow = per_fastest, per_slower
     rows = np.arange(n_tasks)
     table.set(rows, *candidates.nearest(rows, k, k_slow))
-    for round_ in range(1, ROUNDS + 1):
+    rounds = ROUNDS if math.isfinite(give_up) else ROUNDS + len(problem.worker_ids)
+    for round_ in range(1, rounds + 1):
         tasks, workers, cost, duals = _solve(problem, table.worker, table.reduced)
         if duals is None:
             log.debug("pruned decision: no dual certificate (round %d), dense path", round_)
@@ -169,8 +180,8 @@ def solve_pruned(
             # look further for those orders: the dual prices stay feasible if every pair
             # of them, at its courier's price, and the bound beyond, stay above u
             k, k_slow = 4 * k, 4 * k_slow
-            near, far, far_eligible = candidates.nearest(rows, k, k_slow)
-            reduced, ineligible = pair_reduced(problem, rows[:, None], near)
+            near, distance, far, far_eligible = candidates.nearest(rows, k, k_slow)
+            reduced, ineligible = pair_reduced(problem, rows[:, None], near, distance)
             seen = ~ineligible
             below = (reduced + price[near] < u[rows, None]).any(axis=1) | (u[rows] > far)
             if problem.declined:
@@ -185,7 +196,7 @@ def solve_pruned(
                     # towards the whole matrix, which the dense path solves faster
                     log.debug("pruned decision: %d orders in doubt, dense path", len(rows))
                     return None
-                table.set(rows, near[below], far[below], far_eligible[below])
+                table.set(rows, near[below], distance[below], far[below], far_eligible[below])
                 continue
         log.debug(
             "pruned decision: %d candidate pairs, certified in round %d", table.reduced.size, round_
@@ -198,7 +209,7 @@ def solve_pruned(
             np.asarray((table.reduced < 0.0).any(axis=1)) | table.other_useful,
             round_,
         )
-    log.debug("pruned decision: not certified after %d rounds, dense path", ROUNDS)
+    log.debug("pruned decision: not certified after %d rounds, dense path", rounds)
     return None
 
 
@@ -218,15 +229,22 @@ class _Table:
         #: a pair beyond the candidates, seen while checking, beats leaving the order
         self.other_useful: BoolArray = np.zeros(n, bool)
 
-    def set(self, rows: IntArray, near: IntArray, bound: FloatArray, eligible: BoolArray) -> None:
-        """Make ``near`` the candidates of ``rows`` (costed here)."""
+    def set(
+        self,
+        rows: IntArray,
+        near: IntArray,
+        distance: FloatArray,
+        bound: FloatArray,
+        eligible: BoolArray,
+    ) -> None:
+        """Make ``near``, at ``distance``, the candidates of ``rows`` (costed here)."""
         width = near.shape[1]
         if width > self.worker.shape[1]:
             grow = ((0, 0), (0, width - self.worker.shape[1]))
             self.worker = np.pad(self.worker, grow, constant_values=-1)
             self.reduced = np.pad(self.reduced, grow)
             self.eligible = np.pad(self.eligible, grow)
-        reduced, ineligible = pair_reduced(self.problem, rows[:, None], near)
+        reduced, ineligible = pair_reduced(self.problem, rows[:, None], near, distance)
         self.worker[rows] = -1
         self.worker[rows, :width] = near
         self.reduced[rows] = 0.0
@@ -248,28 +266,31 @@ def _solve(
     free slot), or ``None`` when they cannot be computed exactly."""
     n_tasks, n_workers = len(problem.task_ids), len(problem.worker_ids)
     useful = reduced < 0.0
-    t, _ = np.nonzero(useful)  # row-major: tasks in order
-    w, cost = worker[useful], reduced[useful]
+    per_task = np.count_nonzero(useful, axis=1)
+    w, cost = worker[useful], reduced[useful]  # row-major: tasks in order
     empty = np.zeros(0, np.intp)
-    if len(t) == 0:
+    if len(w) == 0:
         return empty, empty, np.zeros(0), (np.zeros(n_tasks), np.zeros(n_workers))
+    t = np.repeat(np.arange(n_tasks), per_task)
     # one column per usable slot of each worker (never more than the tasks it is useful
     # for); each task's row: its pairs with every slot of their worker, then "leave"
     usable = np.minimum(problem.slots, np.bincount(w, minlength=n_workers))
     first_col = np.cumsum(usable) - usable
     n_cols = int(usable.sum())
-    copies = usable[w]
-    if (copies == 1).all():  # one slot each: no pair to repeat
-        rows, col, edge_cost = t, first_col[w], cost
+    if not (usable > 1).any():  # one slot each: no pair to repeat
+        rows, col, edge_cost, per_row = t, first_col[w], cost, per_task
     else:
+        copies = usable[w]
         rep = np.repeat(np.arange(len(t)), copies)
         within = np.arange(len(rep)) - np.repeat(np.cumsum(copies) - copies, copies)
         rows, col, edge_cost = t[rep], first_col[w[rep]] + within, cost[rep]
-    per_row = np.bincount(rows, minlength=n_tasks) + 1
-    indptr = np.concatenate([[0], np.cumsum(per_row)])
+        per_row = np.bincount(rows, minlength=n_tasks)
+    indptr = np.zeros(n_tasks + 1, np.intp)
+    np.cumsum(per_row + 1, out=indptr[1:])
     shift = float(cost.min()) - 1.0  # every weight > 0: the solver ignores zeros
     data = np.full(int(indptr[-1]), -shift)  # the "leave" entries keep this value
-    indices = n_cols + np.repeat(np.arange(n_tasks), per_row)
+    indices = np.empty(int(indptr[-1]), np.intp)
+    indices[indptr[1:] - 1] = n_cols + np.arange(n_tasks)  # each row's last: "leave"
     at = np.arange(len(rows)) + rows
     data[at] = edge_cost - shift
     indices[at] = col
