@@ -49,17 +49,77 @@ local function queue_key(queue_at)
   return KEYS[at]
 end
 
+-- New items are gathered: a run of work_submitted is written at once (write_new) by one
+-- ZADD per queue, one ZADD of the heads, one HSET of the items and one HINCRBY, before
+-- any other event is applied and when the batch ends; their ids are recorded once
+-- written. `absent`: ids neither queued, claimed nor done when the batch began
+-- (prefetch_items), which only a work_submitted of this batch can make present.
+local pending = {}
+local absent, new_items, submitted = {}, {}, {}
+local new_fields, by_queue, lowest = {}, {}, {}
+
+local function prefetch_items(batch)
+  local ids = {}
+  for n = 1, #batch do
+    if batch[n][2] == 'work_submitted' then ids[#ids + 1] = batch[n][4] end
+  end
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local items = redis.call('HMGET', K_ITEMS, unpack(ids, first, last))
+    local done = redis.call('ZMSCORE', K_DONE, unpack(ids, first, last))
+    for n = first, last do
+      if not items[n - first + 1] and not done[n - first + 1] then absent[ids[n]] = true end
+    end
+  end
+end
+
+local function write_new()
+  if #submitted == 0 then return end
+  local heads = {}
+  for queue, members in pairs(by_queue) do
+    for first = 1, #members, 2000 do
+      redis.call('ZADD', queue, unpack(members, first, math.min(first + 1999, #members)))
+    end
+    heads[#heads + 1] = lowest[queue][2]
+    heads[#heads + 1] = queue
+  end
+  for first = 1, #heads, 2000 do
+    redis.call('ZADD', K_HEADS, 'LT', unpack(heads, first, math.min(first + 1999, #heads)))
+  end
+  -- the items last: an item is known once it is whole (a retry writes it again)
+  for first = 1, #new_fields, 2000 do
+    redis.call('HSET', K_ITEMS, unpack(new_fields, first, math.min(first + 1999, #new_fields)))
+  end
+  redis.call('HINCRBY', K_WORK, 'submitted', tostring(#submitted / 2))
+  for n = 1, #submitted do pending[#pending + 1] = submitted[n] end
+  new_items, submitted, new_fields, by_queue, lowest = {}, {}, {}, {}, {}
+end
+
 handlers.work_submitted = function(id, json, score, queue_at)
   local queue = queue_key(queue_at)
   if not queue then
     return 'no queue key given for item ' .. id
   end
-  if redis.call('HEXISTS', K_ITEMS, id) == 1 or redis.call('ZSCORE', K_DONE, id) then
-    return nil
+  if not absent[id] then
+    if new_items[id] or redis.call('HEXISTS', K_ITEMS, id) == 1
+        or redis.call('ZSCORE', K_DONE, id) then
+      return nil
+    end
   end
-  redis.call('HSET', K_ITEMS, id, json)
-  push(K_HEADS, queue, score, id)
-  redis.call('HINCRBY', K_WORK, 'submitted', 1)
+  absent[id] = nil
+  new_items[id] = true
+  new_fields[#new_fields + 1] = id
+  new_fields[#new_fields + 1] = json
+  local members = by_queue[queue]
+  if not members then
+    members = {}
+    by_queue[queue] = members
+  end
+  members[#members + 1] = score
+  members[#members + 1] = id
+  local value = tonumber(score)
+  if not lowest[queue] or value < lowest[queue][1] then lowest[queue] = {value, score} end
+  return nil, submitted
 end
 
 handlers.work_completed = function(id, associate)
@@ -116,9 +176,10 @@ end
 local batch = cjson.decode(ARGV[9])
 
 -- Event ids applied before this batch, and those this batch applies (applied_ids,
--- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here.
+-- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here,
+-- `submitted` those of the new items until they are written.
 local seen = applied_ids(K_APPLIED, batch)
-local pending = {}
+prefetch_items(batch)
 
 local applied, duplicates, dead = 0, 0, 0
 local function apply_batch()
@@ -131,9 +192,10 @@ local function apply_batch()
       duplicates = duplicates + 1
     else
       local handler = handlers[kind]
-      local reason
+      local reason, gathered
+      if kind ~= 'work_submitted' then write_new() end
       if handler then
-        reason = handler(entry[4], entry[5], entry[6], entry[7])
+        reason, gathered = handler(entry[4], entry[5], entry[6], entry[7])
       else
         reason = 'event type ' .. kind .. ' does not apply to a store'
       end
@@ -141,8 +203,9 @@ local function apply_batch()
         dead_letter(sid, reason)
         dead = dead + 1
       else
-        pending[#pending + 1] = stream_ms(sid)
-        pending[#pending + 1] = event_id
+        local into = gathered or pending
+        into[#into + 1] = stream_ms(sid)
+        into[#into + 1] = event_id
         seen[event_id] = true
         applied = applied + 1
       end
@@ -150,7 +213,15 @@ local function apply_batch()
   end
 end
 
-local failed = apply_recorded(apply_batch, K_APPLIED, pending)
+-- The batch, then the new items it gathered (also when it failed part-way).
+local function apply_then_write()
+  local ok, failure = pcall(apply_batch)
+  local written, refused = pcall(write_new)
+  if not ok then error(failure, 0) end
+  if not written then error(refused, 0) end
+end
+
+local failed = apply_recorded(apply_then_write, K_APPLIED, pending)
 if failed then return failed end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end

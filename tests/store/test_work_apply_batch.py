@@ -1,0 +1,105 @@
+"""A store's batch of work events, its new items gathered and written together, ends as
+if each event were applied alone (real Redis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from jarvis.errors import StoreError
+from jarvis.models.work import WorkItem
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.producer import Producer
+from jarvis.store.replies import stream_entries
+from jarvis.store.work.events import WorkEvents
+from jarvis.store.work.keys import WorkKeys
+from jarvis.store.work.queue import WorkQueue
+from tests.store.builders import dump, event
+
+STORE = "s1"
+NOW = 1_700_000_000.0
+
+
+def _events() -> list[Any]:
+    def submit(event_id: str, item_id: str, role: str, priority: int = 0) -> Any:
+        item = WorkItem(id=item_id, store=STORE, role=role, priority=priority)
+        return event(STORE, "work_submitted", event_id, item=item)
+
+    return [
+        submit("ws-1", "w1", "picker", 3),
+        submit("ws-2", "w2", "packer"),
+        submit("ws-3", "w3", "picker", 9),
+        submit("ws-9", "w1", "picker", 3),  # the same item again: a replay, applied
+        submit("ws-2", "w2", "packer"),  # the same event: a duplicate
+        event(STORE, "work_cancelled", "cx-1", item_id="w3"),
+        submit("ws-4", "w3", "picker", 1),  # cancelled (so done): not queued again
+        event(STORE, "work_updated", "up-1", item_id="w1", priority=50),
+        event(STORE, "work_cancelled", "cx-2", item_id="w99"),  # unknown: dead-lettered
+        submit("ws-5", "w4", "packer", 7),
+        submit("ws-6", "w5", "picker", 2),
+        event(STORE, "work_updated", "up-2", item_id="w5", priority=60),
+        submit("ws-7", "w6", "stocker"),
+    ]
+
+
+def _state(rds: redis.Redis, namespace: str) -> dict[str, Any]:
+    """Every key but the streams, the cursor and the applied ids (stream ids and times
+    differ), the namespace taken out of keys and values, with the applied ids' members
+    and the dead letters' reasons in their stead."""
+    keys = PartitionKeys(STORE, namespace)
+    skip = (keys.events_in, keys.dead_letter, keys.applied_events, keys.cursor)
+    out: dict[str, Any] = {
+        key[len(namespace) :]: repr(value).replace(namespace, "NS")
+        for key, value in dump(rds, namespace).items()
+        if key not in skip
+    }
+    out["applied"] = sorted(rds.zrange(keys.applied_events, 0, -1))
+    dead = stream_entries(rds.xrange(keys.dead_letter))
+    out["dead"] = [fields["reason"] for _, fields in dead]
+    return out
+
+
+def test_a_batch_of_work_events_ends_as_if_applied_one_by_one(
+    rds: redis.Redis, namespace: str
+) -> None:
+    alone, batched = namespace, f"{namespace}-b"
+    events = _events()
+    for ns in (alone, batched):
+        Producer(rds, ns).submit_many(events)
+    one_by_one = WorkEvents(WorkQueue(rds, alone, clock=lambda: NOW))
+    for _ in events:
+        one_by_one.apply(STORE, 1, max_events=1)
+    whole = WorkEvents(WorkQueue(rds, batched, clock=lambda: NOW)).apply(STORE, 1)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (11, 1, 1)
+    state = _state(rds, batched)
+    assert state == _state(rds, alone)
+    assert state["dead"] == ["no work item w99 to cancel (never submitted, or done)"]
+    counts = WorkQueue(rds, batched, clock=lambda: NOW).counts(STORE)
+    assert (counts["queued"], counts["submitted"], counts["cancelled"]) == (5, 6, 1)
+
+
+def test_new_items_before_a_failure_part_way_are_written_and_recorded(
+    rds: redis.Redis, namespace: str
+) -> None:
+    work = WorkQueue(rds, namespace, clock=lambda: NOW)
+    keys = WorkKeys(STORE, namespace)
+    # corrupt state: the claims become a string, so completing an item fails in Redis
+    # (at its first read: it writes nothing)
+    rds.set(keys.claims, "not a hash")
+    first = event(STORE, "work_submitted", item=WorkItem(id="w1", store=STORE, role="picker"))
+    completed = event(STORE, "work_completed", item_id="w0", associate_id="a1")
+    later = event(STORE, "work_submitted", item=WorkItem(id="w2", store=STORE, role="picker"))
+    Producer(rds, namespace).submit_many([first, completed, later])
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        WorkEvents(work).apply(STORE, 1)
+    applied = PartitionKeys(STORE, namespace).applied_events
+    assert rds.zrange(applied, 0, -1) == [first.id]
+    assert rds.hexists(keys.items, "w1")
+    assert not rds.hexists(keys.items, "w2")
+
+    rds.delete(keys.claims)
+    retry = WorkEvents(work).apply(STORE, 1)
+    assert (retry.applied, retry.duplicates, retry.dead_lettered) == (1, 1, 1)
+    assert work.counts(STORE)["queued"] == 2
