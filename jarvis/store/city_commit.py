@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from jarvis.errors import BadInputError
 from jarvis.models.stops import Stop, stops_text
 from jarvis.store.keys import PartitionKeys
@@ -38,8 +40,8 @@ class CommitResult:
     marker: str = ""  # out-stream id of the tick marker, when accepted
 
 
-def _pair(order: str, courier: str, source: str, route: str) -> dict[str, Arg]:
-    return {"order": order, "courier": courier, "from": source, "route": route}
+def _ids(*values: object) -> bool:
+    return all(isinstance(x, str) and x for x in values)
 
 
 def commit_tick(
@@ -68,16 +70,23 @@ def commit_tick(
     args: dict[str, Arg] = {"tick": tick, "now": float(now), "partition": partition,
             "out_maxlen": out_maxlen, "offer_ms": int(offer_timeout_s * 1000),
             "max_moves": int(max_moves)}  # fmt: skip
-    stored = {courier: stops_text(stops) for courier, stops in (routes or {}).items()}
-    pairs: list[dict[str, Arg]] = []
+    flat: list[str] = []  # order, courier, from ('' for a new pair), order, ...
     for pair in assignments:
-        if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
+        if len(pair) != 2 or not _ids(*pair):
             raise BadInputError(f"an assignment is (order id, courier id), got {pair!r}")
-        pairs.append(_pair(pair[0], pair[1], "", stored.get(pair[1], "")))
+        flat += (pair[0], pair[1], "")
     for move in moves:
-        if len(move) != 3 or not all(isinstance(x, str) and x for x in move):
+        if len(move) != 3 or not _ids(*move):
             raise BadInputError(f"a move is (order id, courier id, from id), got {move!r}")
-        pairs.append(_pair(move[0], move[1], move[2], stored.get(move[1], "")))
+        flat += (move[0], move[1], move[2])
+    # the stop orders of the couriers the commit gives orders to (an empty one is none)
+    given = set(flat[1::3])
+    stored: list[str] = []
+    for courier, stops in (routes or {}).items():
+        if stops and courier in given:
+            stored += (courier, stops_text(stops))
+    args["pairs"] = orjson.dumps(flat).decode()
+    args["routes"] = orjson.dumps(stored).decode()
     script_keys = {
         "epoch": keys.epoch, "stats": keys.stats, "order_status": keys.order_status,
         "open": keys.open_orders, "assignments": keys.assignments,
@@ -86,7 +95,7 @@ def commit_tick(
         "out": keys.decisions_out, "offers": keys.offers, "reassigned": keys.reassigned,
         "courier_routes": keys.courier_routes,
     }  # fmt: skip
-    reply = scripts.run(CITY_COMMIT, partition, script_keys, args, more_args=pairs, epoch=epoch)
+    reply = scripts.run(CITY_COMMIT, partition, script_keys, args, epoch=epoch)
     if int(reply[0]) == 1:
         return CommitResult(True, (), text(reply[1]))
     conflicts = tuple(text(r) for r in reply[1:])

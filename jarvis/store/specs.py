@@ -169,10 +169,19 @@ CITY_COMMIT = ScriptSpec(
         "reassigned",
         "courier_routes",
     ),
-    args=("epoch", "tick", "now", "partition", "out_maxlen", "offer_ms", "max_moves"),
+    args=(
+        "epoch",
+        "tick",
+        "now",
+        "partition",
+        "out_maxlen",
+        "offer_ms",
+        "max_moves",
+        "pairs",  # JSON, flat: order, courier, from ('' for a new pair), order, ...
+        "routes",  # JSON, flat: courier, stop order, courier, ...
+    ),
     fenced=True,
     libs=_HELD,
-    more_args=("order", "courier", "from", "route"),
 )
 _IDLE = ("idle_lib",)
 #: A city's tick when idle (no new event, no open order): marks the tick, one round trip.

@@ -1,6 +1,9 @@
 -- Commit one tick's assignments of a city, atomically and fenced: all or nothing.
 --
--- KEYS and ARGV: CITY_COMMIT in jarvis/store/specs.py.
+-- KEYS and ARGV: CITY_COMMIT in jarvis/store/specs.py. The pairs come as one JSON
+-- argument (ARGV[8], a flat array: order, courier, from, order, ...) and the stop
+-- orders as another (ARGV[9], flat: courier, route, ...), each decoded once by cjson:
+-- thousands of separate arguments cost the client more to pack than the script to run.
 -- Every pair is checked first (order still open and unassigned, courier online with a
 -- free slot counting the earlier pairs of this commit). If any check fails nothing
 -- changes but the 'conflicts' counter and {0, reason, ...} is returned. Otherwise all
@@ -8,7 +11,7 @@
 -- marker closes the tick, and {1, marker id} is returned. An empty commit only records
 -- the tick.
 --
--- A pair with a third field 'from' (a courier id) is a reassignment: the order must be
+-- A pair with a third field 'from' (a courier id, '' for none) is a reassignment: the order must be
 -- 'assigned' to that courier (not picked up, not an offer) and reassigned fewer than
 -- ARGV[7] times; it moves, the move is counted in the reassigned hash, and the out
 -- stream says 'reassignment' (task, worker, from). With ARGV[6] > 0 (acceptance mode,
@@ -19,12 +22,12 @@
 -- carries expires_at, and the new courier accepts, declines or lets it expire like any
 -- offer (a declined or expired one returns to the pool).
 --
--- A pair's fourth field 'route' is its courier's whole stop order after this commit
--- ('+id' a pickup, '-id' a drop-off, space-separated; jarvis/models/stops.py); the pairs
--- of one courier carry the same one. It must name every order the courier holds after
+-- A route is its courier's whole stop order after this commit ('+id' a pickup, '-id' a
+-- drop-off, space-separated; jarvis/models/stops.py), given only for a courier the
+-- commit gives an order to, once. It must name every order the courier holds after
 -- the commit, each once as a drop-off and, unless picked up, once as a pickup before
 -- it (a picked-up order's pickup may stay, before it: a stop already made), and no
--- other order; it is stored in courier_routes. Without one ('') a stored
+-- other order; it is stored in courier_routes. Without one a stored
 -- stop order keeps its held orders and the new order goes last. A moved order leaves
 -- its old courier's stop order. Setting the same stop order again changes nothing.
 local refused = fence(KEYS[1], KEYS[2], ARGV[1])
@@ -52,12 +55,12 @@ local function call_chunked(cmd, key, items, width)
   return out
 end
 
-local orders, couriers, froms, routes = {}, {}, {}, {}
-for i = 8, #ARGV, 4 do
-  orders[#orders + 1] = ARGV[i]
-  couriers[#couriers + 1] = ARGV[i + 1]
-  froms[#froms + 1] = ARGV[i + 2]
-  routes[#routes + 1] = ARGV[i + 3]
+local orders, couriers, froms = {}, {}, {}
+local batch, given = cjson.decode(ARGV[8]), cjson.decode(ARGV[9])
+for i = 1, #batch, 3 do
+  orders[#orders + 1] = batch[i]
+  couriers[#couriers + 1] = batch[i + 1]
+  froms[#froms + 1] = batch[i + 2]
 end
 -- Values of many fields of one hash, by field (one HMGET per chunk).
 local function hash_values(key, fields)
@@ -66,13 +69,24 @@ local function hash_values(key, fields)
   return out
 end
 
-local statuses = {}
-local capacities, loads, online = {}, {}, {}
-if #orders > 0 then
-  statuses = call_chunked('HMGET', K_STATUS, orders, 1)
-  capacities = call_chunked('HMGET', K_CAP, couriers, 1)
-  loads = call_chunked('HMGET', K_LOAD, couriers, 1)
-  online = call_chunked('SMISMEMBER', K_ONLINE, couriers, 1)
+-- The couriers of the commit, each once: every pair's courier and every move's old one.
+local involved, is_involved, moving = {}, {}, false
+for n = 1, #orders do
+  for _, courier in ipairs({couriers[n], froms[n]}) do
+    if courier ~= '' and not is_involved[courier] then
+      is_involved[courier] = true
+      involved[#involved + 1] = courier
+    end
+  end
+  moving = moving or froms[n] ~= ''
+end
+local statuses = call_chunked('HMGET', K_STATUS, orders, 1)
+local capacity_of = hash_values(K_CAP, involved)
+local load_of = hash_values(K_LOAD, involved)
+local held_before = hash_values(K_HELD, involved)
+local online_of = {}
+for k, member in ipairs(call_chunked('SMISMEMBER', K_ONLINE, involved, 1)) do
+  online_of[involved[k]] = member
 end
 
 local reasons = {}
@@ -97,13 +111,13 @@ for n = 1, #orders do
     reasons[#reasons + 1] = 'order ' .. order .. ' is no longer open (' .. status .. ')'
   end
   taken[order] = true
-  local capacity = tonumber(capacities[n])
+  local capacity = tonumber(capacity_of[courier])
   if not capacity then
     reasons[#reasons + 1] = 'courier ' .. courier .. ' is unknown'
-  elseif pending[courier] == nil and online[n] == 0 then
+  elseif pending[courier] == nil and online_of[courier] == 0 then
     reasons[#reasons + 1] = 'courier ' .. courier .. ' is offline'
   else
-    local load = tonumber(loads[n] or '0') + (pending[courier] or 0)
+    local load = tonumber(load_of[courier] or '0') + (pending[courier] or 0)
     if load >= capacity then
       reasons[#reasons + 1] = 'courier ' .. courier .. ' is full (' .. load .. '/' .. capacity .. ')'
     end
@@ -112,31 +126,28 @@ for n = 1, #orders do
 end
 
 -- What each courier of the commit holds afterwards (ids -> true), and its new route.
--- The couriers are every pair's courier and every move's old courier, once each.
-local after, route_of, involved = {}, {}, {}
-for n = 1, #orders do
-  for _, courier in ipairs({couriers[n], froms[n]}) do
-    if courier ~= '' and not after[courier] then
-      after[courier] = {}
-      involved[#involved + 1] = courier
-    end
-  end
-end
-local held_before = hash_values(K_HELD, involved)
+local after, route_of = {}, {}
 for _, courier in ipairs(involved) do
-  local set = after[courier]
+  local set = {}
   for order in string.gmatch(held_before[courier] or '', '%S+') do set[order] = true end
+  after[courier] = set
 end
 for n = 1, #orders do
   if froms[n] ~= '' then after[froms[n]][orders[n]] = nil end
 end
 for n = 1, #orders do
   after[couriers[n]][orders[n]] = 'new'
-  if routes[n] ~= '' then
-    if route_of[couriers[n]] and route_of[couriers[n]] ~= routes[n] then
-      reasons[#reasons + 1] = 'courier ' .. couriers[n] .. ' has two routes in the commit'
-    end
-    route_of[couriers[n]] = routes[n]
+end
+local gets = {}
+for n = 1, #couriers do gets[couriers[n]] = true end
+for i = 1, #given, 2 do
+  local courier, route = given[i], given[i + 1]
+  if route_of[courier] then
+    reasons[#reasons + 1] = 'courier ' .. courier .. ' has two routes in the commit'
+  elseif not gets[courier] then
+    reasons[#reasons + 1] = 'courier ' .. courier .. ' has a route but gets no order'
+  else
+    route_of[courier] = route
   end
 end
 -- Whether the orders the couriers with a route held before are picked up: one HMGET.
@@ -178,7 +189,7 @@ end
 local count = #orders
 local fresh = 0
 -- One HSET/ZREM/ZADD per chunk for every new pair; the couriers' loads and held lists
--- re-read after the moves (one HMGET each) and written by one HSET per chunk.
+-- (re-read after the moves, if any: one HMGET each) written by one HSET per chunk.
 local status_pairs, assign_pairs, opened, offered, added, targets = {}, {}, {}, {}, {}, {}
 local new_status = offer_ms > 0 and 'offered' or 'assigned'
 local expires = tonumber(now) * 1000 + offer_ms
@@ -219,8 +230,10 @@ if count > 0 then
   if #status_pairs > 0 then call_chunked('HSET', K_STATUS, status_pairs, 2) end
   if fresh > 0 then call_chunked('ZREM', K_OPEN, opened, 1) end
   if #offered > 0 then call_chunked('ZADD', K_OFFERS, offered, 2) end
-  local load_now = hash_values(K_LOAD, targets)
-  local held_now = hash_values(K_HELD, targets)
+  local load_now, held_now = load_of, held_before
+  if moving then
+    load_now, held_now = hash_values(K_LOAD, targets), hash_values(K_HELD, targets)
+  end
   local load_pairs, held_pairs = {}, {}
   for _, courier in ipairs(targets) do
     local list, held = added[courier], held_now[courier]
