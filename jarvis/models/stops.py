@@ -79,10 +79,6 @@ def placed(held: Sequence[HeldOrder], stops: Sequence[Stop]) -> tuple[HeldOrder,
     return tuple(out)
 
 
-# A stop while planning: a held order (Order) or a new one (task index of the problem).
-_Ref = tuple[Order | int, bool]
-
-
 def planned_stops(
     problem: CityProblem,
     held: Mapping[str, Sequence[HeldOrder]],
@@ -92,35 +88,49 @@ def planned_stops(
     """The stop order of every courier that ``pairs`` (task index, worker index, in
     decision order) give orders to; ``bundles`` maps a worker to the bundle it took."""
     bundles = bundles or {}
+    task_ids, ids = problem.task_ids, problem.worker_ids
     by_worker: dict[int, list[int]] = {}
     for t, w in pairs:
         by_worker.setdefault(w, []).append(t)
-    ids = problem.worker_ids
-    routes: dict[int, list[_Ref]] = {}
+    # routes are built as stops already (order id, is pickup); a stop of a new order is
+    # timed from the problem's arrays (its task index), one of a held order from it
+    routes: dict[int, list[Stop]] = {}
+    held_orders: dict[int, dict[str, Order]] = {}  # worker -> order id -> held order
     for w in by_worker:
         holds = held.get(ids[w])
-        routes[w] = [(order, up) for order, up in plan(holds)] if holds else []
+        if not holds:
+            routes[w] = []
+            continue
+        stops = plan(holds)
+        held_orders[w] = {order.id: order for order, _ in stops}
+        routes[w] = [(order.id, up) for order, up in stops]
     for w, b in bundles.items():
-        routes[w] += [(b.first, True), (b.second, True)]
-        routes[w] += [(b.drop_first, False), (b.drop_second, False)]
-    # the first new order of each courier: placed as priced, all at once
+        routes[w] += [(task_ids[b.first], True), (task_ids[b.second], True)]
+        routes[w] += [(task_ids[b.drop_first], False), (task_ids[b.drop_second], False)]
+    # the first new order of each courier: placed as priced, all at once (a courier
+    # holding nothing simply takes it: pickup, then drop-off)
     first = [(ts[0], w) for w, ts in by_worker.items() if w not in bundles]
-    if first:
-        tasks = np.array([t for t, _ in first], np.intp)
-        workers = np.array([w for _, w in first], np.intp)
+    placing = [(t, w) for t, w in first if routes[w]]
+    for t, w in first:
+        if not routes[w]:
+            routes[w] = [(task_ids[t], True), (task_ids[t], False)]
+    if placing:
+        tasks = np.array([t for t, _ in placing], np.intp)
+        workers = np.array([w for _, w in placing], np.intp)
         at_i, at_j = problem.best_insertions(tasks, workers)
-        for (t, w), i, j in zip(first, at_i.tolist(), at_j.tolist(), strict=True):
-            routes[w] = _insert(routes[w], t, max(i, 0), max(j, 0))
+        for (t, w), i, j in zip(placing, at_i.tolist(), at_j.tolist(), strict=True):
+            routes[w] = _insert(routes[w], task_ids[t], max(i, 0), max(j, 0))
     # further new orders of a courier: one by one into the route so far; the n-th
     # further order of every courier at once, routes of equal length stacked
     further = {w: ts[1:] for w, ts in by_worker.items() if w not in bundles and len(ts) > 1}
+    index_of = {task_ids[t]: t for t, _ in pairs} if further else {}
     n = 0
     while further:
         by_length: dict[int, list[tuple[int, int]]] = {}
         for w, ts in further.items():
             by_length.setdefault(len(routes[w]), []).append((w, ts[n]))
         for group in by_length.values():
-            stack = _timed_stack(problem, [(w, routes[w]) for w, _ in group])
+            stack = _timed_stack(problem, [(w, routes[w]) for w, _ in group], index_of, held_orders)
             table, pi, pj = pair_table(
                 stack,
                 np.arange(len(group), dtype=np.intp),
@@ -130,43 +140,44 @@ def planned_stops(
                 problem.now,
             )
             for (w, t), best in zip(group, table.argmin(axis=1).tolist(), strict=True):
-                routes[w] = _insert(routes[w], t, int(pi[best]), int(pj[best]))
+                routes[w] = _insert(routes[w], task_ids[t], int(pi[best]), int(pj[best]))
         n += 1
         further = {w: ts for w, ts in further.items() if len(ts) > n}
-    task_ids = problem.task_ids
-    return {
-        ids[w]: tuple((task_ids[key] if isinstance(key, int) else key.id, up) for key, up in stops)
-        for w, stops in routes.items()
-    }
+    return {ids[w]: tuple(stops) for w, stops in routes.items()}
 
 
-def _insert(stops: list[_Ref], task: int, i: int, j: int) -> list[_Ref]:
-    """``stops`` with ``task``'s pickup before stop ``i`` and its drop-off before ``j``."""
-    return [*stops[:i], (task, True), *stops[i:j], (task, False), *stops[j:]]
+def _insert(stops: list[Stop], order: str, i: int, j: int) -> list[Stop]:
+    """``stops`` with ``order``'s pickup before stop ``i`` and its drop-off before ``j``."""
+    return [*stops[:i], (order, True), *stops[i:j], (order, False), *stops[j:]]
 
 
-def _timed_stack(problem: CityProblem, routes: Sequence[tuple[int, Sequence[_Ref]]]) -> RouteStack:
+def _timed_stack(
+    problem: CityProblem,
+    routes: Sequence[tuple[int, Sequence[Stop]]],
+    index_of: Mapping[str, int],
+    held_orders: Mapping[int, Mapping[str, Order]],
+) -> RouteStack:
     """The routes of workers through their stops (all of one length), timed as the
-    problem times routes, stacked. The stops of new orders are gathered from the
-    problem's arrays at once; only held orders' stops are read one by one."""
+    problem times routes, stacked. A stop of a new order (``index_of``: its task index)
+    is gathered from the problem's arrays with all the others at once; a held order's
+    (``held_orders``, by worker) is read from the order."""
     cfg, now = problem.config, problem.now
     r, m = len(routes), len(routes[0][1])
-    keys = [key for _, stops in routes for key, _ in stops]
+    keys = [order for _, stops in routes for order, _ in stops]
     ups = np.array([up for _, stops in routes for _, up in stops], bool)
-    tasks = np.array([key if isinstance(key, int) else 0 for key in keys], np.intp)
+    found = np.array([index_of.get(key, -1) for key in keys], np.intp)
+    tasks = np.maximum(found, 0)
     ll = np.where(ups[:, None], problem.pickup[tasks], problem.dropoff[tasks])
     ready = np.where(ups, problem.ready_in[tasks], -np.inf)
     weight = np.where(ups, 0.0, problem.weight[tasks])
     slack = problem.slack[tasks].astype(float)
-    for k, key in enumerate(keys):
-        if isinstance(key, int):
-            continue
-        up = bool(ups[k])
-        point = key.pickup if up else key.dropoff
+    for k in np.flatnonzero(found < 0).tolist():
+        order, up = held_orders[routes[k // m][0]][keys[k]], bool(ups[k])
+        point = order.pickup if up else order.dropoff
         ll[k] = (point.lat, point.lon)
-        ready[k] = key.ready_at - now if up else -np.inf
-        weight[k] = 0.0 if up else 1.0 + cfg.priority_weight * key.priority
-        slack[k] = key.created_at + cfg.promise_s - now
+        ready[k] = order.ready_at - now if up else -np.inf
+        weight[k] = 0.0 if up else 1.0 + cfg.priority_weight * order.priority
+        slack[k] = order.created_at + cfg.promise_s - now
     workers = np.array([w for w, _ in routes], np.intp)
     stops_ll = ll.reshape(r, m, 2)
     stops_xy = local_xy_km(stops_ll[..., 0].ravel(), stops_ll[..., 1].ravel(), *problem.ref)
