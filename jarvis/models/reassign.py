@@ -154,6 +154,8 @@ def tick_routes(decision: Decision, moves: Sequence[Move]) -> dict[str, tuple[St
     """The stop order to store for every courier a tick's assignments and moves give
     orders to: a move's target's comes with the move; an order moved away leaves every
     other courier's stop order."""
+    if not moves:
+        return dict(decision.routes)
     routes = dict(decision.routes)
     for m in moves:
         routes[m.worker] = m.stops

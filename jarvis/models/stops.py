@@ -40,7 +40,7 @@ Stop = tuple[str, bool]
 
 def stops_text(stops: Sequence[Stop]) -> str:
     """The stored form of a stop order: ``"+o1 +o2 -o1 -o2"``."""
-    return " ".join(("+" if up else "-") + order for order, up in stops)
+    return " ".join(["+" + order if up else "-" + order for order, up in stops])
 
 
 def parse_stops(text: str) -> tuple[Stop, ...]:
