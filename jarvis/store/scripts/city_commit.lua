@@ -71,14 +71,18 @@ end
 
 -- The couriers of the commit, each once: every pair's courier and every move's old one.
 local involved, is_involved, moving = {}, {}, false
-for n = 1, #orders do
-  for _, courier in ipairs({couriers[n], froms[n]}) do
-    if courier ~= '' and not is_involved[courier] then
-      is_involved[courier] = true
-      involved[#involved + 1] = courier
-    end
+local function involve(courier)
+  if not is_involved[courier] then
+    is_involved[courier] = true
+    involved[#involved + 1] = courier
   end
-  moving = moving or froms[n] ~= ''
+end
+for n = 1, #orders do
+  involve(couriers[n])
+  if froms[n] ~= '' then
+    involve(froms[n])
+    moving = true
+  end
 end
 local statuses = call_chunked('HMGET', K_STATUS, orders, 1)
 local capacity_of = hash_values(K_CAP, involved)
