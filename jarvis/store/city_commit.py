@@ -40,6 +40,18 @@ class CommitResult:
     marker: str = ""  # out-stream id of the tick marker, when accepted
 
 
+def script_keys(keys: PartitionKeys) -> dict[str, str]:
+    """``city_commit.lua``'s keys of a partition, by name."""
+    return {
+        "epoch": keys.epoch, "stats": keys.stats, "order_status": keys.order_status,
+        "open": keys.open_orders, "assignments": keys.assignments,
+        "courier_capacity": keys.courier_capacity, "courier_load": keys.courier_load,
+        "courier_orders": keys.courier_orders, "online": keys.couriers_online,
+        "out": keys.decisions_out, "offers": keys.offers, "reassigned": keys.reassigned,
+        "courier_routes": keys.courier_routes,
+    }  # fmt: skip
+
+
 def _ids(*values: object) -> bool:
     return all(isinstance(x, str) and x for x in values)
 
@@ -87,15 +99,7 @@ def commit_tick(
             stored += (courier, stops_text(stops))
     args["pairs"] = orjson.dumps(flat).decode()
     args["routes"] = orjson.dumps(stored).decode()
-    script_keys = {
-        "epoch": keys.epoch, "stats": keys.stats, "order_status": keys.order_status,
-        "open": keys.open_orders, "assignments": keys.assignments,
-        "courier_capacity": keys.courier_capacity, "courier_load": keys.courier_load,
-        "courier_orders": keys.courier_orders, "online": keys.couriers_online,
-        "out": keys.decisions_out, "offers": keys.offers, "reassigned": keys.reassigned,
-        "courier_routes": keys.courier_routes,
-    }  # fmt: skip
-    reply = scripts.run(CITY_COMMIT, partition, script_keys, args, epoch=epoch)
+    reply = scripts.run(CITY_COMMIT, partition, script_keys(keys), args, epoch=epoch)
     if int(reply[0]) == 1:
         return CommitResult(True, (), text(reply[1]))
     conflicts = tuple(text(r) for r in reply[1:])

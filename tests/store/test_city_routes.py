@@ -3,11 +3,15 @@ checked against what the courier holds, followed by the snapshot and the courier
 
 from __future__ import annotations
 
+import orjson
 import redis
 
 from jarvis.models import CityConfig, decide_city, plan
 from jarvis.models.stops import stops_of
 from jarvis.store.city import CityStore
+from jarvis.store.city_commit import script_keys
+from jarvis.store.replies import text
+from jarvis.store.specs import CITY_COMMIT, Arg
 from tests.store.builders import courier, dump, event, order
 from tests.store.test_city_flow import CITY, EPOCH, feed
 
@@ -88,6 +92,29 @@ def test_a_stop_order_that_disagrees_with_what_the_courier_holds_changes_nothing
     done = (("o1", P), ("o2", P), ("o2", D), ("o1", D))
     assert store.commit(EPOCH, 2, [("o2", "c1")], 2001.0, routes={"c1": done}).accepted
     assert _held_stops(store, "c1") == done[1:]
+
+
+def test_the_script_refuses_a_stop_order_given_twice_or_for_a_courier_it_gives_no_order(
+    rds: redis.Redis, namespace: str
+) -> None:
+    # CityStore.commit never sends such stop orders; the script refuses them anyway
+    store = _setup(rds, namespace)
+    before = dump(rds, namespace)
+    route = "+o2 -o2 -o1"
+    cases = {
+        "courier c2 has a route but gets no order": ["c1", route, "c2", "+o3 -o3"],
+        "courier c1 has two routes in the commit": ["c1", route, "c1", route],
+    }
+    for reason, routes in cases.items():
+        args: dict[str, Arg] = {"tick": 2, "now": 2001.0, "partition": CITY, "out_maxlen": 1000,
+                "offer_ms": 0, "max_moves": 0, "pairs": orjson.dumps(["o2", "c1", ""]).decode(),
+                "routes": orjson.dumps(routes).decode()}  # fmt: skip
+        reply = store.scripts.run(CITY_COMMIT, CITY, script_keys(store.keys), args, epoch=EPOCH)
+        assert [int(reply[0]), *(text(r) for r in reply[1:])] == [0, reason]
+    after = dump(rds, namespace)
+    stats = after.pop(store.keys.stats)
+    assert stats == {**before.pop(store.keys.stats), "conflicts": str(len(cases))}
+    assert after == before
 
 
 def test_a_move_leaves_the_old_stop_order_and_joins_the_new_one_where_it_was_priced(
