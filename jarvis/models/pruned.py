@@ -285,37 +285,76 @@ def _solve(
         within = np.arange(len(rep)) - np.repeat(np.cumsum(copies) - copies, copies)
         rows, col, edge_cost = t[rep], first_col[w[rep]] + within, cost[rep]
         per_row = np.bincount(rows, minlength=n_tasks)
-    indptr = np.zeros(n_tasks + 1, np.intp)
-    np.cumsum(per_row + 1, out=indptr[1:])
     shift = float(cost.min()) - 1.0  # every weight > 0: the solver ignores zeros
-    data = np.full(int(indptr[-1]), -shift)  # the "leave" entries keep this value
-    indices = np.empty(int(indptr[-1]), np.intp)
-    indices[indptr[1:] - 1] = n_cols + np.arange(n_tasks)  # each row's last: "leave"
-    at = np.arange(len(rows)) + rows
-    data[at] = edge_cost - shift
-    indices[at] = col
-    graph = csr_matrix((data, indices, indptr), shape=(n_tasks, n_cols + n_tasks))
-    r, c = min_weight_full_bipartite_matching(graph)
-    matched = c < n_cols
-    sel = r[matched]
-    chosen = np.repeat(np.arange(n_workers), usable)[c[matched]]
-    owner = np.full(n_cols, -1, np.intp)
-    owner[c[matched]] = sel
-    # the chosen pair's cost, found in the task's row of candidates
-    hit = (worker[sel] == chosen[:, None]) & useful[sel]
-    assigned = np.full(n_tasks, np.nan)
-    assigned[sel] = reduced[sel, hit.argmax(axis=1)]
-    p = _duals(n_tasks, rows, col, edge_cost, owner, assigned)
-    if p is None:
-        return sel, chosen, assigned[sel], None
-    u = np.where(np.isnan(assigned), 0.0, assigned + p)
-    # a worker's price: the least over its slots (an unused or unbuilt slot is free)
-    column_price = np.where(owner >= 0, p[np.maximum(owner, 0)], 0.0)
-    price = np.zeros(n_workers)
-    full = usable > 0
-    price[full] = np.minimum.reduceat(column_price, first_col[full])
-    price[usable < problem.slots] = 0.0
-    return sel, chosen, assigned[sel], (u, price)
+    weight = edge_cost - shift
+    # First every task with a useful pair must take one (no "leave" columns: a fifth
+    # fewer columns, and the solver's time grows with them); the duals then show whether
+    # leaving some task would have paid, and only then is the solve repeated with them.
+    for leave in (False, True):
+        found = _match(rows, col, weight, per_row, n_cols, -shift if leave else None)
+        if found is None:
+            continue
+        sel, c = found
+        chosen = np.repeat(np.arange(n_workers), usable)[c]
+        owner = np.full(n_cols, -1, np.intp)
+        owner[c] = sel
+        # the chosen pair's cost, found in the task's row of candidates
+        hit = (worker[sel] == chosen[:, None]) & useful[sel]
+        assigned = np.full(n_tasks, np.nan)
+        assigned[sel] = reduced[sel, hit.argmax(axis=1)]
+        p = _duals(n_tasks, rows, col, edge_cost, owner, assigned)
+        if p is None:
+            if leave:
+                return sel, chosen, assigned[sel], None
+            continue
+        u = np.where(np.isnan(assigned), 0.0, assigned + p)
+        # a worker's price: the least over its slots (an unused or unbuilt slot is free)
+        column_price = np.where(owner >= 0, p[np.maximum(owner, 0)], 0.0)
+        price = np.zeros(n_workers)
+        full = usable > 0
+        price[full] = np.minimum.reduceat(column_price, first_col[full])
+        price[usable < problem.slots] = 0.0
+        return sel, chosen, assigned[sel], (u, price)
+    raise AssertionError("unreachable: the solve with leave columns always matches")
+
+
+def _match(
+    rows: IntArray,
+    col: IntArray,
+    weight: FloatArray,
+    per_row: IntArray,
+    n_cols: int,
+    leave: float | None,
+) -> tuple[IntArray, IntArray] | None:
+    """A minimum-weight matching of the pairs (``rows`` ascending, ``weight > 0``) that
+    gives every task with a pair a column: with ``leave``, each task also has a private
+    "leave" column of that weight (always possible); without, ``None`` when no such
+    matching exists. Returns the tasks matched to a worker's column, and those columns."""
+    n_tasks = len(per_row)
+    if leave is not None:
+        indptr = np.zeros(n_tasks + 1, np.intp)
+        np.cumsum(per_row + 1, out=indptr[1:])
+        data = np.full(int(indptr[-1]), leave)  # the "leave" entries keep this value
+        indices = np.empty(int(indptr[-1]), np.intp)
+        indices[indptr[1:] - 1] = n_cols + np.arange(n_tasks)  # each row's last: "leave"
+        at = np.arange(len(rows)) + rows
+        data[at] = weight
+        indices[at] = col
+        graph = csr_matrix((data, indices, indptr), shape=(n_tasks, n_cols + n_tasks))
+        r, c = min_weight_full_bipartite_matching(graph)
+        matched = c < n_cols
+        return r[matched], c[matched]
+    active = np.flatnonzero(per_row)
+    if len(active) > n_cols:
+        return None
+    indptr = np.zeros(len(active) + 1, np.intp)
+    np.cumsum(per_row[active], out=indptr[1:])
+    graph = csr_matrix((weight, col, indptr), shape=(len(active), n_cols))
+    try:
+        r, c = min_weight_full_bipartite_matching(graph)
+    except ValueError:  # no matching gives every such task a worker
+        return None
+    return active[r], c
 
 
 def _duals(
