@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -56,6 +57,9 @@ SPARSE_FROM = 4
 PAIR_CHUNK = 65_536
 
 _VEHICLE_CODE = {v.value: i for i, v in enumerate(VEHICLES)}
+_ID, _ONLINE, _POSITION = attrgetter("id"), attrgetter("online"), attrgetter("position")
+_LAT, _LON, _VEHICLE = attrgetter("lat"), attrgetter("lon"), attrgetter("vehicle")
+_CAPACITY = attrgetter("capacity")
 
 
 def _table(rows: Sequence[tuple[float, ...]], width: int) -> FloatArray:
@@ -96,10 +100,12 @@ class CityProblem:
         ``forbidden`` (order id, courier id) pairs are ineligible."""
         task_ids = [o.id for o in orders]
         check_unique(task_ids, "order")
-        check_unique([c.id for c in couriers], "courier")
+        courier_ids = list(map(_ID, couriers))
+        check_unique(courier_ids, "courier")
         if not np.isfinite(now):
             raise DispatchError(f"now must be finite, got {now!r}")
-        online = [c for c in couriers if c.online]
+        every_online = all(map(_ONLINE, couriers))
+        online = couriers if every_online else [c for c in couriers if c.online]
         rules = rules or Rules()
         self.now = float(now)
         self.config = config
@@ -109,7 +115,7 @@ class CityProblem:
             self.estimator.s_per_km if type(self.estimator) is StraightLineEstimator else None
         )
         self._task_ids = tuple(task_ids)
-        self._worker_ids = tuple([c.id for c in online])
+        self._worker_ids = tuple(courier_ids if every_online else map(_ID, online))
 
         # one pass over the records each: every number of an order, of a courier
         order_table = _table(
@@ -120,13 +126,15 @@ class CityProblem:
             ],
             7,
         )  # fmt: skip
-        code = _VEHICLE_CODE
-        courier_table = _table(
-            [(c.position.lat, c.position.lon, code[c.vehicle], c.capacity) for c in online],
-            4,
-        )
+        # one pass over the couriers per field (attrgetter: no Python frame per record)
+        positions = list(map(_POSITION, online))
+        position = np.empty((len(online), 2))
+        position[:, 0] = np.fromiter(map(_LAT, positions), float, len(online))
+        position[:, 1] = np.fromiter(map(_LON, positions), float, len(online))
+        vehicle_codes = map(_VEHICLE_CODE.__getitem__, map(_VEHICLE, online))
+        vehicle = np.fromiter(vehicle_codes, np.intp, len(online))
+        capacity = np.fromiter(map(_CAPACITY, online), np.intp, len(online))
         pickup, dropoff = order_table[:, 0:2], order_table[:, 2:4]
-        position = courier_table[:, 0:2]
         _latlon(pickup, "order pickup")
         _latlon(dropoff, "order dropoff")
         _latlon(position, "courier position")
@@ -148,7 +156,7 @@ class CityProblem:
         self.drop_xy = drop_xy
         self.trip_km = np.hypot(*(drop_xy - self.task_xy).T) if len(orders) else np.zeros(0)
 
-        self.vehicle = courier_table[:, 2].astype(np.intp)
+        self.vehicle = vehicle
         by_vehicle = {
             v: rules.limits(Courier(id="x", position=Point(lat=0, lon=0), vehicle=v))
             for v in VEHICLES
@@ -163,7 +171,6 @@ class CityProblem:
         self.max_km = self.vehicle_max_km[self.vehicle]
         self.max_s = self.vehicle_max_s[self.vehicle]
         self.min_priority = self.vehicle_min_priority[self.vehicle]
-        capacity = courier_table[:, 3].astype(np.intp)
         self._slots = np.minimum(capacity, max_tasks[self.vehicle])
 
         self.priority = order_table[:, 6].astype(np.int64)
