@@ -396,14 +396,20 @@ def _duals(
     src, dst = rows[edge], target[edge]
     slack = cost[edge] - base[src]
     binding = slack < upper[src]
-    src, dst, slack = src[binding], dst[binding], slack[binding]
-    for _ in range(n_tasks + 2):
-        before = p.copy()
-        np.maximum.at(p, dst, p[src] - slack)
-        if np.array_equal(before, p):
-            break
-    else:
-        return None
+    # edges grouped by target once, so each pass is one gather and one segmented max
+    by_dst = np.argsort(dst[binding], kind="stable")
+    src, dst, slack = src[binding][by_dst], dst[binding][by_dst], slack[binding][by_dst]
+    if len(dst):
+        starts = np.flatnonzero(np.concatenate([[True], dst[1:] != dst[:-1]]))
+        targets = dst[starts]
+        for _ in range(n_tasks + 2):
+            best = np.maximum.reduceat(p[src] - slack, starts)
+            raised = best > p[targets]
+            if not raised.any():
+                break
+            p[targets[raised]] = best[raised]
+        else:
+            return None
     if (p > upper).any():
         return None
     return p
