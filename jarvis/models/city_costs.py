@@ -110,8 +110,12 @@ def free_pairs(
         task_xy, worker_xy = problem.task_xy, problem.worker_xy
         distance = np.hypot(task_xy[t, 0] - worker_xy[w, 0], task_xy[t, 1] - worker_xy[w, 1])
     to_pickup = distance * s_per_km
-    ineligible = (distance > problem.max_km[w]) | (to_pickup > problem.max_s[w])
-    ineligible |= problem.priority[t] < problem.min_priority[w]
+    ineligible = distance > problem.max_km[w]
+    # the limits no vehicle sets are not checked pair by pair
+    if np.isfinite(problem.vehicle_max_s).any():
+        ineligible |= to_pickup > problem.max_s[w]
+    if problem.vehicle_min_priority.any():
+        ineligible |= problem.priority[t] < problem.min_priority[w]
     if problem.declined:
         t_all = np.broadcast_to(t, distance.shape).ravel().tolist()
         w_all = np.broadcast_to(w, distance.shape).ravel().tolist()
@@ -126,11 +130,17 @@ def _reduced(
     problem: CityProblem, t: IntArray, to_pickup: FloatArray, s_per_km: FloatArray
 ) -> FloatArray:
     """The reduced cost of orders ``t`` reached in ``to_pickup`` seconds, eligible."""
-    x = np.maximum(to_pickup, problem.ready_in[t]) + problem.trip_km[t] * s_per_km
-    cost = problem.weight[t] * (
-        x + problem.config.lateness_weight * np.maximum(x - problem.slack[t], 0.0)
-    )
-    out: FloatArray = np.minimum(cost - problem.leave[t], 0.0)
+    x = np.maximum(to_pickup, problem.ready_in[t])
+    x += problem.trip_km[t] * s_per_km
+    lateness = problem.config.lateness_weight
+    if lateness > 0:
+        late = np.subtract(x, problem.slack[t])
+        np.maximum(late, 0.0, out=late)
+        late *= lateness
+        x += late
+    x *= problem.weight[t]
+    x -= problem.leave[t]
+    out: FloatArray = np.minimum(x, 0.0, out=x)
     return out
 
 
