@@ -11,15 +11,23 @@ the dense matrix does not shrink the solve. This path never builds that matrix:
    courier only near it or when the fast ones are taken (measured at 500 x 2,000: of
    the 16 nearest of each vehicle, orders used about 92 % cars, 8 % scooters, under
    1 % bikes, and no scooter or bike beyond the second nearest mattered to the bound;
-   cars up to the 16th and beyond).
+   cars up to the 16th and beyond). An order ready now sees only
+   :data:`PER_FASTEST_READY` of the fastest: the couriers near an order not ready yet
+   all cost the same (it waits for whichever comes), so its check fails, whatever the
+   prices, unless it sees every courier within that radius; an order ready now has no
+   such radius.
 2. *Bound.* With the straight-line estimator the reduced cost of an order with a free
    courier of a given vehicle only grows with the distance between them (ineligible
    pairs are 0, above every useful one), and a courier with a route never costs less
    than a free one at its position. So the ``k + 1``-th nearest courier of each vehicle
    gives a lower bound ``bound[t]`` of every pair of order ``t`` left out.
 3. *Solve* the candidate pairs as a sparse assignment problem
-   (``scipy.sparse.csgraph.min_weight_full_bipartite_matching``), each order with a
-   private "leave it" column of cost 0, each courier with one column per usable slot.
+   (``scipy.sparse.csgraph.min_weight_full_bipartite_matching``), each courier with one
+   column per usable slot. Its LAPJVsp scans every column at each step, so the first
+   solve gives every order with a useful candidate a courier, without the private
+   "leave it" column of cost 0 each order may need (a fifth of the columns at 500 x
+   2,000): the certificate below proves that leaving no order would have paid, and when
+   it cannot (or no such matching exists) the solve is repeated with those columns.
 4. *Certificate.* From the optimal matching, dual prices are computed exactly: with
    ``p[t]`` the shortest-path distance from order ``t`` to "a free column" in the graph
    of alternating moves (Bellman-Ford; every cycle is non-negative because the matching
@@ -64,6 +72,8 @@ log = logging.getLogger(__name__)
 
 #: Nearest couriers of the fastest vehicle every order sees in the first round.
 PER_FASTEST = 32
+#: ... and of those an order ready now sees (see :meth:`_Candidates.nearest`).
+PER_FASTEST_READY = 8
 #: Nearest couriers of each slower vehicle every order sees in the first round.
 PER_SLOWER = 4
 #: The path is taken when the couriers' free slots are at least this many times the orders.
@@ -119,10 +129,10 @@ class _Candidates:
     def nearest(
         self, rows: IntArray, k_fast: int, k_slow: int
     ) -> tuple[IntArray, FloatArray, FloatArray, BoolArray]:
-        """Per order of ``rows``: its ``k_fast`` nearest couriers of the fastest vehicle and
-        ``k_slow`` of every other (a row of worker indices) with their distances, the
-        lower bound of its every other pair, and whether some other pair could be
-        eligible (declines aside)."""
+        """Per order of ``rows``: its ``k_fast`` nearest couriers of the fastest vehicle
+        (fewer if it is ready now) and ``k_slow`` of every other (a row of worker indices,
+        -1 where a row has fewer) with their distances, the lower bound of its every
+        other pair, and whether some other pair could be eligible (declines aside)."""
         problem = self.problem
         parts: list[IntArray] = []
         distances: list[FloatArray] = []
@@ -131,6 +141,27 @@ class _Candidates:
         xy = problem.task_xy[rows]
         for code, members, tree, fastest in self.trees:
             k = k_fast if fastest else k_slow
+            k_ready = max(1, k * PER_FASTEST_READY // PER_FASTEST)
+            if fastest and k_ready < k < len(members):
+                # an order ready now has no radius of couriers who all cost the same (it
+                # waits for none of them): its nearest few decide; the others see k
+                ready = problem.ready_in[rows] <= 0.0
+                groups = [(np.flatnonzero(ready), k_ready), (np.flatnonzero(~ready), k)]
+                near_v = np.full((len(rows), k), -1, np.intp)
+                distance_v = np.full((len(rows), k), np.inf)
+                for g, k_g in groups:
+                    if len(g):
+                        distance, near = tree.query(xy[g], k=k_g + 1)
+                        near_v[g, :k_g] = members[np.asarray(near, np.intp)[:, :k_g]]
+                        distance_v[g, :k_g] = np.asarray(distance)[:, :k_g]
+                        low, eligible = distance_bound(
+                            problem, rows[g], code, np.asarray(distance)[:, k_g]
+                        )
+                        bound[g] = np.minimum(bound[g], low)
+                        may_be_eligible[g] |= eligible
+                parts.append(near_v)
+                distances.append(distance_v)
+                continue
             if len(members) <= k:  # every courier of this vehicle is a candidate
                 parts.append(np.broadcast_to(members, (len(rows), len(members))))
                 distances.append(cdist(xy, problem.worker_xy[members]))
@@ -181,9 +212,10 @@ def solve_pruned(
             # of them, at its courier's price, and the bound beyond, stay above u
             k, k_slow = 4 * k, 4 * k_slow
             near, distance, far, far_eligible = candidates.nearest(rows, k, k_slow)
-            reduced, ineligible = pair_reduced(problem, rows[:, None], near, distance)
+            reduced, ineligible = _costs(problem, rows, near, distance)
             seen = ~ineligible
-            below = (reduced + price[near] < u[rows, None]).any(axis=1) | (u[rows] > far)
+            at_price = reduced + np.where(near >= 0, price[near], np.inf)
+            below = (at_price < u[rows, None]).any(axis=1) | (u[rows] > far)
             if problem.declined:
                 below |= ~(eligible_any[rows] | seen.any(axis=1)) & far_eligible
             table.other_eligible[rows] = seen.any(axis=1) | far_eligible
@@ -244,7 +276,7 @@ class _Table:
             self.worker = np.pad(self.worker, grow, constant_values=-1)
             self.reduced = np.pad(self.reduced, grow)
             self.eligible = np.pad(self.eligible, grow)
-        reduced, ineligible = pair_reduced(self.problem, rows[:, None], near, distance)
+        reduced, ineligible = _costs(self.problem, rows, near, distance)
         self.worker[rows] = -1
         self.worker[rows, :width] = near
         self.reduced[rows] = 0.0
@@ -254,6 +286,22 @@ class _Table:
         self.bound[rows] = bound
         self.other_eligible[rows] = eligible
         self.other_useful[rows] = False
+
+
+def _costs(
+    problem: CityProblem, rows: IntArray, near: IntArray, distance: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Reduced costs and ineligibility of each order of ``rows`` with its candidates
+    ``near`` at ``distance`` (-1: no candidate there, reduced cost 0 and ineligible)."""
+    none = near < 0
+    if not none.any():
+        return pair_reduced(problem, rows[:, None], near, distance)
+    reduced, ineligible = pair_reduced(
+        problem, rows[:, None], np.where(none, 0, near), np.where(none, 0.0, distance)
+    )
+    reduced[none] = 0.0
+    ineligible[none] = True
+    return reduced, ineligible
 
 
 def _solve(
