@@ -76,12 +76,12 @@ end
 local function write_new()
   if #submitted == 0 then return end
   local heads = {}
-  for queue, members in pairs(by_queue) do
+  for at, members in pairs(by_queue) do
     for first = 1, #members, 2000 do
-      redis.call('ZADD', queue, unpack(members, first, math.min(first + 1999, #members)))
+      redis.call('ZADD', KEYS[at], unpack(members, first, math.min(first + 1999, #members)))
     end
-    heads[#heads + 1] = lowest[queue][2]
-    heads[#heads + 1] = queue
+    heads[#heads + 1] = lowest[at][2]
+    heads[#heads + 1] = KEYS[at]
   end
   for first = 1, #heads, 2000 do
     redis.call('ZADD', K_HEADS, 'LT', unpack(heads, first, math.min(first + 1999, #heads)))
@@ -110,15 +110,17 @@ handlers.work_submitted = function(id, json, score, queue_at)
   new_items[id] = true
   new_fields[#new_fields + 1] = id
   new_fields[#new_fields + 1] = json
-  local members = by_queue[queue]
+  -- by the queue's index in KEYS (queue_key checked it), so every key written is KEYS[i]
+  local at = tonumber(queue_at)
+  local members = by_queue[at]
   if not members then
     members = {}
-    by_queue[queue] = members
+    by_queue[at] = members
   end
   members[#members + 1] = score
   members[#members + 1] = id
   local value = tonumber(score)
-  if not lowest[queue] or value < lowest[queue][1] then lowest[queue] = {value, score} end
+  if not lowest[at] or value < lowest[at][1] then lowest[at] = {value, score} end
   return nil, submitted
 end
 
