@@ -271,12 +271,23 @@ class _Table:
     ) -> None:
         """Make ``near``, at ``distance``, the candidates of ``rows`` (costed here)."""
         width = near.shape[1]
-        if width > self.worker.shape[1]:
-            grow = ((0, 0), (0, width - self.worker.shape[1]))
-            self.worker = np.pad(self.worker, grow, constant_values=-1)
-            self.reduced = np.pad(self.reduced, grow)
-            self.eligible = np.pad(self.eligible, grow)
         reduced, ineligible = _costs(self.problem, rows, near, distance)
+        if self.worker.shape[1] == 0 and len(rows) == len(self.worker):  # the first round
+            self.worker = np.empty(near.shape, np.intp)
+            self.worker[rows] = near
+            self.reduced = np.empty(reduced.shape)
+            self.reduced[rows] = reduced
+            self.eligible = np.empty(ineligible.shape, bool)
+            self.eligible[rows] = ~ineligible
+            self.bound[rows] = bound
+            self.other_eligible[rows] = eligible
+            return
+        if width > self.worker.shape[1]:
+            extra = width - self.worker.shape[1]
+            n = len(self.worker)
+            self.worker = np.hstack([self.worker, np.full((n, extra), -1, np.intp)])
+            self.reduced = np.hstack([self.reduced, np.zeros((n, extra))])
+            self.eligible = np.hstack([self.eligible, np.zeros((n, extra), bool)])
         self.worker[rows] = -1
         self.worker[rows, :width] = near
         self.reduced[rows] = 0.0
