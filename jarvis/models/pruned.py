@@ -426,6 +426,7 @@ def _duals(
 ) -> FloatArray | None:
     """The least prices ``p`` of the columns the tasks of an optimal matching hold (see
     the module docstring), or ``None`` if they do not converge or are not feasible.
+    ``rows`` (the task of each pair) ascend.
 
     With ``p >= 0`` the price of each used column (``v = -p``): a matched task ``i`` on
     column ``c(i)`` has ``u[i] = cost(i, c(i)) + p[i]``, and every pair ``(i, j)`` of a
@@ -442,7 +443,11 @@ def _duals(
     # upper bounds: leaving a task, or moving it to a free column, never pays
     upper = np.where(matched, -base, np.inf)
     free_col = ~used & matched[rows]
-    np.minimum.at(upper, rows[free_col], cost[free_col] - base[rows[free_col]])
+    if free_col.any():  # ``rows`` ascend: a segmented min per task
+        moves = np.where(free_col, cost - base[rows], np.inf)
+        starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+        tasks = rows[starts]
+        upper[tasks] = np.minimum(upper[tasks], np.minimum.reduceat(moves, starts))
     if (upper[matched] < 0.0).any() or (~matched[rows] & ~used & (cost < 0.0)).any():
         return None
     # lower bounds from tasks left unassigned: 0 - p[owner] <= cost
