@@ -147,7 +147,7 @@ CITY_APPLY = ScriptSpec(
         "partition",
         "out_maxlen",
         "now_ms",
-        "batch",  # JSON: one [stream_id, type, event_id, a, b, c, d] per entry
+        "batch",  # JSON: flat, [stream_id, type, event_id, a, b, c, d] of each entry in turn
     ),
     fenced=True,
     libs=("apply_lib", *_HELD),
@@ -403,7 +403,7 @@ WORK_APPLY = ScriptSpec(
         "partition",
         "now",
         "forget_before",
-        "batch",  # JSON: one [stream_id, type, event_id, a, b, c, d] per entry
+        "batch",  # JSON: flat, [stream_id, type, event_id, a, b, c, d] of each entry in turn
     ),
     fenced=True,
     libs=("apply_lib", *_WORK),

@@ -405,3 +405,29 @@ def test_moves_and_new_orders_before_a_failure_part_way_are_written_and_recorded
     assert [o.id for o in store.snapshot().orders] == ["o1", "o2"]
     assert store.snapshot().couriers == ()  # offline
     assert rds.hget(store.keys.courier_positions, "c1") == '{"lat":49.0,"lon":3.0}'
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(1e-07, -180.0), (-90.0, 5e-324), (48.123456789012344, 179.99999999999997), (0.0, -0.0)],
+)
+def test_a_position_written_by_apply_reads_back_as_the_same_point(
+    rds: redis.Redis, namespace: str, lat: float, lon: float
+) -> None:
+    """Apply writes positions itself (not through pydantic): extreme and tiny coordinates
+    are stored as JSON that the snapshot reads back as exactly the point sent, both from
+    courier_online and from courier_moved."""
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    online = courier("c1", lat=lat, lon=lon)
+    producer.submit(event(CITY, "courier_online", courier=online))
+    store.apply_events(1)
+    [first] = store.snapshot().couriers
+    assert (first.position.lat, first.position.lon) == (lat, lon)
+    assert json.loads(rds.hget(store.keys.courier_positions, "c1")) == {"lat": lat, "lon": lon}
+
+    moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": -lat, "lon": -lon})
+    producer.submit(moved)
+    assert store.apply_events(1).applied == 1
+    [again] = store.snapshot().couriers
+    assert (again.position.lat, again.position.lon) == (-lat, -lon)

@@ -20,11 +20,15 @@ local function dead_letter_entry(k_in, k_dead, dead_maxlen, partition, epoch, si
     'epoch', epoch)
 end
 
--- The set of the event ids of `batch` (entry[3] of each entry) that k_applied already
--- holds: one ZMSCORE per 1,000 ids (the bound of unpack) instead of one ZSCORE each.
+-- A batch is one flat array of SLOTS values per entry (stream id, type, event id, a, b,
+-- c, d), entry after entry: decoding it builds one table, not one per entry.
+local SLOTS = 7
+
+-- The set of the event ids of `batch` (the third slot of each entry) that k_applied
+-- already holds: one ZMSCORE per 1,000 ids (the bound of unpack) instead of one ZSCORE each.
 local function applied_ids(k_applied, batch)
   local seen, ids = {}, {}
-  for n = 1, #batch do ids[n] = batch[n][3] end
+  for n = 3, #batch, SLOTS do ids[#ids + 1] = batch[n] end
   for first = 1, #ids, 1000 do
     local last = math.min(first + 999, #ids)
     local scores = redis.call('ZMSCORE', k_applied, unpack(ids, first, last))

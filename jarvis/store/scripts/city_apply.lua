@@ -1,9 +1,10 @@
 -- Apply a batch of validated entries of a city's incoming stream, atomically and fenced.
 --
 -- KEYS and ARGV: CITY_APPLY in jarvis/store/specs.py.
--- ARGV[9] is the batch: a JSON array with one array per entry, [stream id, type, event
--- id, a, b, c, d] (the slots of CityStore._slots; type 'bad' for an entry to dead-letter,
--- its reason in a): one argument decoded once here, rather than seven per entry.
+-- ARGV[9] is the batch: one flat JSON array of seven slots per entry, entry after entry:
+-- stream id, type, event id, a, b, c, d (the slots of CityStore._slots; type 'bad' for an
+-- entry to dead-letter, its reason in a): one argument decoded once here into one table
+-- (SLOTS: apply_lib.lua), rather than seven arguments or one table per entry.
 -- Returns {applied, duplicates, dead_lettered}. Semantic errors are dead-lettered with
 -- their reason; the cursor moves to ARGV[3] in the same script. Every change to an
 -- assignment (delivered; ended by a cancel or a courier going offline) and every cancel
@@ -113,8 +114,8 @@ local new_fields = {records = {}, statuses = {}, open = {}}
 
 local function prefetch_orders(batch)
   local ids = {}
-  for n = 1, #batch do
-    if batch[n][2] == 'order_created' then ids[#ids + 1] = batch[n][4] end
+  for n = 1, #batch, SLOTS do
+    if batch[n + 1] == 'order_created' then ids[#ids + 1] = batch[n + 3] end
   end
   for first = 1, #ids, 1000 do
     local last = math.min(first + 999, #ids)
@@ -246,9 +247,9 @@ end
 
 local function prefetch_couriers(batch)
   local ids, listed = {}, {}
-  for n = 1, #batch do
-    local courier = batch[n][4]
-    if batch[n][2] == 'courier_moved' and not listed[courier] then
+  for n = 1, #batch, SLOTS do
+    local courier = batch[n + 3]
+    if batch[n + 1] == 'courier_moved' and not listed[courier] then
       listed[courier] = true
       ids[#ids + 1] = courier
     end
@@ -326,8 +327,8 @@ prefetch_orders(batch)
 local applied, duplicates, dead = 0, 0, 0
 local due = next_due()
 local function apply_batch()
-  for _, entry in ipairs(batch) do
-    local sid, kind, event_id = entry[1], entry[2], entry[3]
+  for n = 1, #batch, SLOTS do
+    local sid, kind, event_id = batch[n], batch[n + 1], batch[n + 2]
     local ms = stream_ms(sid)
     if due and ms >= due then
       write_created()
@@ -335,7 +336,7 @@ local function apply_batch()
       due = next_due()
     end
     if kind == 'bad' then
-      dead_letter(sid, entry[4])
+      dead_letter(sid, batch[n + 3])
       dead = dead + 1
     elseif seen[event_id] then
       duplicates = duplicates + 1
@@ -344,7 +345,7 @@ local function apply_batch()
       local reason, gathered
       if not gathers[kind] then write_created() end
       if handler then
-        reason, gathered = handler(ms, entry[4], entry[5], entry[6], entry[7])
+        reason, gathered = handler(ms, batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6])
       else
         reason = 'event type ' .. kind .. ' does not apply to a city'
       end

@@ -1,8 +1,9 @@
 -- FENCED, the store owner's tick: apply a batch of validated entries of a store's
 -- incoming stream, atomically, with a compare-and-set cursor (like city_apply.lua).
--- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. ARGV[9] is the batch, a JSON
--- array with one array of 7 slots per entry: stream id, type, event id, a, b, c, d
--- (decoded once here, rather than 7 arguments per entry). Type 'bad' means
+-- KEYS and ARGV: WORK_APPLY in jarvis/store/specs.py. ARGV[9] is the batch, one flat
+-- JSON array of 7 slots per entry, entry after entry: stream id, type, event id, a, b,
+-- c, d (decoded once here into one table, SLOTS in apply_lib.lua, rather than 7
+-- arguments or one table per entry). Type 'bad' means
 -- "dead-letter, reason a";
 -- 'work_submitted': a item id, b item JSON, c queue score, d index in KEYS of its queue;
 -- 'work_completed': a item id, b associate id;
@@ -60,8 +61,8 @@ local new_fields, by_queue, lowest = {}, {}, {}
 
 local function prefetch_items(batch)
   local ids = {}
-  for n = 1, #batch do
-    if batch[n][2] == 'work_submitted' then ids[#ids + 1] = batch[n][4] end
+  for n = 1, #batch, SLOTS do
+    if batch[n + 1] == 'work_submitted' then ids[#ids + 1] = batch[n + 3] end
   end
   for first = 1, #ids, 1000 do
     local last = math.min(first + 999, #ids)
@@ -185,10 +186,10 @@ prefetch_items(batch)
 
 local applied, duplicates, dead = 0, 0, 0
 local function apply_batch()
-  for _, entry in ipairs(batch) do
-    local sid, kind, event_id = entry[1], entry[2], entry[3]
+  for n = 1, #batch, SLOTS do
+    local sid, kind, event_id = batch[n], batch[n + 1], batch[n + 2]
     if kind == 'bad' then
-      dead_letter(sid, entry[4])
+      dead_letter(sid, batch[n + 3])
       dead = dead + 1
     elseif seen[event_id] then
       duplicates = duplicates + 1
@@ -197,7 +198,7 @@ local function apply_batch()
       local reason, gathered
       if kind ~= 'work_submitted' then write_new() end
       if handler then
-        reason, gathered = handler(entry[4], entry[5], entry[6], entry[7])
+        reason, gathered = handler(batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6])
       else
         reason = 'event type ' .. kind .. ' does not apply to a store'
       end

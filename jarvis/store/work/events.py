@@ -92,8 +92,11 @@ class WorkEvents:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
         now = self.work.clock()
         queues: dict[str, int] = {}
+        # one flat array of the entries' seven slots, entry after entry (work_apply.lua)
         batch = [
-            self._slots(keys, entry_id, event, now, queues, items) for entry_id, event in parsed
+            slot
+            for entry_id, event in parsed
+            for slot in self._slots(keys, entry_id, event, now, queues, items)
         ]
         last = entries[-1][0] if entries else cursor
         applied, duplicates, dead = self.work.scripts.run(
