@@ -98,7 +98,7 @@ def _position(point: Point) -> str:
     point's coordinates are finite floats, whose ``repr`` is JSON and reads back as the
     same float (pydantic's serializer for the most frequent event cost about as much as
     writing the rest of its slots)."""
-    return '{"lat":%r,"lon":%r}' % (point.lat, point.lon)
+    return f'{{"lat":{point.lat!r},"lon":{point.lon!r}}}'
 
 
 def _encode(event: Event) -> tuple[str, str, str, str]:

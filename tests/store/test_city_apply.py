@@ -424,7 +424,9 @@ def test_a_position_written_by_apply_reads_back_as_the_same_point(
     store.apply_events(1)
     [first] = store.snapshot().couriers
     assert (first.position.lat, first.position.lon) == (lat, lon)
-    assert json.loads(rds.hget(store.keys.courier_positions, "c1")) == {"lat": lat, "lon": lon}
+    stored = rds.hget(store.keys.courier_positions, "c1")
+    assert stored is not None
+    assert json.loads(stored) == {"lat": lat, "lon": lon}
 
     moved = event(CITY, "courier_moved", courier_id="c1", position={"lat": -lat, "lon": -lon})
     producer.submit(moved)
