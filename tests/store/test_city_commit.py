@@ -124,6 +124,8 @@ def test_every_tick_leaves_decisions_and_stats(rds: redis.Redis, namespace: str)
         ((1, 1, [], float("nan")), "now"),
         ((1, 1, [("o1",)], 1.0), "assignment"),
         ((1, 1, [("o1", "")], 1.0), "assignment"),
+        ((1, 1, [("o1", "c1"), ("o2", 7)], 1.0), "assignment"),
+        ((1, 1, [("o1", "c1"), ("o2", "c2", "c3")], 1.0), "assignment"),
     ],
 )
 def test_malformed_commits_are_refused_before_redis(
