@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
 from jarvis.store.replication import Replication
 from jarvis.store.replies import stream_entries
-from jarvis.testing.servers import free_port
+from jarvis.testing.servers import DevCluster, free_port
 from tests.store.builders import dump, event, order
 
 
@@ -142,3 +143,37 @@ def test_an_error_reply_part_way_fails_the_batch_and_leaves_the_connection_in_st
     again = event("oslo", "order_cancelled", order_id="o4")
     [entry_id] = producer.submit_many([again])
     assert [i for i, _ in stream_entries(rds.xrange(oslo))][-1] == entry_id
+
+
+def test_replies_that_do_not_come_in_time_fail_the_batch_and_the_next_batch_gets_its_own(
+    servers: DevCluster, namespace: str
+) -> None:
+    """The producer reads its replies from the socket itself: when they are late (the
+    server paused past the client's socket timeout) the batch fails as a StoreError and
+    its connection is dropped, not put back half-read; a later batch on the same producer
+    gets the ids of its own entries."""
+    client = redis.Redis.from_url(servers.redis.url, socket_timeout=0.1)
+    admin = redis.Redis.from_url(servers.redis.url)
+    producer = Producer(client, namespace)
+    stream = PartitionKeys("oslo", namespace).events_in
+    try:
+        admin.client_pause(400, all=False)  # writes only
+        with pytest.raises(StoreError, match="submitting 2 events failed"):
+            producer.submit_many(
+                [event("oslo", "order_cancelled", order_id=f"o{i}") for i in (1, 2)]
+            )
+        later = [event("oslo", "order_cancelled", order_id=f"o{i}") for i in (3, 4)]
+        deadline = time.monotonic() + 10
+        while True:  # the pause ends within 400 ms; until then a batch times out too
+            try:
+                ids = producer.submit_many(later)
+                break
+            except StoreError:
+                assert time.monotonic() < deadline, "the server never took a batch again"
+        entries = stream_entries(admin.xrange(stream))
+        by_id = {entry_id: parse_event(fields["event"]).id for entry_id, fields in entries}
+        assert [by_id[i] for i in ids] == [e.id for e in later]
+    finally:
+        admin.client_unpause()
+        client.close()
+        admin.close()
