@@ -75,7 +75,7 @@ PER_FASTEST = 32
 #: ... and of those an order ready now sees (see :meth:`_Candidates.nearest`).
 PER_FASTEST_READY = 8
 #: Nearest couriers of each slower vehicle every order sees in the first round.
-PER_SLOWER = 4
+PER_SLOWER = 3
 #: The path is taken when the couriers' free slots are at least this many times the orders.
 PRUNE_FROM_SLOTS = 2
 #: Rounds (the candidates of the orders whose check failed grow 4x each round).
@@ -134,48 +134,45 @@ class _Candidates:
         -1 where a row has fewer) with their distances, the lower bound of its every
         other pair, and whether some other pair could be eligible (declines aside)."""
         problem = self.problem
-        parts: list[IntArray] = []
-        distances: list[FloatArray] = []
+        widths = [
+            min(k_fast if fastest else k_slow, len(members))
+            for _, members, _, fastest in self.trees
+        ]
+        # one table for every vehicle, each written in its block of columns
+        near = np.empty((len(rows), sum(widths)), np.intp)
+        distances = np.empty(near.shape)
         bound = np.zeros(len(rows))
         may_be_eligible = np.zeros(len(rows), bool)
         xy = problem.task_xy[rows]
-        for code, members, tree, fastest in self.trees:
+        at = 0
+        for (code, members, tree, fastest), width in zip(self.trees, widths, strict=True):
+            near_v, distance_v = near[:, at : at + width], distances[:, at : at + width]
+            at += width
             k = k_fast if fastest else k_slow
+            if len(members) <= k:  # every courier of this vehicle is a candidate
+                near_v[:] = members
+                distance_v[:] = cdist(xy, problem.worker_xy[members])
+                continue
             k_ready = max(1, k * PER_FASTEST_READY // PER_FASTEST)
-            if fastest and k_ready < k < len(members):
+            groups: list[tuple[IntArray | slice, int]] = [(slice(None), k)]
+            if fastest and k_ready < k:
                 # an order ready now has no radius of couriers who all cost the same (it
                 # waits for none of them): its nearest few decide; the others see k
                 ready = problem.ready_in[rows] <= 0.0
                 groups = [(np.flatnonzero(ready), k_ready), (np.flatnonzero(~ready), k)]
-                near_v = np.full((len(rows), k), -1, np.intp)
-                distance_v = np.full((len(rows), k), np.inf)
-                for g, k_g in groups:
-                    if len(g):
-                        distance, near = tree.query(xy[g], k=k_g + 1)
-                        near_v[g, :k_g] = members[np.asarray(near, np.intp)[:, :k_g]]
-                        distance_v[g, :k_g] = np.asarray(distance)[:, :k_g]
-                        low, eligible = distance_bound(
-                            problem, rows[g], code, np.asarray(distance)[:, k_g]
-                        )
-                        bound[g] = np.minimum(bound[g], low)
-                        may_be_eligible[g] |= eligible
-                parts.append(near_v)
-                distances.append(distance_v)
-                continue
-            if len(members) <= k:  # every courier of this vehicle is a candidate
-                parts.append(np.broadcast_to(members, (len(rows), len(members))))
-                distances.append(cdist(xy, problem.worker_xy[members]))
-                continue
-            distance, near = tree.query(xy, k=k + 1)
-            parts.append(members[np.asarray(near, np.intp)[:, :k]])
-            distances.append(np.asarray(distance)[:, :k])
-            low, eligible = distance_bound(problem, rows, code, np.asarray(distance)[:, k])
-            np.minimum(bound, low, out=bound)
-            may_be_eligible |= eligible
-        if not parts:
-            empty = np.zeros((len(rows), 0), np.intp)
-            return empty, np.zeros(empty.shape), bound, may_be_eligible
-        return np.hstack(parts), np.hstack(distances), bound, may_be_eligible
+                near_v[:, k_ready:] = -1
+                distance_v[:, k_ready:] = np.inf
+            for g, k_g in groups:
+                xy_g = xy[g]
+                if len(xy_g) == 0:
+                    continue
+                distance, index = tree.query(xy_g, k=k_g + 1)
+                near_v[g, :k_g] = members[index[:, :k_g]]
+                distance_v[g, :k_g] = distance[:, :k_g]
+                low, eligible = distance_bound(problem, rows[g], code, distance[:, k_g])
+                bound[g] = np.minimum(bound[g], low)
+                may_be_eligible[g] |= eligible
+        return near, distances, bound, may_be_eligible
 
 
 def solve_pruned(
