@@ -10,7 +10,9 @@ naming it.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -37,6 +39,8 @@ __all__ = [
 
 #: Global flags (``jarvis --log-level ... run``), also accepted after ``run``.
 _GLOBAL = ("log_level", "log_format")
+
+log = logging.getLogger(__name__)
 
 
 def _flag(name: str) -> str:
@@ -92,6 +96,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     on_signals(stop.set)
     daemon.start()
+    # What start-up made (modules, pydantic schemas, numpy and scipy: about 100,000
+    # objects) lives as long as the process: kept out of the collector, a full collection
+    # no longer rescans it while every tick thread waits on the GIL (139 ms -> under 1 ms
+    # for that heap, measured in a process that imported what a member imports).
+    gc.collect()
+    gc.freeze()
+    log.info("start-up objects kept out of the collector: %d", gc.get_freeze_count())
     stop.wait()
     drained = daemon.stop(graceful=True)
     return EXIT_OK if drained else EXIT_FAILURE

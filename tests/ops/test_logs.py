@@ -209,3 +209,7 @@ def test_jarvis_run_writes_json_lines_with_member_and_partition_context(
     assert acting[0]["partition"] == "e2e-city"
     assert isinstance(acting[0]["epoch"], int)
     assert CREDENTIALS.partition(":")[2] not in "".join(lines)
+    # start-up's objects are frozen out of the collector (jarvis/cli/settings.py)
+    frozen = [d for d in documents if "kept out of the collector" in str(d["msg"])]
+    assert len(frozen) == 1, frozen
+    assert int(str(frozen[0]["msg"]).rsplit(" ", 1)[1]) > 10000, frozen
