@@ -6,7 +6,9 @@ the dense matrix does not shrink the solve. This path never builds that matrix:
 
 1. *Candidates.* For each order and each vehicle, its ``k`` nearest couriers of that
    vehicle (a k-d tree per vehicle), costed pair by pair: :data:`PER_FASTEST` of the
-   fastest vehicle, :data:`PER_SLOWER` of each slower one. The ride to the customer
+   fastest vehicle, :data:`PER_SLOWER` of the next, :data:`PER_SLOWEST` of each slower
+   one (bikes, where there are cars and scooters: the same rounds on seeds 1-8 of the
+   bench at both sizes as with 3, and a tenth less time). The ride to the customer
    costs more on a slower vehicle whatever its distance, so an order takes a slower
    courier only near it or when the fast ones are taken (measured at 500 x 2,000: of
    the 16 nearest of each vehicle, orders used about 92 % cars, 8 % scooters, under
@@ -66,7 +68,14 @@ from jarvis.models.problem import BoolArray, FloatArray, IntArray
 if TYPE_CHECKING:
     from jarvis.models.city_problem import CityProblem
 
-__all__ = ["PER_FASTEST", "PER_SLOWER", "PRUNE_FROM_SLOTS", "PrunedResult", "solve_pruned"]
+__all__ = [
+    "PER_FASTEST",
+    "PER_SLOWER",
+    "PER_SLOWEST",
+    "PRUNE_FROM_SLOTS",
+    "PrunedResult",
+    "solve_pruned",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +83,11 @@ log = logging.getLogger(__name__)
 PER_FASTEST = 32
 #: ... and of those an order ready now sees (see :meth:`_Candidates.nearest`).
 PER_FASTEST_READY = 8
-#: Nearest couriers of each slower vehicle every order sees in the first round.
+#: Nearest couriers of the next fastest vehicle every order sees in the first round.
 PER_SLOWER = 3
+#: ... and of each slower one (bikes where cars and scooters ride: under 1 % of the
+#: assignments at 500 x 2,000, and farther from the bound than scooters).
+PER_SLOWEST = 1
 #: The path is taken when the couriers' free slots are at least this many times the orders.
 PRUNE_FROM_SLOTS = 2
 #: Rounds (the candidates of an order whose check failed grow :data:`GROWTH` times a round).
@@ -119,27 +131,27 @@ class _Candidates:
 
     def __init__(self, problem: CityProblem) -> None:
         self.problem = problem
-        #: per vehicle present: its code, its couriers, their tree, whether it is fastest
-        self.trees: list[tuple[int, IntArray, cKDTree, bool]] = []
+        #: per vehicle present: its code, its couriers, their tree, and its speed's rank
+        #: (0: the fastest present, 1: the next, 2: any slower one)
+        self.trees: list[tuple[int, IntArray, cKDTree, int]] = []
         codes = np.unique(problem.vehicle)
         speed = np.asarray(problem.straight_line)[codes]  # seconds per km
+        ranks = np.unique(speed).tolist()
         for code, s_per_km in zip(codes.tolist(), speed.tolist(), strict=True):
             members = np.flatnonzero(problem.vehicle == code)
-            fastest = s_per_km <= float(speed.min())
-            self.trees.append((code, members, cKDTree(problem.worker_xy[members]), fastest))
+            rank = min(ranks.index(s_per_km), 2)
+            self.trees.append((code, members, cKDTree(problem.worker_xy[members]), rank))
 
     def nearest(
-        self, rows: IntArray, k_fast: int, k_slow: int
+        self, rows: IntArray, ks: tuple[int, int, int]
     ) -> tuple[IntArray, FloatArray, FloatArray, BoolArray]:
-        """Per order of ``rows``: its ``k_fast`` nearest couriers of the fastest vehicle
-        (fewer if it is ready now) and ``k_slow`` of every other (a row of worker indices,
-        -1 where a row has fewer) with their distances, the lower bound of its every
-        other pair, and whether some other pair could be eligible (declines aside)."""
+        """Per order of ``rows``: its ``ks[0]`` nearest couriers of the fastest vehicle
+        (fewer if it is ready now), ``ks[1]`` of the next and ``ks[2]`` of every slower
+        one (a row of worker indices, -1 where a row has fewer) with their distances, the
+        lower bound of its every other pair, and whether some other pair could be
+        eligible (declines aside)."""
         problem = self.problem
-        widths = [
-            min(k_fast if fastest else k_slow, len(members))
-            for _, members, _, fastest in self.trees
-        ]
+        widths = [min(ks[rank], len(members)) for _, members, _, rank in self.trees]
         # one table for every vehicle, each written in its block of columns
         near = np.empty((len(rows), sum(widths)), np.intp)
         distances = np.empty(near.shape)
@@ -147,17 +159,17 @@ class _Candidates:
         may_be_eligible = np.zeros(len(rows), bool)
         xy = problem.task_xy[rows]
         at = 0
-        for (code, members, tree, fastest), width in zip(self.trees, widths, strict=True):
+        for (code, members, tree, rank), width in zip(self.trees, widths, strict=True):
             near_v, distance_v = near[:, at : at + width], distances[:, at : at + width]
             at += width
-            k = k_fast if fastest else k_slow
+            k = ks[rank]
             if len(members) <= k:  # every courier of this vehicle is a candidate
                 near_v[:] = members
                 distance_v[:] = cdist(xy, problem.worker_xy[members])
                 continue
             k_ready = max(1, k * PER_FASTEST_READY // PER_FASTEST)
             groups: list[tuple[IntArray | slice, int]] = [(slice(None), k)]
-            if fastest and k_ready < k:
+            if rank == 0 and k_ready < k:
                 # an order ready now has no radius of couriers who all cost the same (it
                 # waits for none of them): its nearest few decide; the others see k
                 ready = problem.ready_in[rows] <= 0.0
@@ -182,6 +194,7 @@ def solve_pruned(
     per_fastest: int = PER_FASTEST,
     give_up: float = GIVE_UP_SHARE,
     per_slower: int = PER_SLOWER,
+    per_slowest: int = PER_SLOWEST,
 ) -> PrunedResult | None:
     """The exact decision from candidate pairs, or ``None`` when it cannot be certified
     or would not pay (the caller then solves the dense problem). With ``give_up`` infinite
@@ -191,9 +204,9 @@ def solve_pruned(
     dense = n_tasks * len(problem.worker_ids)
     candidates = _Candidates(problem)
     table = _Table(problem)
-    k, k_slow = per_fastest, per_slower
+    ks = (per_fastest, per_slower, per_slowest)
     rows = np.arange(n_tasks)
-    table.set(rows, *candidates.nearest(rows, k, k_slow))
+    table.set(rows, *candidates.nearest(rows, ks))
     rounds = ROUNDS if math.isfinite(give_up) else ROUNDS + len(problem.worker_ids)
     for round_ in range(1, rounds + 1):
         tasks, workers, cost, duals = _solve(problem, table.worker, table.reduced)
@@ -209,8 +222,8 @@ def solve_pruned(
         if len(rows):
             # look further for those orders: the dual prices stay feasible if every pair
             # of them, at its courier's price, and the bound beyond, stay above u
-            k, k_slow = GROWTH * k, GROWTH * k_slow
-            near, distance, far, far_eligible = candidates.nearest(rows, k, k_slow)
+            ks = (GROWTH * ks[0], GROWTH * ks[1], GROWTH * ks[2])
+            near, distance, far, far_eligible = candidates.nearest(rows, ks)
             reduced, ineligible = _costs(problem, rows, near, distance)
             seen = ~ineligible
             at_price = reduced + np.where(near >= 0, price[near], np.inf)

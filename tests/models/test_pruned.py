@@ -75,6 +75,7 @@ def held_and_declines(
     city_rules(),
     st.integers(1, 3),
     st.integers(1, 3),
+    st.integers(1, 2),
 )
 def test_pruned_decision_equals_the_dense_optimum(
     data: st.DataObject,
@@ -84,12 +85,15 @@ def test_pruned_decision_equals_the_dense_optimum(
     rules: Rules,
     per_fastest: int,
     per_slower: int,
+    per_slowest: int,
 ) -> None:
     held, declines = data.draw(held_and_declines(order_list, courier_list))
     problem = CityProblem(order_list, courier_list, NOW, config, rules, None, held, declines)
     if not problem.task_ids:
         return
-    result = solve_pruned(problem, per_fastest, give_up=math.inf, per_slower=per_slower)
+    result = solve_pruned(
+        problem, per_fastest, give_up=math.inf, per_slower=per_slower, per_slowest=per_slowest
+    )
     _check_exact(problem, result)
 
 
