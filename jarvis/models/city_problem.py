@@ -476,6 +476,7 @@ class CityProblem:
 
 
 def _keep_cheapest(dest: FloatArray, keep: int) -> None:
-    """Zero every reduced cost of a row above the row's ``keep``-th cheapest (in place)."""
-    cutoff = np.partition(dest, keep - 1, axis=1)[:, keep - 1 : keep]
-    np.putmask(dest, dest > cutoff, 0.0)
+    """Zero every reduced cost of a row but its ``keep`` cheapest (in place; among equal
+    costs at the cut, which ones stay is arbitrary: a row never keeps more than ``keep``)."""
+    drop = np.argpartition(dest, keep - 1, axis=1)[:, keep:]
+    np.put_along_axis(dest, drop, 0.0, axis=1)
