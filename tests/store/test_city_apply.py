@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -318,16 +319,23 @@ def _orders_script(city: str) -> list[Any]:
     ]
 
 
+def _applied_alone(
+    rds: redis.Redis, namespace: str, script: Callable[[str], list[Any]]
+) -> tuple[CityStore, CityStore]:
+    """Two cities given the same events: lyon-a has applied them one at a time, lyon-b
+    not yet (the test applies its batch)."""
+    events = script("lyon-a")
+    Producer(rds, namespace).submit_many(events + script("lyon-b"))
+    one_by_one = CityStore(rds, "lyon-a", namespace)
+    for _ in events:
+        one_by_one.apply_events(1, max_events=1)
+    return one_by_one, CityStore(rds, "lyon-b", namespace)
+
+
 def test_new_orders_gathered_in_one_batch_end_as_if_applied_one_by_one(
     rds: redis.Redis, namespace: str
 ) -> None:
-    producer = Producer(rds, namespace)
-    one_by_one = CityStore(rds, "lyon-a", namespace)
-    batched = CityStore(rds, "lyon-b", namespace)
-    events = _orders_script("lyon-a")
-    producer.submit_many(events + _orders_script("lyon-b"))
-    for _ in events:
-        one_by_one.apply_events(1, max_events=1)
+    one_by_one, batched = _applied_alone(rds, namespace, _orders_script)
     whole = batched.apply_events(1)
     assert (whole.applied, whole.duplicates, whole.dead_lettered) == (6, 1, 4)
     assert _outcome(batched) == _outcome(one_by_one)
@@ -355,13 +363,7 @@ def test_moves_gathered_in_one_batch_end_as_if_applied_one_by_one(
 ) -> None:
     """The batch writes its couriers' positions at its end; the outcome (positions,
     counts, dead letters, recorded ids) is that of applying each event alone."""
-    producer = Producer(rds, namespace)
-    one_by_one = CityStore(rds, "lyon-a", namespace)
-    batched = CityStore(rds, "lyon-b", namespace)
-    events = _moves_script("lyon-a")
-    producer.submit_many(events + _moves_script("lyon-b"))
-    for _ in events:
-        one_by_one.apply_events(1, max_events=1)
+    one_by_one, batched = _applied_alone(rds, namespace, _moves_script)
     rest = one_by_one.apply_events(1)  # nothing left: all nine went one by one
     assert (rest.applied, rest.duplicates, rest.dead_lettered) == (0, 0, 0)
     whole = batched.apply_events(1)
