@@ -473,7 +473,9 @@ def _duals(
     slack = cost[edge] - base[src]
     binding = slack < upper[src]
     # edges grouped by target once, so each pass is one gather and one segmented max
-    by_dst = np.argsort(dst[binding], kind="stable")
+    # (16-bit keys where they fit: numpy sorts those by radix, several times faster)
+    key = dst[binding]
+    by_dst = np.argsort(key.astype(np.int16) if n_tasks < 2**15 else key, kind="stable")
     src, dst, slack = src[binding][by_dst], dst[binding][by_dst], slack[binding][by_dst]
     if len(dst):
         starts = np.flatnonzero(np.concatenate([[True], dst[1:] != dst[:-1]]))
