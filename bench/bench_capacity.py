@@ -16,6 +16,13 @@ read at the start and the end of a window:
   steadier than the share of due ticks when other processes compete for the cores);
 - ``idle_share``: share of the ticks recorded by the one-round-trip idle script
   (``jarvis_idle_ticks_total``);
+- ``tick_rate`` / ``tick_rate_p01`` / ``tick_rate_min``: the mean, the 1st percentile
+  and the lowest over partitions of the
+  ticks a partition ran between its last tick before the window and its last tick after
+  it, over the ticks due in that span (``last_tick_at`` in Redis, the member's clock when
+  each tick started). 1.0 means on time. ``due_ticks_run`` counts over the window, whose
+  length is no whole number of ticks: partitions ticking on time in phase ran 20 or 21
+  ticks in a window of 20.4 s, 0.98 or 1.03 of due; ``tick_rate`` has no such error;
 - ``fair_min`` / ``fair_max``: the fewest and most ticks one partition recorded over the
   window (its ``tick`` in Redis), over the window's due ticks per partition: every
   partition keeps ticking at an equal rate when both are close;
@@ -135,12 +142,33 @@ def _partition_ids(partitions: int) -> list[str]:
     return [f"s{i:05d}" for i in range(partitions - cities)] + [f"c{i:04d}" for i in range(cities)]
 
 
-def _recorded_ticks(client: RedisClient, namespace: str, ids: list[str]) -> dict[str, int]:
-    """The last tick number each partition recorded in Redis (its stats' ``tick``)."""
+def _recorded_ticks(
+    client: RedisClient, namespace: str, ids: list[str]
+) -> dict[str, tuple[int, float]]:
+    """The last tick each partition recorded in Redis: its number and when it started
+    (its stats' ``tick`` and ``last_tick_at``)."""
     pipe = client.pipeline(transaction=False)
     for partition in ids:
-        pipe.hget(PartitionKeys(partition, namespace).stats, "tick")
-    return {p: int(v or 0) for p, v in zip(ids, pipe.execute(), strict=True)}
+        pipe.hmget(PartitionKeys(partition, namespace).stats, ["tick", "last_tick_at"])
+    return {
+        p: (int(tick or 0), float(at or 0.0))
+        for p, (tick, at) in zip(ids, pipe.execute(), strict=True)
+    }
+
+
+def _tick_rates(
+    before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]]
+) -> list[float]:
+    """Each partition's ticks run per tick due between its last tick before the window
+    and its last tick after it: the ticks between, over that span's due ticks. Unlike a
+    count over the window, it has no phase error (a window of 20.4 s holds 20 or 21 ticks
+    of a partition ticking on time, so counts over it read 0.98 or 1.03)."""
+    rates = []
+    for partition, (tick1, at1) in after.items():
+        tick0, at0 = before[partition]
+        if at1 > at0:
+            rates.append((tick1 - tick0) * TICK / (at1 - at0))
+    return sorted(rates)
 
 
 def _threads_and_memory(pid: int) -> dict[str, int]:
@@ -220,7 +248,8 @@ def measure(
             ticks1 = _recorded_ticks(client, cluster.namespace, ids)
         client.close()
         elapsed = t1 - t0
-        per_partition = sorted(ticks1[p] - ticks0[p] for p in ids)
+        per_partition = sorted(ticks1[p][0] - ticks0[p][0] for p in ids)
+        rates = _tick_rates(ticks0, ticks1)
         due_each = elapsed / TICK
         idle = _total(after, "jarvis_idle_ticks_total") - _total(before, "jarvis_idle_ticks_total")
         ticks = _total(after, "jarvis_ticks_total") - _total(before, "jarvis_ticks_total")
@@ -243,6 +272,9 @@ def measure(
             "member_cpu": round((cpu1 - cpu0) / elapsed, 2),
             "ticks_per_cpu_s": round(ticks / max(cpu1 - cpu0, 1e-9)),
             "idle_share": round(idle / max(ticks, 1.0), 3),
+            "tick_rate": round(sum(rates) / len(rates), 3) if rates else 0.0,
+            "tick_rate_p01": round(rates[len(rates) // 100], 3) if rates else 0.0,
+            "tick_rate_min": round(rates[0], 3) if rates else 0.0,
             "fair_min": round(per_partition[0] / due_each, 3),
             "fair_max": round(per_partition[-1] / due_each, 3),
             "settled_s": settled,
