@@ -20,9 +20,11 @@ read at the start and the end of a window:
   and the lowest over partitions of the
   ticks a partition ran between its last tick before the window and its last tick after
   it, over the ticks due in that span (``last_tick_at`` in Redis, the member's clock when
-  each tick started). 1.0 means on time. ``due_ticks_run`` counts over the window, whose
-  length is no whole number of ticks: partitions ticking on time in phase ran 20 or 21
-  ticks in a window of 20.4 s, 0.98 or 1.03 of due; ``tick_rate`` has no such error;
+  each tick started; ``tick_rate_partitions``: those with a tick recorded before the
+  window, the others have no start to count from). 1.0 means on time.
+  ``due_ticks_run`` counts over the window, whose length is no whole number of ticks:
+  partitions ticking on time in phase ran 20 or 21 ticks in a window of 20.4 s, 0.98 or
+  1.03 of due; ``tick_rate`` has no such error;
 - ``fair_min`` / ``fair_max``: the fewest and most ticks one partition recorded over the
   window (its ``tick`` in Redis), over the window's due ticks per partition: every
   partition keeps ticking at an equal rate when both are close;
@@ -166,7 +168,7 @@ def _tick_rates(
     rates = []
     for partition, (tick1, at1) in after.items():
         tick0, at0 = before[partition]
-        if at1 > at0:
+        if at0 > 0 and at1 > at0:  # at0 0: no tick recorded yet when the window began
             rates.append((tick1 - tick0) * TICK / (at1 - at0))
     return sorted(rates)
 
@@ -275,6 +277,7 @@ def measure(
             "tick_rate": round(sum(rates) / len(rates), 3) if rates else 0.0,
             "tick_rate_p01": round(rates[len(rates) // 100], 3) if rates else 0.0,
             "tick_rate_min": round(rates[0], 3) if rates else 0.0,
+            "tick_rate_partitions": len(rates),
             "fair_min": round(per_partition[0] / due_each, 3),
             "fair_max": round(per_partition[-1] / due_each, 3),
             "settled_s": settled,
