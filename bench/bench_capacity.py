@@ -16,8 +16,7 @@ read at the start and the end of a window:
   steadier than the share of due ticks when other processes compete for the cores);
 - ``idle_share``: share of the ticks recorded by the one-round-trip idle script
   (``jarvis_idle_ticks_total``);
-- ``tick_rate`` / ``tick_rate_p01`` / ``tick_rate_min``: the mean, the 1st percentile
-  and the lowest over partitions of the
+- ``tick_rate`` / ``tick_rate_p01``: the mean and the 1st percentile over partitions of the
   ticks a partition ran between its last tick before the window and its last tick after
   it, over the ticks due in that span (``last_tick_at`` in Redis, the member's clock when
   each tick started; ``tick_rate_partitions``: those with a tick recorded before the
@@ -25,9 +24,9 @@ read at the start and the end of a window:
   ``due_ticks_run`` counts over the window, whose length is no whole number of ticks:
   partitions ticking on time in phase ran 20 or 21 ticks in a window of 20.4 s, 0.98 or
   1.03 of due; ``tick_rate`` has no such error;
-- ``fair_min`` / ``fair_max``: the fewest and most ticks one partition recorded over the
-  window (its ``tick`` in Redis), over the window's due ticks per partition: every
-  partition keeps ticking at an equal rate when both are close;
+- ``fair_min`` / ``fair_max``: the lowest and highest of those per-partition rates: every
+  partition keeps ticking at an equal rate when both are close (counted over the window
+  instead, as before, they carried ``due_ticks_run``'s phase error);
 - ``settled_s``: seconds from every partition running an actor until the member's tick
   lag (``jarvis_tick_lag_seconds``) was under one tick, the window's start (None: not
   within ``SETTLE_LIMIT``, and the window starts anyway);
@@ -250,9 +249,7 @@ def measure(
             ticks1 = _recorded_ticks(client, cluster.namespace, ids)
         client.close()
         elapsed = t1 - t0
-        per_partition = sorted(ticks1[p][0] - ticks0[p][0] for p in ids)
         rates = _tick_rates(ticks0, ticks1)
-        due_each = elapsed / TICK
         idle = _total(after, "jarvis_idle_ticks_total") - _total(before, "jarvis_idle_ticks_total")
         ticks = _total(after, "jarvis_ticks_total") - _total(before, "jarvis_ticks_total")
         errors = _total(after, "jarvis_tick_errors_total") - _total(
@@ -276,10 +273,9 @@ def measure(
             "idle_share": round(idle / max(ticks, 1.0), 3),
             "tick_rate": round(sum(rates) / len(rates), 3) if rates else 0.0,
             "tick_rate_p01": round(rates[len(rates) // 100], 3) if rates else 0.0,
-            "tick_rate_min": round(rates[0], 3) if rates else 0.0,
             "tick_rate_partitions": len(rates),
-            "fair_min": round(per_partition[0] / due_each, 3),
-            "fair_max": round(per_partition[-1] / due_each, 3),
+            "fair_min": round(rates[0], 3) if rates else 0.0,
+            "fair_max": round(rates[-1], 3) if rates else 0.0,
             "settled_s": settled,
             "step_downs": int(
                 sum(
