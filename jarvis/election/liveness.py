@@ -26,6 +26,8 @@ from collections.abc import Callable
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
+from jarvis.election.background import Background
+
 __all__ = ["Liveness"]
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 _STOP_CHECK = 0.1
 
 
-class Liveness:
+class Liveness(Background):
     """The sending time of the latest request ZooKeeper answered (member clock), and
     the heartbeat thread that keeps it fresh."""
 
@@ -47,6 +49,7 @@ class Liveness:
     ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be > 0, not {interval}")
+        super().__init__(f"jarvis-zk-heartbeat-{name}")
         self._client = client
         self._path = path
         self.interval = interval
@@ -54,8 +57,6 @@ class Liveness:
         self._name = name
         self._lock = threading.Lock()
         self._last_ok = clock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def last_ok(self) -> float:
@@ -66,21 +67,6 @@ class Liveness:
         """A request sent at ``sent_at`` was answered (or a connection established)."""
         with self._lock:
             self._last_ok = max(self._last_ok, sent_at)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"jarvis-zk-heartbeat-{self._name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-            self._thread = None
 
     def _run(self) -> None:
         while not self._stopping.is_set():

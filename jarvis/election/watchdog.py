@@ -38,6 +38,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.protocol.states import KazooState
 
+from jarvis.election.background import Background
+
 __all__ = ["ConnectionWatchdog", "connected_server"]
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ def _socket(client: KazooClient) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-class ConnectionWatchdog:
+class ConnectionWatchdog(Background):
     """Drops a kazoo connection whose server has not answered for ``silence_limit`` s.
 
     ``on_drop`` (optional) is called on the watchdog's thread with the (address, port)
@@ -98,11 +100,10 @@ class ConnectionWatchdog:
         )
         if self.silence_limit <= 0 or self.probe_interval <= 0:
             raise ValueError("silence_limit and probe_interval must be > 0")
+        super().__init__(f"jarvis-zk-watchdog-{name}")
         self._name = name
         self._on_drop = on_drop
         self._clock = clock
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._drops: list[tuple[str, int]] = []
 
@@ -111,21 +112,6 @@ class ConnectionWatchdog:
         """The servers left so far, oldest first."""
         with self._lock:
             return list(self._drops)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"jarvis-zk-watchdog-{self._name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-            self._thread = None
 
     # --- the watchdog's thread --------------------------------------------------------
 
