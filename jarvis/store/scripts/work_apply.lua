@@ -50,14 +50,19 @@ local function queue_key(queue_at)
   return KEYS[at]
 end
 
--- New items are gathered: a run of work_submitted is written at once (write_new) by one
--- ZADD per queue, one ZADD of the heads, one HSET of the items and one HINCRBY, before
--- any other event is applied and when the batch ends; their ids are recorded once
--- written. `absent`: ids neither queued, claimed nor done when the batch began
--- (prefetch_items), which only a work_submitted of this batch can make present.
-local pending = {}
-local absent, new_items, submitted = {}, {}, {}
-local new_fields, by_queue, lowest = {}, {}, {}
+-- New items are gathered: the batch's work_submitted are kept here (`pending`, by id,
+-- and `order`) and written at once (write_new) by one ZADD per queue, one ZADD LT of
+-- the heads, one HSET of the items and one HINCRBY, when the batch ends (also when it
+-- failed part-way); their ids are recorded once written. A work_updated or
+-- work_cancelled of an item still pending changes or drops it here instead (what
+-- update and cancel of work_lib.lua would have done to it, queued and untouched since);
+-- no other event reads what a pending item would write (a work_completed of it finds
+-- no claim either way). `absent`: ids neither queued, claimed nor done when the batch
+-- began (prefetch_items); `known`: ids a work_submitted of this batch queued (pending,
+-- written or cancelled since), which a later submission of the same id must not queue.
+local recorded = {}
+local absent, known, pending, order, submitted = {}, {}, {}, {}, {}
+local submissions, cancelled_pending = 0, 0
 
 local function prefetch_items(batch)
   local ids = {}
@@ -76,6 +81,25 @@ end
 
 local function write_new()
   if #submitted == 0 then return end
+  local fields, by_queue, lowest = {}, {}, {}
+  for n = 1, #order do
+    local id = order[n]
+    local item = pending[id]
+    if item then
+      fields[#fields + 1] = id
+      fields[#fields + 1] = item[1]
+      local at = item[3]
+      local members = by_queue[at]
+      if not members then
+        members = {}
+        by_queue[at] = members
+      end
+      members[#members + 1] = item[2]
+      members[#members + 1] = id
+      local value = tonumber(item[2])
+      if not lowest[at] or value < lowest[at][1] then lowest[at] = {value, item[2]} end
+    end
+  end
   local heads = {}
   for at, members in pairs(by_queue) do
     for first = 1, #members, 2000 do
@@ -88,40 +112,34 @@ local function write_new()
     redis.call('ZADD', K_HEADS, 'LT', unpack(heads, first, math.min(first + 1999, #heads)))
   end
   -- the items last: an item is known once it is whole (a retry writes it again)
-  for first = 1, #new_fields, 2000 do
-    redis.call('HSET', K_ITEMS, unpack(new_fields, first, math.min(first + 1999, #new_fields)))
+  for first = 1, #fields, 2000 do
+    redis.call('HSET', K_ITEMS, unpack(fields, first, math.min(first + 1999, #fields)))
   end
-  redis.call('HINCRBY', K_WORK, 'submitted', tostring(#submitted / 2))
-  for n = 1, #submitted do pending[#pending + 1] = submitted[n] end
-  new_items, submitted, new_fields, by_queue, lowest = {}, {}, {}, {}, {}
+  -- every submission counts, also of an item cancelled before it was written
+  redis.call('HINCRBY', K_WORK, 'submitted', submissions)
+  if cancelled_pending > 0 then
+    redis.call('HINCRBY', K_WORK, 'cancelled', cancelled_pending)
+  end
+  for n = 1, #submitted do recorded[#recorded + 1] = submitted[n] end
+  pending, order, submitted, submissions, cancelled_pending = {}, {}, {}, 0, 0
 end
 
 handlers.work_submitted = function(id, json, score, queue_at)
-  local queue = queue_key(queue_at)
-  if not queue then
+  if not queue_key(queue_at) then
     return 'no queue key given for item ' .. id
   end
   if not absent[id] then
-    if new_items[id] or redis.call('HEXISTS', K_ITEMS, id) == 1
+    if known[id] or redis.call('HEXISTS', K_ITEMS, id) == 1
         or redis.call('ZSCORE', K_DONE, id) then
       return nil
     end
   end
   absent[id] = nil
-  new_items[id] = true
-  new_fields[#new_fields + 1] = id
-  new_fields[#new_fields + 1] = json
+  known[id] = true
   -- by the queue's index in KEYS (queue_key checked it), so every key written is KEYS[i]
-  local at = tonumber(queue_at)
-  local members = by_queue[at]
-  if not members then
-    members = {}
-    by_queue[at] = members
-  end
-  members[#members + 1] = score
-  members[#members + 1] = id
-  local value = tonumber(score)
-  if not lowest[at] or value < lowest[at][1] then lowest[at] = {value, score} end
+  pending[id] = {json, score, tonumber(queue_at)}
+  order[#order + 1] = id
+  submissions = submissions + 1
   return nil, submitted
 end
 
@@ -147,6 +165,18 @@ handlers.work_cancelled = function(id, _, _, queue_at)
   if not queue then
     return 'no queue key given for item ' .. id
   end
+  local item = pending[id]
+  if item and item[3] == tonumber(queue_at) and not redis.call('ZSCORE', K_CANCELLED, id) then
+    -- cancel of an item pending since this batch submitted it: never written, so
+    -- nothing of it to take out; remembered as cancel remembers it
+    pending[id] = nil
+    redis.call('ZADD', K_DONE, now, id)
+    redis.call('ZADD', K_CANCELLED, now, id)
+    cancelled_pending = cancelled_pending + 1
+    cancelled_any = true
+    return nil
+  end
+  if item then write_new() end  -- not the common case: cancel as it would be written
   local done = cancel(K_ITEMS, K_CLAIMS, K_LEASES, K_HEADS, queue, K_ATTEMPTS, K_HISTORY,
     K_DEAD_SET, K_DEAD_AT, K_DONE, K_CANCELLED, K_WORK, id, now)
   if done == 0 then
@@ -166,6 +196,17 @@ handlers.work_updated = function(id, old_json, new_json, where)
   if not queue then
     return 'no queue key given for item ' .. id
   end
+  local item = pending[id]
+  if item and item[3] == tonumber(queue_at) then
+    -- update of an item pending since this batch submitted it: changed here, written
+    -- (and this event recorded) with it
+    if item[1] ~= old_json then
+      return 'work item ' .. id .. ' changed while the update was applied: re-submit it'
+    end
+    item[1], item[2] = new_json, score
+    return nil, submitted
+  end
+  if item then write_new() end
   local found = update(K_ITEMS, K_CLAIMS, K_HEADS, queue, K_DEAD_SET, id, old_json,
     new_json, score)
   if found == 0 then
@@ -179,8 +220,8 @@ end
 local batch = cjson.decode(ARGV[9])
 
 -- Event ids applied before this batch, and those this batch applies (applied_ids,
--- apply_recorded: apply_lib.lua); `pending` takes (stream ms, id) of each applied here,
--- `submitted` those of the new items until they are written.
+-- apply_recorded: apply_lib.lua); `recorded` takes (stream ms, id) of each applied here,
+-- `submitted` those of the new items (and of their updates) until they are written.
 local seen = applied_ids(K_APPLIED, batch)
 prefetch_items(batch)
 
@@ -196,7 +237,6 @@ local function apply_batch()
     else
       local handler = handlers[kind]
       local reason, gathered
-      if kind ~= 'work_submitted' then write_new() end
       if handler then
         reason, gathered = handler(batch[n + 3], batch[n + 4], batch[n + 5], batch[n + 6])
       else
@@ -206,7 +246,7 @@ local function apply_batch()
         dead_letter(sid, reason)
         dead = dead + 1
       else
-        local into = gathered or pending
+        local into = gathered or recorded
         into[#into + 1] = stream_ms(sid)
         into[#into + 1] = event_id
         seen[event_id] = true
@@ -224,7 +264,7 @@ local function apply_then_write()
   if not written then error(refused, 0) end
 end
 
-local failed = apply_recorded(apply_then_write, K_APPLIED, pending)
+local failed = apply_recorded(apply_then_write, K_APPLIED, recorded)
 if failed then return failed end
 
 if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
