@@ -46,12 +46,15 @@ def _events() -> list[Any]:
 
 def _state(rds: redis.Redis, namespace: str) -> dict[str, Any]:
     """Every key but the streams, the cursor and the applied ids (stream ids and times
-    differ), the namespace taken out of keys and values, with the applied ids' members
-    and the dead letters' reasons in their stead."""
+    differ), hashes as sorted pairs, the namespace taken out of keys and values, with
+    the applied ids' members and the dead letters' reasons in their stead."""
     keys = PartitionKeys(STORE, namespace)
     skip = (keys.events_in, keys.dead_letter, keys.applied_events, keys.cursor)
+    # hashes as sorted pairs: the order of a hash's fields is no part of its content
     out: dict[str, Any] = {
-        key[len(namespace) :]: repr(value).replace(namespace, "NS")
+        key[len(namespace) :]: repr(
+            sorted(value.items()) if isinstance(value, dict) else value
+        ).replace(namespace, "NS")
         for key, value in dump(rds, namespace).items()
         if key not in skip
     }
@@ -103,3 +106,57 @@ def test_new_items_before_a_failure_part_way_are_written_and_recorded(
     retry = WorkEvents(work).apply(STORE, 1)
     assert (retry.applied, retry.duplicates, retry.dead_lettered) == (1, 1, 1)
     assert work.counts(STORE)["queued"] == 2
+
+
+def _changes_of_pending_items() -> list[Any]:
+    """Updates and cancels of items the same batch submitted (kept among its pending new
+    items), beside the same of items queued before it and the rarer paths."""
+
+    def submit(event_id: str, item_id: str, role: str, priority: int = 0) -> Any:
+        item = WorkItem(id=item_id, store=STORE, role=role, priority=priority)
+        return event(STORE, "work_submitted", event_id, item=item)
+
+    return [
+        submit("ws-1", "w1", "picker", 3),
+        submit("ws-2", "w2", "picker", 5),  # the picker queue's lowest score
+        submit("ws-3", "w3", "packer"),
+        event(STORE, "work_cancelled", "cx-1", item_id="w2"),  # pending, and the head
+        event(STORE, "work_updated", "up-1", item_id="w1", priority=90),  # pending: new head
+        event(STORE, "work_updated", "up-2", item_id="w1", due_at=NOW + 60),  # again
+        event(STORE, "work_updated", "up-3", item_id="w0", priority=1),  # queued before
+        event(STORE, "work_cancelled", "cx-2", item_id="old"),  # queued before
+        submit("ws-4", "w2", "picker"),  # cancelled in this batch: not queued again
+        submit("ws-5", "gone", "packer"),  # cancelled before, no longer done: queued
+        event(STORE, "work_cancelled", "cx-3", item_id="gone"),  # already cancelled
+        event(STORE, "work_completed", "wc-1", item_id="w3", associate_id="a1"),  # unclaimed
+        submit("ws-6", "w4", "packer", 2),
+        event(STORE, "work_cancelled", "cx-4", item_id="w4"),
+        event(STORE, "work_updated", "up-4", item_id="w4", priority=4),  # cancelled: dead
+    ]
+
+
+def test_changes_of_items_the_batch_submitted_end_as_if_applied_one_by_one(
+    rds: redis.Redis, namespace: str
+) -> None:
+    alone, batched = namespace, f"{namespace}-b"
+    events = _changes_of_pending_items()
+    for ns in (alone, batched):
+        queue = WorkQueue(rds, ns, clock=lambda: NOW - 10)
+        for item_id, role in (("w0", "picker"), ("old", "packer")):
+            queue.enqueue(WorkItem(id=item_id, store=STORE, role=role, priority=20))
+        # cancelled long enough ago that its id left the done set, not yet the cancelled
+        rds.zadd(WorkKeys(STORE, ns).cancelled, {"gone": NOW - 5})
+        Producer(rds, ns).submit_many(events)
+    one_by_one = WorkEvents(WorkQueue(rds, alone, clock=lambda: NOW))
+    for _ in events:
+        one_by_one.apply(STORE, 1, max_events=1)
+    whole = WorkEvents(WorkQueue(rds, batched, clock=lambda: NOW)).apply(STORE, 1)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (13, 0, 2)
+    state = _state(rds, batched)
+    assert state == _state(rds, alone)
+    assert state["dead"] == [
+        "item w3 is not claimed",
+        "no work item w4 to update (never submitted, done or cancelled)",
+    ]
+    queue = WorkQueue(rds, batched, clock=lambda: NOW)
+    assert queue.counts(STORE)["queued"] == 4  # w0, w1, w3 and gone
