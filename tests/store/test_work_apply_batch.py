@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from jarvis.errors import StoreError
+from jarvis.models.events import WorkUpdated
 from jarvis.models.work import WorkItem
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
@@ -16,6 +17,7 @@ from jarvis.store.replies import stream_entries
 from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
+from jarvis.store.work.rules import item_class, start_by
 from tests.store.builders import dump, event
 
 STORE = "s1"
@@ -160,3 +162,34 @@ def test_changes_of_items_the_batch_submitted_end_as_if_applied_one_by_one(
     ]
     queue = WorkQueue(rds, batched, clock=lambda: NOW)
     assert queue.counts(STORE)["queued"] == 4  # w0, w1, w3 and gone
+
+
+def test_submitted_items_are_dated_by_the_owner_in_their_stored_json(
+    rds: redis.Redis, namespace: str
+) -> None:
+    now = 1_700_000_000.123456789  # not a round number: it must read back exactly
+    undated = WorkItem(id="w1", store=STORE, role="picker", priority=4)
+    dated = WorkItem(id="w2", store=STORE, role="picker", created_at=1_600_000_000.5)
+    events = [
+        event(STORE, "work_submitted", item=undated),
+        event(STORE, "work_submitted", item=dated),
+        event(STORE, "work_submitted", item=WorkItem(id="w3", store=STORE, role="packer")),
+        event(STORE, "work_updated", item_id="w3", priority=9),  # dated before the update
+    ]
+    Producer(rds, namespace).submit_many(events)
+    work = WorkQueue(rds, namespace, clock=lambda: now)
+    assert WorkEvents(work).apply(STORE, 1).applied == 4
+    keys = WorkKeys(STORE, namespace)
+    stored = {i: WorkItem.model_validate_json(j) for i, j in rds.hgetall(keys.items).items()}
+    assert stored["w1"] == undated.model_copy(update={"created_at": now})
+    assert stored["w2"] == dated
+    assert stored["w3"].created_at == now
+    assert stored["w3"].priority == 9
+    queue = keys.queue(item_class(undated))
+    assert rds.zscore(queue, "w1") == start_by(stored["w1"], now, work.policy)
+
+
+@pytest.mark.parametrize("name", ["priority", "due_at", "duration_s"])
+def test_work_updated_fields_have_the_bounds_of_the_work_item_fields(name: str) -> None:
+    # apply copies an update's fields into the item without validating them again
+    assert WorkUpdated.model_fields[name].metadata == WorkItem.model_fields[name].metadata

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 
 import orjson
 import pydantic
@@ -90,14 +89,10 @@ class WorkEvents:
             items = self._read_items(keys, [e for _, e in parsed])
         except redis.RedisError as exc:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
-        now = self.work.clock()
-        queues: dict[str, int] = {}
+        batch = _Batch(self, keys, items)
         # one flat array of the entries' seven slots, entry after entry (work_apply.lua)
-        batch = [
-            slot
-            for entry_id, event in parsed
-            for slot in self._slots(keys, entry_id, event, now, queues, items)
-        ]
+        slots = [slot for entry_id, event in parsed for slot in batch.slots(entry_id, event)]
+        now, queues = batch.now, batch.queues
         last = entries[-1][0] if entries else cursor
         applied, duplicates, dead = self.work.scripts.run(
             WORK_APPLY,
@@ -111,7 +106,7 @@ class WorkEvents:
             {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
              "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(now),
              "forget_before": float(now - self.work.done_retention_s),
-             "batch": orjson.dumps(batch).decode()},
+             "batch": orjson.dumps(slots).decode()},
             more_keys=list(queues),
             epoch=epoch,
         )  # fmt: skip
@@ -140,93 +135,113 @@ class WorkEvents:
         raws = self.work.redis.hmget(keys.items, ids)
         return {i: None if r is None else text(r) for i, r in zip(ids, raws, strict=True)}
 
-    def _slots(
-        self,
-        keys: WorkKeys,
-        entry_id: str,
-        event: Event | str,
-        now: float,
-        queues: dict[str, int],
-        items: dict[str, str | None],
-    ) -> tuple[str, ...]:
-        """The script slots of one entry, (stream id, type, event id, a, b, c, d); a queue
-        it needs joins ``queues`` (key -> its index in the script's KEYS); ``items`` (item
-        id -> JSON) follows the batch."""
+
+class _Batch:
+    """One batch's script slots, built entry after entry: the queue keys it needs
+    (``queues``: key -> its index in the script's KEYS) and the items it names, followed
+    through the batch (``items``: id -> JSON or None; ``followed``: id -> the item as
+    validated here, so that a later update need not parse its JSON again)."""
+
+    def __init__(self, events: WorkEvents, keys: WorkKeys, items: dict[str, str | None]):
+        self.keys = keys
+        self.rules = events.work.rules
+        self.policy = events.work.policy
+        self.now = float(events.work.clock())
+        self.stamp = f'"created_at":{self.now!r},'
+        self.queues: dict[str, int] = {}
+        self.items = items
+        self.followed: dict[str, WorkItem] = {}
+        # (role, licence, remotable) -> its queue's index in KEYS, as text
+        self._class_at: dict[tuple[str, str | None, bool], str] = {}
+
+    def queue_at(self, queue: str) -> str:
+        return str(self.queues.setdefault(queue, len(WORK_APPLY.keys) + len(self.queues) + 1))
+
+    def class_at(self, item: WorkItem) -> str:
+        """The index in KEYS of the queue of ``item``'s class."""
+        cls = (item.role, item.licence, item.remotable)
+        at = self._class_at.get(cls)
+        if at is None:
+            at = self._class_at[cls] = self.queue_at(self.keys.queue(item_class(item)))
+        return at
+
+    def slots(self, entry_id: str, event: Event | str) -> tuple[str, ...]:
+        """The script slots of one entry, (stream id, type, event id, a, b, c, d)."""
         if isinstance(event, str):
             return _bad(entry_id, event)
-
-        def queue_at(queue: str) -> str:
-            return str(queues.setdefault(queue, len(WORK_APPLY.keys) + len(queues) + 1))
-
         try:
             if isinstance(event, WorkSubmitted):
-                item = event.item
-                if item.store != keys.store:
-                    raise BadInputError(f"work item of store {item.store!r} sent to {keys.store!r}")
-                self.work.rules.check(item)
-                if item.created_at == 0.0:
-                    item = item.model_copy(update={"created_at": now})
-                a, b = item.id, item.model_dump_json()
-                c = repr(float(start_by(item, now, self.work.policy)))
-                d = queue_at(keys.queue(item_class(item)))
-                if items.get(item.id) is None:
-                    items[item.id] = b
+                a, b, c, d = self._submitted(event.item)
             elif isinstance(event, WorkCompleted):
                 a, b, c, d = event.item_id, event.associate_id, "", ""
             elif isinstance(event, WorkCancelled):
-                current = _stored(keys, event.item_id, items)
+                current = self._stored(event.item_id)
                 # An unknown id still goes to the script: it tells a duplicate event
                 # (counted) from a cancel of nothing (dead-lettered).
-                queue = keys.queue(item_class(current)) if current else _no_queue(keys)
-                a, b, c, d = event.item_id, "", "", queue_at(queue)
-                items[event.item_id] = None
+                d = self.class_at(current) if current else self.queue_at(_no_queue(self.keys))
+                a, b, c = event.item_id, "", ""
+                self.items[event.item_id] = None
             elif isinstance(event, WorkUpdated):
-                a, b, c, d = self._update_slots(keys, event, items, queue_at)
+                a, b, c, d = self._updated(event)
             else:
                 raise BadInputError(f"event type {event.type} does not apply to a store")
         except BadInputError as exc:
             return _bad(entry_id, str(exc))
         return entry_id, event.type, event.id, a, b, c, d
 
-    def _update_slots(
-        self,
-        keys: WorkKeys,
-        event: WorkUpdated,
-        items: dict[str, str | None],
-        queue_at: Callable[[str], str],
-    ) -> tuple[str, str, str, str]:
-        old_json = items.get(event.item_id)
-        current = _stored(keys, event.item_id, items)
+    def _submitted(self, item: WorkItem) -> tuple[str, str, str, str]:
+        if item.store != self.keys.store:
+            raise BadInputError(f"work item of store {item.store!r} sent to {self.keys.store!r}")
+        self.rules.check(item)
+        json = item.model_dump_json()
+        if item.created_at == 0.0:
+            # dated now: written into its JSON (``created_at`` is never the last field
+            # and no id holds a quote), rather than a model_copy per item
+            dated = json.replace('"created_at":0.0,', self.stamp, 1)
+            if dated == json:  # the serializer wrote it otherwise: copy after all
+                item = item.model_copy(update={"created_at": self.now})
+                dated = item.model_dump_json()
+            json = dated
+        if self.items.get(item.id) is None:
+            self.items[item.id] = json
+            self.followed[item.id] = item
+        score = repr(float(start_by(item, self.now, self.policy)))
+        return item.id, json, score, self.class_at(item)
+
+    def _stored(self, item_id: str) -> WorkItem | None:
+        """The item the batch has so far at ``item_id`` (None: not there)."""
+        raw = self.items.get(item_id)
+        if raw is None:
+            return None
+        item = self.followed.get(item_id)
+        if item is None:
+            try:
+                item = WorkItem.model_validate_json(raw)
+            except pydantic.ValidationError as exc:
+                raise StoreError(
+                    f"store {self.keys.store!r}: stored item {item_id!r} is invalid"
+                ) from exc
+        if item.created_at == 0.0:  # submitted in this batch, dated in its JSON only
+            item = item.model_copy(update={"created_at": self.now})
+        return item
+
+    def _updated(self, event: WorkUpdated) -> tuple[str, str, str, str]:
+        old_json = self.items.get(event.item_id)
+        current = self._stored(event.item_id)
         if old_json is None or current is None:  # the script answers: duplicate or unknown
-            return event.item_id, "", "", f"{queue_at(_no_queue(keys))} 0"
-        try:
-            changed = WorkItem.model_validate({**current.model_dump(), **event.changes()})
-        except pydantic.ValidationError as exc:
-            raise BadInputError(f"work item {event.item_id!r}: {exc.errors()[0]['msg']}") from exc
-        score = repr(float(start_by(changed, changed.created_at, self.work.policy)))
+            return event.item_id, "", "", f"{self.queue_at(_no_queue(self.keys))} 0"
+        # the event's fields have the item's own bounds (WorkUpdated checked them)
+        changed = current.model_copy(update=event.changes())
+        score = repr(float(start_by(changed, changed.created_at, self.policy)))
         new_json = changed.model_dump_json()
-        items[event.item_id] = new_json
-        return (
-            event.item_id,
-            old_json,
-            new_json,
-            f"{queue_at(keys.queue(item_class(changed)))} {score}",
-        )
+        self.items[event.item_id] = new_json
+        self.followed[event.item_id] = changed
+        return event.item_id, old_json, new_json, f"{self.class_at(changed)} {score}"
 
 
 def _no_queue(keys: WorkKeys) -> str:
     """A queue key no item is in: what cancel and update are given for an unknown item."""
     return keys.partition.key("work:q|none")
-
-
-def _stored(keys: WorkKeys, item_id: str, items: dict[str, str | None]) -> WorkItem | None:
-    raw = items.get(item_id)
-    if raw is None:
-        return None
-    try:
-        return WorkItem.model_validate_json(raw)
-    except pydantic.ValidationError as exc:
-        raise StoreError(f"store {keys.store!r}: stored item {item_id!r} is invalid") from exc
 
 
 def _bad(entry_id: str, reason: str) -> tuple[str, ...]:
