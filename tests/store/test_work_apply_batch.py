@@ -189,6 +189,21 @@ def test_submitted_items_are_dated_by_the_owner_in_their_stored_json(
     assert rds.zscore(queue, "w1") == start_by(stored["w1"], now, work.policy)
 
 
+def test_an_update_event_keeps_the_date_of_an_item_stored_before(
+    rds: redis.Redis, namespace: str
+) -> None:
+    at_zero = WorkQueue(rds, namespace, clock=lambda: 0.0)
+    at_zero.enqueue(WorkItem(id="w1", store=STORE, role="picker"))  # dated 0.0 itself
+    Producer(rds, namespace).submit(event(STORE, "work_updated", item_id="w1", priority=7))
+    work = WorkQueue(rds, namespace, clock=lambda: NOW)
+    assert WorkEvents(work).apply(STORE, 1).applied == 1
+    keys = WorkKeys(STORE, namespace)
+    stored = WorkItem.model_validate_json(rds.hget(keys.items, "w1") or "")
+    assert (stored.created_at, stored.priority) == (0.0, 7)
+    queue = keys.queue(item_class(stored))
+    assert rds.zscore(queue, "w1") == start_by(stored, 0.0, work.policy)
+
+
 @pytest.mark.parametrize("name", ["priority", "due_at", "duration_s"])
 def test_work_updated_fields_have_the_bounds_of_the_work_item_fields(name: str) -> None:
     # apply copies an update's fields into the item without validating them again

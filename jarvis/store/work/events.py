@@ -151,6 +151,8 @@ class _Batch:
         self.queues: dict[str, int] = {}
         self.items = items
         self.followed: dict[str, WorkItem] = {}
+        # ids whose followed item is dated in its JSON only (created_at 0.0 in the object)
+        self.undated: set[str] = set()
         # (role, licence, remotable) -> its queue's index in KEYS, as text
         self._class_at: dict[tuple[str, str | None, bool], str] = {}
 
@@ -175,7 +177,7 @@ class _Batch:
             elif isinstance(event, WorkCompleted):
                 a, b, c, d = event.item_id, event.associate_id, "", ""
             elif isinstance(event, WorkCancelled):
-                current = self._stored(event.item_id)
+                current = self._stored(event.item_id, dated=False)
                 # An unknown id still goes to the script: it tells a duplicate event
                 # (counted) from a cancel of nothing (dead-lettered).
                 d = self.class_at(current) if current else self.queue_at(_no_queue(self.keys))
@@ -193,23 +195,26 @@ class _Batch:
         if item.store != self.keys.store:
             raise BadInputError(f"work item of store {item.store!r} sent to {self.keys.store!r}")
         self.rules.check(item)
-        json = item.model_dump_json()
+        json = _to_json(item).decode()
         if item.created_at == 0.0:
             # dated now: written into its JSON (``created_at`` is never the last field
             # and no id holds a quote), rather than a model_copy per item
             dated = json.replace('"created_at":0.0,', self.stamp, 1)
             if dated == json:  # the serializer wrote it otherwise: copy after all
                 item = item.model_copy(update={"created_at": self.now})
-                dated = item.model_dump_json()
+                dated = _to_json(item).decode()
             json = dated
         if self.items.get(item.id) is None:
             self.items[item.id] = json
             self.followed[item.id] = item
+            if item.created_at == 0.0:
+                self.undated.add(item.id)
         score = repr(float(start_by(item, self.now, self.policy)))
         return item.id, json, score, self.class_at(item)
 
-    def _stored(self, item_id: str) -> WorkItem | None:
-        """The item the batch has so far at ``item_id`` (None: not there)."""
+    def _stored(self, item_id: str, dated: bool = True) -> WorkItem | None:
+        """The item the batch has so far at ``item_id`` (None: not there); with
+        ``dated=False`` possibly without the created_at its JSON has."""
         raw = self.items.get(item_id)
         if raw is None:
             return None
@@ -221,22 +226,30 @@ class _Batch:
                 raise StoreError(
                     f"store {self.keys.store!r}: stored item {item_id!r} is invalid"
                 ) from exc
-        if item.created_at == 0.0:  # submitted in this batch, dated in its JSON only
+        elif dated and item_id in self.undated:
             item = item.model_copy(update={"created_at": self.now})
         return item
 
     def _updated(self, event: WorkUpdated) -> tuple[str, str, str, str]:
         old_json = self.items.get(event.item_id)
-        current = self._stored(event.item_id)
+        current = self._stored(event.item_id, dated=False)
         if old_json is None or current is None:  # the script answers: duplicate or unknown
             return event.item_id, "", "", f"{self.queue_at(_no_queue(self.keys))} 0"
         # the event's fields have the item's own bounds (WorkUpdated checked them)
-        changed = current.model_copy(update=event.changes())
+        changes: dict[str, float] = {**event.changes()}
+        if event.item_id in self.undated:
+            changes["created_at"] = self.now
+            self.undated.discard(event.item_id)
+        changed = current.model_copy(update=changes)
         score = repr(float(start_by(changed, changed.created_at, self.policy)))
-        new_json = changed.model_dump_json()
+        new_json = _to_json(changed).decode()
         self.items[event.item_id] = new_json
         self.followed[event.item_id] = changed
         return event.item_id, old_json, new_json, f"{self.class_at(changed)} {score}"
+
+
+#: WorkItem's JSON serializer itself (model_dump_json only checks its keywords and calls it)
+_to_json = WorkItem.__pydantic_serializer__.to_json
 
 
 def _no_queue(keys: WorkKeys) -> str:
