@@ -59,10 +59,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
-from scipy.spatial import cKDTree
-from scipy.spatial.distance import cdist
 
-from jarvis.models.city_costs import distance_bound, pair_reduced
+from jarvis.models.candidates import (
+    PER_FASTEST_READY_SHARE,
+    Candidates,
+    CandidateTable,
+    candidate_costs,
+)
 from jarvis.models.problem import BoolArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
@@ -81,8 +84,8 @@ log = logging.getLogger(__name__)
 
 #: Nearest couriers of the fastest vehicle every order sees in the first round.
 PER_FASTEST = 32
-#: ... and of those an order ready now sees (see :meth:`_Candidates.nearest`).
-PER_FASTEST_READY = 8
+#: ... and of those an order ready now sees (see :meth:`Candidates.nearest`).
+PER_FASTEST_READY = int(PER_FASTEST * PER_FASTEST_READY_SHARE)
 #: Nearest couriers of the next fastest vehicle every order sees in the first round.
 PER_SLOWER = 3
 #: ... and of each slower one (bikes where cars and scooters ride: under 1 % of the
@@ -126,69 +129,6 @@ def prunable(problem: CityProblem) -> bool:
     )
 
 
-class _Candidates:
-    """Per order, its nearest couriers of each vehicle, and the bound of the others."""
-
-    def __init__(self, problem: CityProblem) -> None:
-        self.problem = problem
-        #: per vehicle present: its code, its couriers, their tree, and its speed's rank
-        #: (0: the fastest present, 1: the next, 2: any slower one)
-        self.trees: list[tuple[int, IntArray, cKDTree, int]] = []
-        codes = np.unique(problem.vehicle)
-        speed = np.asarray(problem.straight_line)[codes]  # seconds per km
-        ranks = np.unique(speed).tolist()
-        for code, s_per_km in zip(codes.tolist(), speed.tolist(), strict=True):
-            members = np.flatnonzero(problem.vehicle == code)
-            rank = min(ranks.index(s_per_km), 2)
-            self.trees.append((code, members, cKDTree(problem.worker_xy[members]), rank))
-
-    def nearest(
-        self, rows: IntArray, ks: tuple[int, int, int]
-    ) -> tuple[IntArray, FloatArray, FloatArray, BoolArray]:
-        """Per order of ``rows``: its ``ks[0]`` nearest couriers of the fastest vehicle
-        (fewer if it is ready now), ``ks[1]`` of the next and ``ks[2]`` of every slower
-        one (a row of worker indices, -1 where a row has fewer) with their distances, the
-        lower bound of its every other pair, and whether some other pair could be
-        eligible (declines aside)."""
-        problem = self.problem
-        widths = [min(ks[rank], len(members)) for _, members, _, rank in self.trees]
-        # one table for every vehicle, each written in its block of columns
-        near = np.empty((len(rows), sum(widths)), np.intp)
-        distances = np.empty(near.shape)
-        bound = np.zeros(len(rows))
-        may_be_eligible = np.zeros(len(rows), bool)
-        xy = problem.task_xy[rows]
-        at = 0
-        for (code, members, tree, rank), width in zip(self.trees, widths, strict=True):
-            near_v, distance_v = near[:, at : at + width], distances[:, at : at + width]
-            at += width
-            k = ks[rank]
-            if len(members) <= k:  # every courier of this vehicle is a candidate
-                near_v[:] = members
-                distance_v[:] = cdist(xy, problem.worker_xy[members])
-                continue
-            k_ready = max(1, k * PER_FASTEST_READY // PER_FASTEST)
-            groups: list[tuple[IntArray | slice, int]] = [(slice(None), k)]
-            if rank == 0 and k_ready < k:
-                # an order ready now has no radius of couriers who all cost the same (it
-                # waits for none of them): its nearest few decide; the others see k
-                ready = problem.ready_in[rows] <= 0.0
-                groups = [(np.flatnonzero(ready), k_ready), (np.flatnonzero(~ready), k)]
-                near_v[:, k_ready:] = -1
-                distance_v[:, k_ready:] = np.inf
-            for g, k_g in groups:
-                xy_g = xy[g]
-                if len(xy_g) == 0:
-                    continue
-                distance, index = tree.query(xy_g, k=k_g + 1)
-                near_v[g, :k_g] = members[index[:, :k_g]]
-                distance_v[g, :k_g] = distance[:, :k_g]
-                low, eligible = distance_bound(problem, rows[g], code, distance[:, k_g])
-                bound[g] = np.minimum(bound[g], low)
-                may_be_eligible[g] |= eligible
-        return near, distances, bound, may_be_eligible
-
-
 def solve_pruned(
     problem: CityProblem,
     per_fastest: int = PER_FASTEST,
@@ -202,18 +142,24 @@ def solve_pruned(
     where the check cannot fail."""
     n_tasks = len(problem.task_ids)
     dense = n_tasks * len(problem.worker_ids)
-    candidates = _Candidates(problem)
-    table = _Table(problem)
+    candidates = Candidates(problem)
+    table = CandidateTable(problem)
     ks = (per_fastest, per_slower, per_slowest)
     rows = np.arange(n_tasks)
     table.set(rows, *candidates.nearest(rows, ks))
     rounds = ROUNDS if math.isfinite(give_up) else ROUNDS + len(problem.worker_ids)
-    for round_ in range(1, rounds + 1):
+    round_, settles = 1, 0
+    while True:
         tasks, workers, cost, duals = _solve(problem, table.worker, table.reduced)
         if duals is None:
             log.debug("pruned decision: no dual certificate (round %d), dense path", round_)
             return None
         u, price = duals
+        # deferred route pairs that could break the certificate, costed by route; if one
+        # does, it joins the solve (a second time, every deferred pair: a bounded loop)
+        if table.settle(u, price, every=settles > 0):
+            settles += 1
+            continue
         eligible_any: BoolArray = np.asarray(table.eligible.any(axis=1))
         failed = u > table.bound
         if problem.declined:  # a declined candidate may hide an eligible courier beyond it
@@ -221,12 +167,13 @@ def solve_pruned(
         rows = np.flatnonzero(failed)
         if len(rows):
             # look further for those orders: the dual prices stay feasible if every pair
-            # of them, at its courier's price, and the bound beyond, stay above u
+            # of them, at its courier's price (a deferred one at its lower bound), and
+            # the bound beyond, stay above u
             ks = (GROWTH * ks[0], GROWTH * ks[1], GROWTH * ks[2])
             near, distance, far, far_eligible = candidates.nearest(rows, ks)
-            reduced, ineligible = _costs(problem, rows, near, distance)
+            reduced, ineligible, lower, deferred = candidate_costs(problem, rows, near, distance)
             seen = ~ineligible
-            at_price = reduced + np.where(near >= 0, price[near], np.inf)
+            at_price = np.where(deferred, lower, reduced) + np.where(near >= 0, price[near], np.inf)
             below = (at_price < u[rows, None]).any(axis=1) | (u[rows] > far)
             if problem.declined:
                 below |= ~(eligible_any[rows] | seen.any(axis=1)) & far_eligible
@@ -234,6 +181,9 @@ def solve_pruned(
             table.other_useful[rows] = (reduced < 0.0).any(axis=1)
             rows = rows[below]
             if len(rows):
+                if round_ == rounds:
+                    log.debug("pruned decision: not certified after %d rounds, dense path", rounds)
+                    return None
                 pairs = len(rows) * near.shape[1] + (n_tasks - len(rows)) * table.worker.shape[1]
                 if len(rows) > give_up * n_tasks or pairs > give_up * dense:
                     # orders crowded around few couriers: the candidates would grow
@@ -241,90 +191,30 @@ def solve_pruned(
                     log.debug("pruned decision: %d orders in doubt, dense path", len(rows))
                     return None
                 table.set(rows, near[below], distance[below], far[below], far_eligible[below])
+                round_ += 1
                 continue
         log.debug(
             "pruned decision: %d candidate pairs, certified in round %d", table.reduced.size, round_
         )
+        useful_any = np.asarray((table.reduced < 0.0).any(axis=1)) | table.other_useful
+        if problem.routes:
+            _settle_useful(problem, tasks, eligible_any | table.other_eligible, useful_any)
         return PrunedResult(
-            tasks,
-            workers,
-            cost,
-            eligible_any | table.other_eligible,
-            np.asarray((table.reduced < 0.0).any(axis=1)) | table.other_useful,
-            round_,
+            tasks, workers, cost, eligible_any | table.other_eligible, useful_any, round_
         )
-    log.debug("pruned decision: not certified after %d rounds, dense path", rounds)
-    return None
 
 
-class _Table:
-    """Per order, a row of candidate workers (-1: none) with their reduced costs and
-    eligibility, the bound of every other pair, whether another may be eligible, and
-    whether one seen beyond the candidates is useful."""
-
-    def __init__(self, problem: CityProblem) -> None:
-        n = len(problem.task_ids)
-        self.problem = problem
-        self.worker: IntArray = np.full((n, 0), -1, np.intp)
-        self.reduced: FloatArray = np.zeros((n, 0))
-        self.eligible: BoolArray = np.zeros((n, 0), bool)
-        self.bound: FloatArray = np.zeros(n)
-        self.other_eligible: BoolArray = np.zeros(n, bool)
-        #: a pair beyond the candidates, seen while checking, beats leaving the order
-        self.other_useful: BoolArray = np.zeros(n, bool)
-
-    def set(
-        self,
-        rows: IntArray,
-        near: IntArray,
-        distance: FloatArray,
-        bound: FloatArray,
-        eligible: BoolArray,
-    ) -> None:
-        """Make ``near``, at ``distance``, the candidates of ``rows`` (costed here)."""
-        width = near.shape[1]
-        reduced, ineligible = _costs(self.problem, rows, near, distance)
-        if self.worker.shape[1] == 0 and len(rows) == len(self.worker):  # the first round
-            self.worker = np.empty(near.shape, np.intp)
-            self.worker[rows] = near
-            self.reduced = np.empty(reduced.shape)
-            self.reduced[rows] = reduced
-            self.eligible = np.empty(ineligible.shape, bool)
-            self.eligible[rows] = ~ineligible
-            self.bound[rows] = bound
-            self.other_eligible[rows] = eligible
-            return
-        if width > self.worker.shape[1]:
-            extra = width - self.worker.shape[1]
-            n = len(self.worker)
-            self.worker = np.hstack([self.worker, np.full((n, extra), -1, np.intp)])
-            self.reduced = np.hstack([self.reduced, np.zeros((n, extra))])
-            self.eligible = np.hstack([self.eligible, np.zeros((n, extra), bool)])
-        self.worker[rows] = -1
-        self.worker[rows, :width] = near
-        self.reduced[rows] = 0.0
-        self.reduced[rows, :width] = reduced
-        self.eligible[rows] = False
-        self.eligible[rows, :width] = ~ineligible
-        self.bound[rows] = bound
-        self.other_eligible[rows] = eligible
-        self.other_useful[rows] = False
-
-
-def _costs(
-    problem: CityProblem, rows: IntArray, near: IntArray, distance: FloatArray
-) -> tuple[FloatArray, BoolArray]:
-    """Reduced costs and ineligibility of each order of ``rows`` with its candidates
-    ``near`` at ``distance`` (-1: no candidate there, reduced cost 0 and ineligible)."""
-    none = near < 0
-    if not none.any():
-        return pair_reduced(problem, rows[:, None], near, distance)
-    reduced, ineligible = pair_reduced(
-        problem, rows[:, None], np.where(none, 0, near), np.where(none, 0.0, distance)
-    )
-    reduced[none] = 0.0
-    ineligible[none] = True
-    return reduced, ineligible
+def _settle_useful(
+    problem: CityProblem, tasks: IntArray, eligible_any: BoolArray, useful_any: BoolArray
+) -> None:
+    """Whether an order left unassigned had a useful pair, where only a deferred pair
+    (never costed by route) could say so: from its whole row of the dense block (in
+    place; such orders are few where couriers outnumber orders)."""
+    doubt = ~useful_any & eligible_any
+    doubt[tasks] = False
+    rows = np.flatnonzero(doubt)
+    if len(rows):
+        useful_any[rows] = (problem.block(rows, None).reduced < 0.0).any(axis=1)
 
 
 def _solve(
