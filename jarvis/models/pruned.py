@@ -100,6 +100,9 @@ ROUNDS = 3
 GIVE_UP_SHARE = 0.2
 #: How many times more couriers an order whose check failed sees in the next round.
 GROWTH = 2
+#: Solves repeated because a deferred route pair, costed, broke the certificate (see
+#: :mod:`jarvis.models.candidates`); the next settles every deferred pair.
+SETTLES = 3
 
 
 @dataclass(frozen=True)
@@ -156,10 +159,10 @@ def solve_pruned(
             return None
         u, price = duals
         # deferred route pairs that could break the certificate, costed by route; if one
-        # does, it joins the solve (a second time, every deferred pair: a bounded loop)
-        if table.settle(u, price, every=settles > 0):
-            settles += 1
-            continue
+        # does, it joins the next solve (after SETTLES such solves, every deferred pair:
+        # bounded), with the orders widened below if any
+        again = table.settle(u, price, every=settles >= SETTLES)
+        settles += again
         eligible_any: BoolArray = np.asarray(table.eligible.any(axis=1))
         failed = u > table.bound
         if problem.declined:  # a declined candidate may hide an eligible courier beyond it
@@ -193,6 +196,8 @@ def solve_pruned(
                 table.set(rows, near[below], distance[below], far[below], far_eligible[below])
                 round_ += 1
                 continue
+        if again:
+            continue
         log.debug(
             "pruned decision: %d candidate pairs, certified in round %d", table.reduced.size, round_
         )
