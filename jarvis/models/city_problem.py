@@ -13,7 +13,6 @@ that compute it runs on a few hundred kilobytes instead of streaming megabytes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -31,6 +30,7 @@ from jarvis.models.estimate import (
     StraightLineEstimator,
 )
 from jarvis.models.geo import Point, local_xy_km
+from jarvis.models.held_routes import check_latlon, float_table, stack_held_routes
 from jarvis.models.problem import Block, BoolArray, FloatArray, IntArray, check_unique
 from jarvis.models.routes import (
     HeldOrder,
@@ -38,11 +38,9 @@ from jarvis.models.routes import (
     Route,
     RouteMap,
     RouteStack,
-    build_routes,
     insertion_costs,
     pair_costs,
     pair_table,
-    plan,
 )
 from jarvis.models.rules import Rules
 
@@ -60,22 +58,6 @@ _VEHICLE_CODE = {v.value: i for i, v in enumerate(VEHICLES)}
 _ID, _ONLINE, _POSITION = attrgetter("id"), attrgetter("online"), attrgetter("position")
 _LAT, _LON, _VEHICLE = attrgetter("lat"), attrgetter("lon"), attrgetter("vehicle")
 _CAPACITY = attrgetter("capacity")
-
-
-def _table(rows: Sequence[tuple[float, ...]], width: int) -> FloatArray:
-    """``rows`` as an array of ``width`` columns (``fromiter``: a fraction of the time
-    ``np.array`` takes on a list of tuples)."""
-    flat = np.fromiter(chain.from_iterable(rows), float, width * len(rows))
-    return flat.reshape(len(rows), width)
-
-
-def _latlon(points: FloatArray, what: str) -> None:
-    if points.size and not (
-        np.isfinite(points).all()
-        and np.abs(points[:, 0]).max() <= 90.0
-        and np.abs(points[:, 1]).max() <= 180.0
-    ):
-        raise DispatchError(f"{what}: coordinates must be finite latitude/longitude in range")
 
 
 class CityProblem:
@@ -118,7 +100,7 @@ class CityProblem:
         self._worker_ids = tuple(courier_ids if every_online else map(_ID, online))
 
         # one pass over the records each: every number of an order, of a courier
-        order_table = _table(
+        order_table = float_table(
             [
                 (o.pickup.lat, o.pickup.lon, o.dropoff.lat, o.dropoff.lon,
                  o.created_at, o.ready_at, o.priority)
@@ -135,9 +117,9 @@ class CityProblem:
         vehicle = np.fromiter(vehicle_codes, np.intp, len(online))
         capacity = np.fromiter(map(_CAPACITY, online), np.intp, len(online))
         pickup, dropoff = order_table[:, 0:2], order_table[:, 2:4]
-        _latlon(pickup, "order pickup")
-        _latlon(dropoff, "order dropoff")
-        _latlon(position, "courier position")
+        check_latlon(pickup, "order pickup")
+        check_latlon(dropoff, "order dropoff")
+        check_latlon(position, "courier position")
         times = order_table[:, 4:6]
         if not np.isfinite(times).all():
             raise DispatchError("order created_at and ready_at must be finite")
@@ -207,57 +189,10 @@ class CityProblem:
         self._route_stack = np.full(len(online), -1, np.intp)
         self._route_row = np.full(len(online), -1, np.intp)
         if held is not None:
-            self._build_routes(online, held)
-
-    def _build_routes(
-        self, online: Sequence[Courier], held: Mapping[str, Sequence[HeldOrder]]
-    ) -> None:
-        """Plan and time every courier's route, stacking routes of equal length."""
-        by_stops: dict[int, list[tuple[int, Courier, tuple[tuple[Order, bool], ...]]]] = {}
-        for w, c in enumerate(online):
-            mine = held.get(c.id)
-            if not mine:
-                continue
-            stops: tuple[tuple[Order, bool], ...]
-            if len(mine) == 1:  # one order: its drop-off, after its pickup unless carried
-                o = mine[0].order
-                stops = ((o, False),) if mine[0].picked_up else ((o, True), (o, False))
-            else:
-                stops = plan(mine)
-            by_stops.setdefault(len(stops), []).append((w, c, stops))
-        ref_lat, ref_lon = self.ref
-        pw, promise, now = self.config.priority_weight, self.config.promise_s, self.now
-        inf = -np.inf
-        for m, group in sorted(by_stops.items()):
-            start = _table([(c.position.lat, c.position.lon) for _, c, _ in group], 2)
-            # per stop: where, when the order is ready (pickups), its weight (drop-offs),
-            # and its slack, in one pass over the stops
-            stop = _table(
-                [
-                    (o.pickup.lat, o.pickup.lon, o.ready_at - now, 0.0,
-                     o.created_at + promise - now)
-                    if up
-                    else (o.dropoff.lat, o.dropoff.lon, inf, 1.0 + pw * o.priority,
-                          o.created_at + promise - now)
-                    for _, _, stops in group
-                    for o, up in stops
-                ],
-                5,
-            ).reshape(len(group), m, 5)  # fmt: skip
-            ll = np.concatenate([start[:, None, :], stop[:, :, :2]], axis=1)
-            _latlon(ll.reshape(-1, 2), "held order")
-            ready, weight, slack = stop[:, :, 2], stop[:, :, 3], stop[:, :, 4]
-            if not (np.isfinite(slack).all() and not np.isnan(ready).any()):
-                raise DispatchError("held order created_at and ready_at must be finite")
-            flat = ll.reshape(-1, 2)
-            xy = local_xy_km(flat[:, 0], flat[:, 1], ref_lat, ref_lon).reshape(ll.shape)
-            vehicle = np.array([_VEHICLE_CODE[c.vehicle] for _, c, _ in group], np.intp)
-            stack = build_routes(ll, xy, ready, weight, slack, vehicle, self.estimator, now)
-            workers = np.array([w for w, _, _ in group], np.intp)
-            self._route_stack[workers] = len(self._stacks)
-            self._route_row[workers] = np.arange(len(group))
-            self._stacks.append(stack)
-        self.routes = RouteMap(self._stacks, self._route_stack, self._route_row)
+            self._stacks, self._route_stack, self._route_row = stack_held_routes(
+                self._worker_ids, position, vehicle, held, self.ref, config, self.estimator, now
+            )
+            self.routes = RouteMap(self._stacks, self._route_stack, self._route_row)
 
     @property
     def task_ids(self) -> tuple[str, ...]:
