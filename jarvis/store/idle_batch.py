@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.connection import Connection
 
 from jarvis.errors import NotReplicatedError
+from jarvis.store.exchange import exchange
 from jarvis.store.idle import Checked, IdleCall, bulk, outcome
 from jarvis.store.replication import node_for
 from jarvis.store.runner import ScriptRunner, script_error
@@ -100,7 +100,7 @@ def _send(
         timeout_ms = str(runner.replication.timeout_ms).encode()
         payload.append(b"*3\r\n" + bulk(b"WAIT") + bulk(str(wanted).encode()) + bulk(timeout_ms))
     try:
-        replies = _exchange(node, b"".join(payload), len(payload))
+        replies = exchange(node, [b"".join(payload)], len(payload))
     except redis.RedisError as exc:
         log.debug("batched idle checks failed: %s", exc)
         return [exc] * len(calls), 0
@@ -108,26 +108,6 @@ def _send(
         return replies, 0
     wait = replies.pop()
     return replies, 0 if isinstance(wait, Exception) else int(wait)
-
-
-def _exchange(node: redis.Redis, packed: bytes, count: int) -> list[Any]:
-    """Send ``count`` packed commands on one pooled connection; each reply or its error."""
-    pool = node.connection_pool
-    conn: Connection = pool.get_connection()
-    try:
-        conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped in redis-py
-        replies: list[Any] = []
-        for _ in range(count):
-            try:
-                replies.append(conn.read_response())
-            except redis.ResponseError as exc:  # an error reply: the connection is in step
-                replies.append(exc)
-        return replies
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
-        raise
-    finally:
-        pool.release(conn)
 
 
 def _result(runner: ScriptRunner, call: IdleCall, reply: Any, acked: int) -> Checked:

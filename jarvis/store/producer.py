@@ -22,6 +22,7 @@ from redis.exceptions import InvalidResponse
 from jarvis.errors import StoreError
 from jarvis.models.events import Event, validate_event
 from jarvis.store.city import EVENT_FIELD
+from jarvis.store.exchange import exchange
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.replication import (
     NO_REPLICATION,
@@ -155,28 +156,19 @@ def _exchange(client: redis.Redis, packed: bytes, count: int) -> list[str]:
     """Send ``count`` packed ``XADD`` on one pooled connection; their entry ids. Every
     reply is read (the connection stays in step) before the first error is raised.
 
-    The replies are read by a hiredis ``Reader`` of their own, fed straight from the
-    connection's socket: redis-py's ``read_response`` per reply (its parser, error and
-    host checks, decoding switch) cost about a third of the producer's CPU. The
-    connection's own parser is left as it was: it holds nothing before the batch is sent
-    and this reads every reply of the batch, no more.
+    The replies are read by :func:`_replies`, a hiredis ``Reader`` of their own fed
+    straight from the connection's socket: redis-py's ``read_response`` per reply (its
+    parser, error and host checks, decoding switch) cost about a third of the producer's
+    CPU. The connection's own parser is left as it was: it holds nothing before the batch
+    is sent and this reads every reply of the batch, no more.
     """
-    pool = client.connection_pool
-    conn: Connection = pool.get_connection()
     ids: list[str] = []
     failed: redis.ResponseError | None = None
-    try:
-        conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped in redis-py
-        for reply in _replies(conn, count):
-            if isinstance(reply, redis.ResponseError):  # the connection is in step
-                failed = failed or reply
-            else:
-                ids.append(reply.decode())
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
-        raise
-    finally:
-        pool.release(conn)
+    for reply in exchange(client, [packed], count, _replies):
+        if isinstance(reply, redis.ResponseError):
+            failed = failed or reply
+        else:
+            ids.append(reply.decode())
     if failed is not None:
         raise failed
     return ids

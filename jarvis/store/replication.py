@@ -25,12 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import hiredis
 import redis
 from redis.commands.core import Script
-from redis.connection import Connection
 from redis.exceptions import AskError, MovedError, NoScriptError
 
 from jarvis.errors import NotReplicatedError, StoreError
+from jarvis.store.exchange import exchange
 
 __all__ = [
     "NO_REPLICATION",
@@ -78,28 +79,6 @@ def node_for(client: RedisClient, key: str) -> redis.Redis:
     return client
 
 
-def _exchange(node: redis.Redis, commands: Sequence[Command]) -> list[Any]:
-    """Send ``commands`` on one connection in one round trip; each reply or its error."""
-    pool = node.connection_pool
-    conn: Connection = pool.get_connection()
-    try:
-        # redis-py leaves these two untyped.
-        packed = conn.pack_commands(commands)  # type: ignore[no-untyped-call]
-        conn.send_packed_command(packed)  # type: ignore[no-untyped-call]
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(conn.read_response())
-            except redis.ResponseError as exc:  # the connection is still in step
-                replies.append(exc)
-        return replies
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
-        raise
-    finally:
-        pool.release(conn)
-
-
 def _refresh(client: RedisClient) -> None:
     if isinstance(client, redis.RedisCluster):
         try:
@@ -125,7 +104,9 @@ def write_replicated(
     wait: Command = ("WAIT", replication.min_replicas, replication.timeout_ms)
     for attempt in range(MOVED_RETRIES + 1):
         try:
-            replies = _exchange(node_for(client, key), [*commands, wait])
+            sent = [*commands, wait]
+            packed = b"".join(hiredis.pack_command(command) for command in sent)
+            replies = exchange(node_for(client, key), [packed], len(sent))
         except (redis.ConnectionError, redis.TimeoutError):
             _refresh(client)
             raise
