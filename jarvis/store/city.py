@@ -19,39 +19,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import orjson
 import redis
 from pydantic import TypeAdapter, ValidationError
 
 from jarvis.errors import BadInputError, DispatchError, StoreError
 from jarvis.models.city import Courier, Order
-from jarvis.models.events import (
-    CourierMoved,
-    CourierOffline,
-    CourierOnline,
-    Event,
-    OfferAccepted,
-    OrderCancelled,
-    OrderCreated,
-    OrderDeclined,
-    OrderDelivered,
-    OrderPickedUp,
-    parse_event,
-)
 from jarvis.models.geo import Point
 from jarvis.models.reassign import Movable
 from jarvis.models.routes import HeldOrder
 from jarvis.models.stops import Stop, parse_stops, placed
+from jarvis.store.city_apply import ApplyResult, CityApply
 from jarvis.store.city_commit import CommitResult, commit_tick
 from jarvis.store.courier_view import CourierOrder, courier_orders
 from jarvis.store.decisions import DecisionRecord, read_decisions
 from jarvis.store.incoming import EVENT_FIELD as EVENT_FIELD
-from jarvis.store.incoming import read_incoming
 from jarvis.store.keys import DEFAULT_NAMESPACE, PartitionKeys
 from jarvis.store.replication import RedisClient
 from jarvis.store.replies import read_stream, text
-from jarvis.store.runner import ScriptRunner, check_epoch
-from jarvis.store.specs import CITY_APPLY, Arg
+from jarvis.store.runner import ScriptRunner
 
 __all__ = ["ApplyResult", "CitySnapshot", "CityStore", "CommitResult", "CourierOrder"]
 
@@ -76,50 +61,6 @@ class CitySnapshot:
     #: Assigned orders not picked up (not offers) of every online courier, with what the
     #: courier holds and how often each was reassigned; only from ``snapshot(movable=True)``.
     movable: tuple[Movable, ...] = ()
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """What one :meth:`CityStore.apply_events` call did."""
-
-    applied: int
-    duplicates: int
-    dead_lettered: int
-    cursor: str
-
-
-def _json(model: Order | Courier) -> str:
-    """``model.model_dump_json()``, straight from its serializer (no keyword handling)."""
-    return model.__pydantic_serializer__.to_json(model).decode()
-
-
-def _position(point: Point) -> str:
-    """``point`` as the JSON object ``{"lat":..,"lon":..}``, written here: a validated
-    point's coordinates are finite floats, whose ``repr`` is JSON and reads back as the
-    same float (pydantic's serializer for the most frequent event cost about as much as
-    writing the rest of its slots)."""
-    return f'{{"lat":{point.lat!r},"lon":{point.lon!r}}}'
-
-
-def _encode(event: Event) -> tuple[str, str, str, str]:
-    """The four script slots (a, b, c, d) of a valid city event (see ``city_apply.lua``)."""
-    if isinstance(event, CourierMoved):  # the most frequent first
-        return event.courier_id, _position(event.position), "", ""
-    if isinstance(event, OrderCreated):
-        order = event.order
-        return order.id, _json(order), repr(order.created_at), ""
-    if isinstance(event, OrderCancelled | OrderPickedUp | OrderDelivered):
-        return event.order_id, "", "", ""
-    if isinstance(event, OrderDeclined):
-        return event.order_id, event.courier_id, event.reason or "", ""
-    if isinstance(event, OfferAccepted):
-        return event.order_id, event.courier_id, "", ""
-    if isinstance(event, CourierOnline):
-        courier = event.courier
-        return courier.id, _json(courier), str(courier.capacity), _position(courier.position)
-    if isinstance(event, CourierOffline):
-        return event.courier_id, "", "", ""
-    raise BadInputError(f"event type {event.type!r} does not apply to a city")
 
 
 _Model = TypeVar("_Model", Order, Courier)
@@ -189,6 +130,9 @@ class CityStore:
         self.dead_maxlen = dead_maxlen
         self.out_maxlen = out_maxlen
         self.scripts = scripts or ScriptRunner(redis)
+        self._apply = CityApply(
+            self.redis, self.scripts, self.keys, partition, self.horizon_ms, dead_maxlen, out_maxlen
+        )
         self._orders_cache: dict[Any, Order] = {}
         self._couriers_cache: dict[Any, Courier] = {}
 
@@ -200,70 +144,18 @@ class CityStore:
 
     # -- events in -----------------------------------------------------------------------
 
-    def _slots(self, entry_id: str, raw: bytes | None) -> tuple[str, ...]:
-        """One entry of the script's batch: (stream id, type, event id, a, b, c, d).
-
-        ``raw`` is the entry's event JSON, validated whole (the producer's validation is
-        not trusted: anyone may append to the stream); an entry that fails becomes
-        (stream id, 'bad', '', reason, '', '', ''), which the script dead-letters.
-        """
-        if raw is None:
-            return entry_id, "bad", "", f"entry has no {EVENT_FIELD!r} field", "", "", ""
-        try:
-            event = parse_event(raw)
-            if event.partition != self.partition:
-                raise BadInputError(
-                    f"event for partition {event.partition!r} sent to {self.partition!r}"
-                )
-            return (entry_id, event.type, event.id, *_encode(event))
-        except BadInputError as exc:
-            return entry_id, "bad", "", str(exc), "", "", ""
-
     def apply_events(
         self, epoch: int, max_events: int = 5000, now: float | None = None
     ) -> ApplyResult:
-        """Apply up to ``max_events`` new entries of the incoming stream, in one script.
+        """Apply up to ``max_events`` new entries of the incoming stream (fenced, atomic
+        and idempotent: :mod:`jarvis.store.city_apply`).
 
         Invalid or inapplicable events go to the dead-letter stream with their reason;
         this never raises for a bad event. FencedError when ``epoch`` is stale. Offers
         (acceptance mode) expire in the same script: those due before an applied event,
         then those due at ``now`` (unix seconds; None: only by the events' times).
         """
-        check_epoch(epoch)
-        if now is not None and (not math.isfinite(now) or now < 0):
-            raise BadInputError(f"now must be a finite unix time, got {now!r}")
-        if max_events < 1:
-            raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
-        try:
-            cursor = text(self.redis.get(self.keys.cursor) or "")
-            entries = read_incoming(self.redis, self.keys.events_in, cursor, max_events)
-        except redis.RedisError as exc:
-            raise self._fail("reading events", exc) from exc
-        # one flat array of the entries' seven slots, entry after entry (city_apply.lua)
-        batch = [slot for eid, raw in entries for slot in self._slots(eid, raw)]
-        last = entries[-1][0] if entries else cursor
-        k = self.keys
-        keys = {
-            "epoch": k.epoch, "stats": k.stats, "cursor": k.cursor,
-            "applied": k.applied_events, "in": k.events_in, "dead": k.dead_letter,
-            "orders": k.orders, "order_status": k.order_status, "open": k.open_orders,
-            "closed": k.closed_orders, "assignments": k.assignments, "couriers": k.couriers,
-            "courier_positions": k.courier_positions, "courier_capacity": k.courier_capacity,
-            "courier_load": k.courier_load, "courier_orders": k.courier_orders,
-            "online": k.couriers_online, "out": k.decisions_out, "declines": k.declines,
-            "offers": k.offers,
-        }  # fmt: skip
-        args: dict[str, Arg] = {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
-                "dead_maxlen": self.dead_maxlen, "partition": self.partition,
-                "out_maxlen": self.out_maxlen,
-                "now_ms": "" if now is None else int(now * 1000),
-                "batch": orjson.dumps(batch).decode()}  # fmt: skip
-        applied, duplicates, dead = self.scripts.run(
-            CITY_APPLY, self.partition, keys, args, epoch=epoch
-        )
-        if dead:
-            log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
-        return ApplyResult(int(applied), int(duplicates), int(dead), last)
+        return self._apply.run(epoch, max_events, now)
 
     # -- snapshot ------------------------------------------------------------------------
 

@@ -1,0 +1,237 @@
+"""A city's new events applied: read from its incoming stream, validated, and applied by
+the fenced script ``scripts/city_apply.lua``.
+
+Each entry is validated whole here (the producer's validation is not trusted: anyone may
+append to the stream) and becomes seven slots of the script's batch; an entry that
+fails becomes a ``bad`` entry, which the script dead-letters with the reason.
+
+On one server without replicas (``ScriptRunner.pipelines``) the entries of a call go in
+chunks of :data:`APPLY_CHUNK`, one script call per chunk, sent on one connection as soon
+as each is packed: Redis runs a chunk while this process validates the next, so the
+client's and the server's parts of an apply overlap instead of taking turns (on a
+2-core machine, about 0.6 of the wall time of one call of the whole batch). Each chunk
+is one fenced, atomic, idempotent call, as one call was: it expects the cursor the chunk
+before it left (``CURSOR moved`` otherwise, changing nothing), records the ids it
+applied even when it fails part-way, and only the last one expires offers at ``now``.
+So a failure part-way leaves a prefix of the chunks applied and the cursor after them;
+the first failure is raised, the chunks after it changed nothing. With replicas (a
+``WAIT`` per call) or a Redis Cluster, the batch stays one call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import hiredis
+import orjson
+import redis
+
+from jarvis.errors import BadInputError, StoreError
+from jarvis.models.city import Courier, Order
+from jarvis.models.events import (
+    CourierMoved,
+    CourierOffline,
+    CourierOnline,
+    Event,
+    OfferAccepted,
+    OrderCancelled,
+    OrderCreated,
+    OrderDeclined,
+    OrderDelivered,
+    OrderPickedUp,
+    parse_event,
+)
+from jarvis.models.geo import Point
+from jarvis.store.exchange import exchange
+from jarvis.store.incoming import EVENT_FIELD, read_incoming
+from jarvis.store.keys import PartitionKeys
+from jarvis.store.replication import RedisClient
+from jarvis.store.replies import text
+from jarvis.store.runner import ScriptRunner, check_epoch, script_error
+from jarvis.store.specs import CITY_APPLY, Arg
+
+__all__ = ["APPLY_CHUNK", "ApplyResult", "CityApply"]
+
+log = logging.getLogger(__name__)
+
+#: Entries per script call when an apply is sent in chunks (see the module docstring).
+APPLY_CHUNK = 2500
+
+Entry = tuple[str, bytes | None]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one :meth:`CityStore.apply_events` call did."""
+
+    applied: int
+    duplicates: int
+    dead_lettered: int
+    cursor: str
+
+
+def _json(model: Order | Courier) -> str:
+    """``model.model_dump_json()``, straight from its serializer (no keyword handling)."""
+    return model.__pydantic_serializer__.to_json(model).decode()
+
+
+def _position(point: Point) -> str:
+    """``point`` as the JSON object ``{"lat":..,"lon":..}``. A validated point's fields
+    are its two finite floats: orjson writes each as the shortest text that reads back
+    as the same float (an f-string of their ``repr``, before, cost three times as much:
+    about a quarter of encoding the most frequent event)."""
+    return orjson.dumps(point.__dict__).decode()
+
+
+def _encode(event: Event) -> tuple[str, str, str, str]:
+    """The four script slots (a, b, c, d) of a valid city event (see ``city_apply.lua``)."""
+    if isinstance(event, CourierMoved):  # the most frequent first
+        return event.courier_id, _position(event.position), "", ""
+    if isinstance(event, OrderCreated):
+        order = event.order
+        return order.id, _json(order), repr(order.created_at), ""
+    if isinstance(event, OrderCancelled | OrderPickedUp | OrderDelivered):
+        return event.order_id, "", "", ""
+    if isinstance(event, OrderDeclined):
+        return event.order_id, event.courier_id, event.reason or "", ""
+    if isinstance(event, OfferAccepted):
+        return event.order_id, event.courier_id, "", ""
+    if isinstance(event, CourierOnline):
+        courier = event.courier
+        return courier.id, _json(courier), str(courier.capacity), _position(courier.position)
+    if isinstance(event, CourierOffline):
+        return event.courier_id, "", "", ""
+    raise BadInputError(f"event type {event.type!r} does not apply to a city")
+
+
+@dataclass(frozen=True)
+class CityApply:
+    """How one city applies its events: its keys, limits and script runner."""
+
+    client: RedisClient  # reads the stream; the scripts run on ``scripts.client``
+    scripts: ScriptRunner
+    keys: PartitionKeys
+    partition: str
+    horizon_ms: int
+    dead_maxlen: int
+    out_maxlen: int
+    _key_map: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        k = self.keys
+        key_map = {
+            "epoch": k.epoch, "stats": k.stats, "cursor": k.cursor,
+            "applied": k.applied_events, "in": k.events_in, "dead": k.dead_letter,
+            "orders": k.orders, "order_status": k.order_status, "open": k.open_orders,
+            "closed": k.closed_orders, "assignments": k.assignments, "couriers": k.couriers,
+            "courier_positions": k.courier_positions, "courier_capacity": k.courier_capacity,
+            "courier_load": k.courier_load, "courier_orders": k.courier_orders,
+            "online": k.couriers_online, "out": k.decisions_out, "declines": k.declines,
+            "offers": k.offers,
+        }  # fmt: skip
+        object.__setattr__(self, "_key_map", key_map)
+
+    def _batch(self, entries: Sequence[Entry]) -> str:
+        """One flat JSON array of the entries' seven slots, entry after entry: (stream
+        id, type, event id, a, b, c, d). An entry that fails validation becomes (stream
+        id, 'bad', '', reason, '', '', ''), which the script dead-letters."""
+        batch: list[str] = []
+        partition = self.partition
+        for entry_id, raw in entries:
+            if raw is None:
+                batch += (entry_id, "bad", "", f"entry has no {EVENT_FIELD!r} field", "", "", "")
+                continue
+            try:
+                event = parse_event(raw)
+                if event.partition != partition:
+                    raise BadInputError(
+                        f"event for partition {event.partition!r} sent to {partition!r}"
+                    )
+                batch += (entry_id, event.type, event.id, *_encode(event))
+            except BadInputError as exc:
+                batch += (entry_id, "bad", "", str(exc), "", "", "")
+        return orjson.dumps(batch).decode()
+
+    def _args(self, cursor: str, last: str, now_ms: Arg, batch: str) -> dict[str, Arg]:
+        return {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
+                "dead_maxlen": self.dead_maxlen, "partition": self.partition,
+                "out_maxlen": self.out_maxlen, "now_ms": now_ms, "batch": batch}  # fmt: skip
+
+    def run(self, epoch: int, max_events: int, now: float | None) -> ApplyResult:
+        """Apply up to ``max_events`` new entries (see :meth:`CityStore.apply_events`)."""
+        check_epoch(epoch)
+        if now is not None and (not math.isfinite(now) or now < 0):
+            raise BadInputError(f"now must be a finite unix time, got {now!r}")
+        if max_events < 1:
+            raise BadInputError(f"max_events must be at least 1, got {max_events!r}")
+        try:
+            cursor = text(self.client.get(self.keys.cursor) or "")
+            entries = read_incoming(self.client, self.keys.events_in, cursor, max_events)
+        except redis.RedisError as exc:
+            raise StoreError(f"partition {self.partition!r}: reading events failed: {exc}") from exc
+        now_ms: Arg = "" if now is None else int(now * 1000)
+        last = entries[-1][0] if entries else cursor
+        scripts_on = self.scripts.client
+        if (
+            len(entries) > APPLY_CHUNK
+            and isinstance(scripts_on, redis.Redis)
+            and self.scripts.pipelines
+        ):
+            counts = self._chunked(scripts_on, epoch, cursor, entries, now_ms)
+        else:
+            args = self._args(cursor, last, now_ms, self._batch(entries))
+            counts = self.scripts.run(CITY_APPLY, self.partition, self._key_map, args, epoch=epoch)
+        applied, duplicates, dead = (int(count) for count in counts)
+        if dead:
+            log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
+        return ApplyResult(applied, duplicates, dead, last)
+
+    def _chunked(
+        self, node: redis.Redis, epoch: int, cursor: str, entries: Sequence[Entry], now_ms: Arg
+    ) -> tuple[int, ...]:
+        """``entries`` in chunks of APPLY_CHUNK, each chunk's call sent once packed; the
+        summed counts. Calls refused with ``NOSCRIPT`` (each one after it is refused the
+        same way: none of them ran) are sent again once the script is loaded."""
+        script = self.scripts.script(CITY_APPLY)
+        self.scripts.used.add(CITY_APPLY.name)
+        fenced = {"epoch": check_epoch(epoch)}
+        packed: list[bytes] = []
+
+        def pack() -> Iterator[bytes]:
+            after = cursor
+            for first in range(0, len(entries), APPLY_CHUNK):
+                chunk = entries[first : first + APPLY_CHUNK]
+                last = chunk[-1][0]
+                final = first + APPLY_CHUNK >= len(entries)
+                args = self._args(after, last, now_ms if final else "", self._batch(chunk))
+                key_list, arg_list = CITY_APPLY.bind(self._key_map, {**fenced, **args})
+                command: tuple[Any, ...] = (
+                    "EVALSHA",
+                    script.sha,
+                    len(key_list),
+                    *key_list,
+                    *arg_list,
+                )
+                packed.append(hiredis.pack_command(command))
+                yield packed[-1]
+                after = last
+
+        try:
+            replies = exchange(node, pack(), -(-len(entries) // APPLY_CHUNK))
+            done = next((i for i, r in enumerate(replies) if isinstance(r, redis.RedisError)), None)
+            if done is not None and isinstance(replies[done], redis.exceptions.NoScriptError):
+                node.script_load(script.script)
+                replies[done:] = exchange(node, packed[done:], len(packed) - done)
+        except redis.RedisError as exc:
+            raise script_error(exc, self.partition, epoch) from exc
+        totals = [0, 0, 0]
+        for reply in replies:
+            if isinstance(reply, redis.RedisError):
+                raise script_error(reply, self.partition, epoch)
+            for i in range(3):
+                totals[i] += int(reply[i])
+        return tuple(totals)
