@@ -175,6 +175,13 @@ def solve_pruned(
             ks = (GROWTH * ks[0], GROWTH * ks[1], GROWTH * ks[2])
             near, distance, far, far_eligible = candidates.nearest(rows, ks)
             reduced, ineligible, lower, deferred = candidate_costs(problem, rows, near, distance)
+            # a deferred pair whose bound does not clear u is costed by route here: its
+            # bound alone would put the order back into the solve
+            doubt = deferred & (lower + price[np.maximum(near, 0)] < u[rows, None])
+            if doubt.any():
+                r, c = np.nonzero(doubt)
+                reduced[r, c] = problem.route_pairs(rows[r], near[r, c])
+                deferred &= ~doubt
             seen = ~ineligible
             at_price = np.where(deferred, lower, reduced) + np.where(near >= 0, price[near], np.inf)
             below = (at_price < u[rows, None]).any(axis=1) | (u[rows] > far)

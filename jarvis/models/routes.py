@@ -22,6 +22,7 @@ insertion places: routes of the same number of stops are stacked
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -165,10 +166,31 @@ class NewOrders:
     slack: FloatArray
 
 
-def _pairs(m: int) -> tuple[IntArray, IntArray]:
-    """Every (i, j), 0 <= i <= j <= m: pickup before stop i, drop-off before stop j."""
-    i, j = np.triu_indices(m + 1)
-    return i.astype(np.intp), j.astype(np.intp)
+@dataclass(frozen=True)
+class _Places:
+    """The insertion places of a route of ``m`` stops, and which of them each step of
+    :func:`pair_table` (stop ``k``, 0 <= k <= m) writes: the drop-off goes before stop
+    ``k`` after an earlier pickup (``drop``), or the pickup goes there (``together``:
+    with its drop-off right after; ``apart``: the drop-off later)."""
+
+    i: IntArray
+    j: IntArray
+    drop: tuple[IntArray, ...]
+    together: tuple[IntArray, ...]
+    apart: tuple[IntArray, ...]
+
+
+@functools.cache
+def _places(m: int) -> _Places:
+    i, j = (a.astype(np.intp) for a in np.triu_indices(m + 1))
+    steps = range(m + 1)
+    return _Places(
+        i,
+        j,
+        tuple(np.flatnonzero((j == k) & (i < k)) for k in steps),
+        tuple(np.flatnonzero((i == k) & (j == k)) for k in steps),
+        tuple(np.flatnonzero((i == k) & (j > k)) for k in steps),
+    )
 
 
 @dataclass(frozen=True)
@@ -294,9 +316,11 @@ def _between(
     """Seconds from ``a`` to ``b`` (broadcasting, coordinates in the last axis)."""
     diff = b_xy - a_xy
     km = np.hypot(diff[..., 0], diff[..., 1])
-    out = np.broadcast_to(estimator.travel_s(Legs(a_ll, b_ll, km, vehicle, now)), km.shape)
+    out = np.asarray(estimator.travel_s(Legs(a_ll, b_ll, km, vehicle, now)), float)
+    if out.shape != km.shape:  # read only: a broadcast view will do
+        out = np.broadcast_to(out, km.shape)
     check_estimate(out, "route travel time")
-    return out.astype(float)
+    return out
 
 
 def pair_table(
@@ -321,7 +345,8 @@ def pair_table(
     trip = _between(estimator, p_ll, p_xy, d_ll, d_xy, v, now)  # (n, 1)
     depart, arrive = routes.depart[which], routes.arrive[which]
     ready, weight, slack = routes.ready[which], routes.weight[which], routes.slack[which]
-    pi, pj = _pairs(m)
+    places = _places(m)
+    pi, pj = places.i, places.j
     n_pairs = len(pi)
     delay = np.zeros((n, n_pairs))  # delay at departure from the previous node
     x_new = np.zeros((n, n_pairs))  # the new order's delivery time
@@ -332,17 +357,15 @@ def pair_table(
         base = depart[:, k : k + 1]
         arrive_k = (arrive[:, k : k + 1] if k < m else 0.0) + delay
         # the drop-off goes here, its pickup earlier (the delay already includes it)
-        drop = np.flatnonzero((pj == k) & (pi < k))
+        drop = places.drop[k]
         if len(drop):
             at_d = base + delay[:, drop] + to_d[:, k : k + 1]
             x_new[:, drop] = at_d
             if k < m:
                 arrive_k[:, drop] = at_d + d_to[:, k : k + 1]
         # the pickup goes here (and maybe the drop-off right after it)
-        pick = np.flatnonzero(pi == k)
         left_p = np.maximum(base + to_p[:, k : k + 1], ready_new)
-        together = pick[pj[pick] == k]
-        apart = pick[pj[pick] > k]
+        together, apart = places.together[k], places.apart[k]
         if len(together):
             at_d = left_p + trip
             x_new[:, together] = np.broadcast_to(at_d, (n, len(together)))
