@@ -69,7 +69,10 @@ class Candidates:
         The couriers near an order not ready yet all cost the same (it waits for
         whichever comes), so its check fails, whatever the prices, unless it sees every
         courier within that radius; an order ready now has no such radius and sees
-        :data:`PER_FASTEST_READY_SHARE` of the fastest vehicle's ``ks[0]``."""
+        :data:`PER_FASTEST_READY_SHARE` of the fastest vehicle's ``ks[0]``, scaled up by
+        the share of those couriers who hold a route (they cost more than their bound,
+        so they rarely win: with half of them holding one, an order saw 4 free couriers
+        instead of 8, and one order in doubt at 500 x 2,000 cost a second solve)."""
         problem = self.problem
         widths = [min(ks[rank], len(members)) for _, members, _, rank in self.trees]
         # one table for every vehicle, each written in its block of columns
@@ -88,6 +91,9 @@ class Candidates:
                 distance_v[:] = cdist(xy, problem.worker_xy[members])
                 continue
             k_ready = max(1, int(k * PER_FASTEST_READY_SHARE))
+            if problem.routes:  # about as many free couriers as without routes
+                free = int(np.count_nonzero(~problem.route_held[members]))
+                k_ready = min(k, k_ready * len(members) // max(1, free))
             groups: list[tuple[IntArray | slice, int]] = [(slice(None), k)]
             if rank == 0 and k_ready < k:
                 # an order ready now: its nearest few decide; the others see k
