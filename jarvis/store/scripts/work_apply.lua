@@ -225,6 +225,16 @@ local batch = cjson.decode(ARGV[9])
 local seen = applied_ids(K_APPLIED, batch)
 prefetch_items(batch)
 
+-- An applied id's score in K_APPLIED is its entry's stream ms plus the entry's sequence
+-- number / 1024, not the ms alone (as city_apply.lua): scores only bound how long an id
+-- is remembered (trimmed below the horizon's cutoff, in ms), and distinct scores in
+-- stream order make each ZADD insert near the skiplist's end, where ids of one ms
+-- sharing a score had Redis compare their text at every level. Exact while ms < 2^42.
+local function applied_score(sid)
+  local ms, seq = string.match(sid, '^(%d+)-(%d+)$')
+  return tonumber(ms) + tonumber(seq) / 1024
+end
+
 local applied, duplicates, dead = 0, 0, 0
 local function apply_batch()
   for n = 1, #batch, SLOTS do
@@ -247,7 +257,7 @@ local function apply_batch()
         dead = dead + 1
       else
         local into = gathered or recorded
-        into[#into + 1] = stream_ms(sid)
+        into[#into + 1] = applied_score(sid)
         into[#into + 1] = event_id
         seen[event_id] = true
         applied = applied + 1
