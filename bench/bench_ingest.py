@@ -6,7 +6,9 @@
   ``submit_vs_bare_xadd`` (the producer alone over the floor) and ``apply_share`` (the
   part of the whole spent in ``apply_events``). The ``*_cpu`` figures are the same ratios
   in CPU seconds of this process plus the Redis server (``INFO cpu``): on a shared,
-  loaded machine wall-time ratios swing by 2x between runs, CPU ratios far less.
+  loaded machine wall-time ratios swing by 2x between runs, CPU ratios far less. The
+  floor and the ingest take ``ROUNDS`` alternating turns on slices of the events; each
+  ratio is the median of the rounds' ratios (``_min`` / ``_max``: their spread).
 - ``store_ingest``: the same for a store's work events (``WorkEvents.apply``): of every
   8 events, 6 new work items, one reprioritised and one cancelled (``_work_mix``).
 - ``city_snapshot``: ``CityStore.snapshot()`` of 2,000 open orders and 1,000 couriers,
