@@ -3,6 +3,7 @@ sent on one connection; the outcome is that of one call, or a prefix of the chun
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -86,3 +87,36 @@ def test_a_chunk_failing_part_way_leaves_the_chunks_before_it_applied_and_none_a
     assert [o.id for o in store.snapshot().orders] == ["o1", "o2"]
     assert store.snapshot().couriers == ()  # offline
     assert retry.cursor == ids[-1] == rds.get(store.keys.cursor)
+
+
+def test_only_the_last_chunk_expires_offers_at_now(
+    rds: redis.Redis, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An offer accepted by an event before its expiry, applied in a later chunk than
+    another event, with ``now`` long past the expiry: the acceptance is applied first,
+    as in one call (an earlier chunk expiring offers at ``now`` would reopen the order
+    and dead-letter the acceptance)."""
+    monkeypatch.setattr(city_apply, "APPLY_CHUNK", 1)
+    producer = Producer(rds, namespace)
+    store = CityStore(rds, CITY, namespace)
+    producer.submit_many(
+        [
+            event(CITY, "order_created", order=order("o1", created_at=1001.0)),
+            event(CITY, "courier_online", courier=courier("c1")),
+            event(CITY, "courier_online", courier=courier("c2")),
+        ]
+    )
+    store.apply_events(1)
+    t = float(int(time.time()))
+    assert store.commit(1, 1, [("o1", "c1")], t, offer_timeout_s=30.0).accepted
+    producer.submit_many(
+        [
+            event(CITY, "courier_moved", courier_id="c2", position={"lat": 48.5, "lon": 2.5}),
+            event(CITY, "offer_accepted", order_id="o1", courier_id="c1"),
+        ]
+    )
+    result = store.apply_events(1, now=t + 300.0)
+    assert (result.applied, result.duplicates, result.dead_lettered) == (2, 0, 0)
+    assert rds.hget(store.keys.order_status, "o1") == "assigned"
+    kinds = [d.type for d in store.decisions() if d.type != "tick"]
+    assert kinds == ["offer", "accepted"]
