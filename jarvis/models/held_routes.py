@@ -64,15 +64,15 @@ def stack_held_routes(
     stacks by number of stops, and per worker its stack and row in it (-1: none)."""
     n = len(worker_ids)
     worker_at = dict(zip(worker_ids, range(n), strict=True))
-    singles: list[tuple[int, Order, bool]] = []
+    found = [
+        (w, mine)
+        for w, mine in zip(map(worker_at.get, held), held.values(), strict=True)
+        if w is not None and mine
+    ]
+    singles = [(w, mine[0].order, mine[0].picked_up) for w, mine in found if len(mine) == 1]
     planned: dict[int, list[tuple[int, tuple[tuple[Order, bool], ...]]]] = {}
-    for courier, mine in held.items():
-        w = worker_at.get(courier)
-        if w is None or not mine:
-            continue
-        if len(mine) == 1:
-            singles.append((w, mine[0].order, mine[0].picked_up))
-        else:
+    for w, mine in found:
+        if len(mine) > 1:
             stops = plan(mine)
             planned.setdefault(len(stops), []).append((w, stops))
     parts: dict[int, list[tuple[IntArray, FloatArray]]] = {}
