@@ -10,7 +10,7 @@ import redis
 
 from jarvis.errors import StoreError
 from jarvis.models.events import WorkUpdated
-from jarvis.models.work import WorkItem
+from jarvis.models.work import Associate, WorkItem
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.producer import Producer
 from jarvis.store.replies import stream_entries
@@ -208,3 +208,45 @@ def test_an_update_event_keeps_the_date_of_an_item_stored_before(
 def test_work_updated_fields_have_the_bounds_of_the_work_item_fields(name: str) -> None:
     # apply copies an update's fields into the item without validating them again
     assert WorkUpdated.model_fields[name].metadata == WorkItem.model_fields[name].metadata
+
+
+def test_changes_of_items_queued_before_the_batch_end_as_if_applied_one_by_one(
+    rds: redis.Redis, namespace: str
+) -> None:
+    """Cancels and updates of items queued (and one claimed) before the batch: the heads
+    of the queues they change are fixed once per batch, and a cancelled queued item has
+    no claim to delete."""
+    alone, batched = namespace, f"{namespace}-b"
+    events = [
+        event(STORE, "work_cancelled", "cx-1", item_id="p1"),  # the picker queue's head
+        event(STORE, "work_updated", "up-1", item_id="p3", priority=100),  # the new head
+        event(STORE, "work_submitted", "ws-1", item=WorkItem(id="n1", store=STORE, role="picker")),
+        event(STORE, "work_cancelled", "cx-2", item_id="p3"),  # the head again
+        event(STORE, "work_updated", "up-2", item_id="p2", priority=0),  # down the queue
+        event(STORE, "work_cancelled", "cx-3", item_id="k1"),  # the packer queue empties
+        event(STORE, "work_cancelled", "cx-4", item_id="c1"),  # claimed
+        event(STORE, "work_updated", "up-3", item_id="p4", priority=1),
+        event(STORE, "work_cancelled", "cx-5", item_id="p4"),
+    ]
+    for ns in (alone, batched):
+        queue = WorkQueue(rds, ns, clock=lambda: NOW - 10)
+        queue.register_associate(Associate(id="a1", home_store=STORE, roles=frozenset({"x"})))
+        queue.enqueue(WorkItem(id="c1", store=STORE, role="x"))
+        assert queue.get_work("a1") is not None
+        for item_id, role, priority in (
+            ("p1", "picker", 90), ("p2", "picker", 50), ("p3", "picker", 10),
+            ("p4", "picker", 20), ("k1", "packer", 5),
+        ):  # fmt: skip
+            queue.enqueue(WorkItem(id=item_id, store=STORE, role=role, priority=priority))
+        Producer(rds, ns).submit_many(events)
+    one_by_one = WorkEvents(WorkQueue(rds, alone, clock=lambda: NOW))
+    for _ in events:
+        one_by_one.apply(STORE, 1, max_events=1)
+    whole = WorkEvents(WorkQueue(rds, batched, clock=lambda: NOW)).apply(STORE, 1)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (9, 0, 0)
+    state = _state(rds, batched)
+    assert state == _state(rds, alone)
+    keys = WorkKeys(STORE, batched)
+    picker = keys.queue(item_class(WorkItem(id="p2", store=STORE, role="picker")))
+    assert rds.zrange(picker, 0, -1) == ["p2", "n1"]  # p2 queued 10 s earlier
+    assert rds.zrange(keys.heads, 0, -1, withscores=True) == [(picker, rds.zscore(picker, "p2"))]

@@ -160,6 +160,14 @@ end
 
 -- Cancelled now or already: applied. Unknown (never, or done): dead-lettered.
 local cancelled_any = false
+-- Queues (by index in KEYS) an update or a cancel changed: their entries in the heads
+-- index are fixed once, when the batch and its new items are written (fix_moved), not
+-- after each event (cancel and update of work_lib.lua with defer_head).
+local moved = {}
+local function fix_moved()
+  for at in pairs(moved) do fix_head(K_HEADS, KEYS[at]) end
+  moved = {}
+end
 handlers.work_cancelled = function(id, _, _, queue_at)
   local queue = queue_key(queue_at)
   if not queue then
@@ -178,7 +186,8 @@ handlers.work_cancelled = function(id, _, _, queue_at)
   end
   if item then write_new() end  -- not the common case: cancel as it would be written
   local done = cancel(K_ITEMS, K_CLAIMS, K_LEASES, K_HEADS, queue, K_ATTEMPTS, K_HISTORY,
-    K_DEAD_SET, K_DEAD_AT, K_DONE, K_CANCELLED, K_WORK, id, now)
+    K_DEAD_SET, K_DEAD_AT, K_DONE, K_CANCELLED, K_WORK, id, now, true)
+  if done == 1 then moved[tonumber(queue_at)] = true end
   if done == 0 then
     return 'no work item ' .. id .. ' to cancel (never submitted, or done)'
   end
@@ -208,7 +217,8 @@ handlers.work_updated = function(id, old_json, new_json, where)
   end
   if item then write_new() end
   local found = update(K_ITEMS, K_CLAIMS, K_HEADS, queue, K_DEAD_SET, id, old_json,
-    new_json, score)
+    new_json, score, true)
+  if found == 1 then moved[tonumber(queue_at)] = true end
   if found == 0 then
     return 'no work item ' .. id .. ' to update (never submitted, done or cancelled)'
   end
@@ -266,12 +276,15 @@ local function apply_batch()
   end
 end
 
--- The batch, then the new items it gathered (also when it failed part-way).
+-- The batch, then the new items it gathered and the heads of the queues it changed
+-- (also when it failed part-way).
 local function apply_then_write()
   local ok, failure = pcall(apply_batch)
   local written, refused = pcall(write_new)
+  local fixed, unfixed = pcall(fix_moved)
   if not ok then error(failure, 0) end
   if not written then error(refused, 0) end
+  if not fixed then error(unfixed, 0) end
 end
 
 local failed = apply_recorded(apply_then_write, K_APPLIED, recorded)

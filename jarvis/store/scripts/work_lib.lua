@@ -89,15 +89,29 @@ local function came_back(items_key, attempts_key, history_key, dead_key, dead_at
   return true
 end
 
+-- Reset the heads index entry of `queue_key` from its first item, or remove it when the
+-- queue is empty.
+local function fix_head(heads_key, queue_key)
+  local first = redis.call('ZRANGE', queue_key, 0, 0, 'WITHSCORES')
+  if first[1] then
+    redis.call('ZADD', heads_key, first[2], queue_key)
+  else
+    redis.call('ZREM', heads_key, queue_key)
+  end
+end
+
 -- Cancel `id` wherever it is: its queue (`queue_key`, the queue of its class, which the
 -- caller derived from its JSON), its claim, or the dead set. The id is remembered in
 -- ZSET cancelled (so a holder's next call answers item_cancelled) and with the done
 -- ones (so a replayed submission is not queued again). Returns 1 when cancelled now,
 -- 2 when it was cancelled already, 0 when the store does not have it (never, or done),
--- -1 (nothing written) when it is queued but not in `queue_key`.
+-- -1 (nothing written) when it is queued but not in `queue_key`. A queued item has no
+-- claim, lease or dead record (an item is in one place), so none is deleted for it.
+-- With `defer_head`, the heads index is left to the caller (fix_head of `queue_key`
+-- before the script ends: work_apply.lua fixes each queue once per batch).
 local function cancel(items_key, claims_key, leases_key, heads_key, queue_key, attempts_key,
                       history_key, dead_key, dead_at_key, done_key, cancelled_key, stats_key,
-                      id, now)
+                      id, now, defer_head)
   if redis.call('ZSCORE', cancelled_key, id) then
     return 2
   end
@@ -105,19 +119,15 @@ local function cancel(items_key, claims_key, leases_key, heads_key, queue_key, a
     return 0
   end
   if redis.call('ZREM', queue_key, id) == 1 then
-    local after = redis.call('ZRANGE', queue_key, 0, 0, 'WITHSCORES')
-    if after[1] then
-      redis.call('ZADD', heads_key, after[2], queue_key)
-    else
-      redis.call('ZREM', heads_key, queue_key)
-    end
+    if not defer_head then fix_head(heads_key, queue_key) end
   elseif redis.call('HEXISTS', claims_key, id) == 0 and redis.call('HEXISTS', dead_key, id) == 0 then
     return -1
+  else
+    redis.call('HDEL', claims_key, id)
+    redis.call('ZREM', leases_key, id)
+    redis.call('HDEL', dead_key, id)
+    redis.call('ZREM', dead_at_key, id)
   end
-  redis.call('HDEL', claims_key, id)
-  redis.call('ZREM', leases_key, id)
-  redis.call('HDEL', dead_key, id)
-  redis.call('ZREM', dead_at_key, id)
   redis.call('HDEL', items_key, id)
   redis.call('HDEL', attempts_key, id)
   redis.call('HDEL', history_key, id)
@@ -132,9 +142,9 @@ end
 -- follows), in its claim record (a released or lapsed claim returns it at the new place)
 -- or in its dead record. Compare-and-set: writes only if the item's JSON is still
 -- `old_json`. Returns 1 queued, 2 claimed, 3 dead, 0 unknown (never, done or cancelled),
--- -1 changed meanwhile (nothing written).
+-- -1 changed meanwhile (nothing written). `defer_head`: as for cancel.
 local function update(items_key, claims_key, heads_key, queue_key, dead_key, id, old_json,
-                      new_json, score)
+                      new_json, score, defer_head)
   local current = redis.call('HGET', items_key, id)
   if not current then
     return 0
@@ -145,8 +155,7 @@ local function update(items_key, claims_key, heads_key, queue_key, dead_key, id,
   redis.call('HSET', items_key, id, new_json)
   if redis.call('ZSCORE', queue_key, id) then
     redis.call('ZADD', queue_key, score, id)
-    local first = redis.call('ZRANGE', queue_key, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', heads_key, first[2], queue_key)
+    if not defer_head then fix_head(heads_key, queue_key) end
     return 1
   end
   local raw = redis.call('HGET', claims_key, id)
