@@ -5,28 +5,20 @@ Each entry is validated whole here (the producer's validation is not trusted: an
 append to the stream) and becomes seven slots of the script's batch; an entry that
 fails becomes a ``bad`` entry, which the script dead-letters with the reason.
 
-On one server without replicas (``ScriptRunner.pipelines``) the entries of a call go in
-chunks of :data:`APPLY_CHUNK`, one script call per chunk, sent on one connection as soon
-as each is packed: Redis runs a chunk while this process validates the next, so the
-client's and the server's parts of an apply overlap instead of taking turns (on a
-2-core machine, about 0.6 of the wall time of one call of the whole batch). Each chunk
-is one fenced, atomic, idempotent call, as one call was: it expects the cursor the chunk
-before it left (``CURSOR moved`` otherwise, changing nothing), records the ids it
-applied even when it fails part-way, and only the last one expires offers at ``now``.
-So a failure part-way leaves a prefix of the chunks applied and the cursor after them;
-the first failure is raised, the chunks after it changed nothing. With replicas (a
-``WAIT`` per call) or a Redis Cluster, the batch stays one call.
+One call of the script applies the whole batch. (Sending it as several calls in
+chunks, pipelined on one connection so that Redis ran a chunk while this process
+validated the next, was tried: no wall-time gain measurable on the shared 2-core machine
+in 6 alternating pairs of ``bench_ingest`` runs, and about 1-2 us more Redis CPU per
+event, from chunks of 2,500; removed.)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import hiredis
 import orjson
 import redis
 
@@ -46,20 +38,16 @@ from jarvis.models.events import (
     parse_event,
 )
 from jarvis.models.geo import Point
-from jarvis.store.exchange import exchange
 from jarvis.store.incoming import EVENT_FIELD, read_incoming
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.replication import RedisClient
 from jarvis.store.replies import text
-from jarvis.store.runner import ScriptRunner, check_epoch, script_error
+from jarvis.store.runner import ScriptRunner, check_epoch
 from jarvis.store.specs import CITY_APPLY, Arg
 
-__all__ = ["APPLY_CHUNK", "ApplyResult", "CityApply"]
+__all__ = ["ApplyResult", "CityApply"]
 
 log = logging.getLogger(__name__)
-
-#: Entries per script call when an apply is sent in chunks (see the module docstring).
-APPLY_CHUNK = 2500
 
 Entry = tuple[str, bytes | None]
 
@@ -175,63 +163,9 @@ class CityApply:
             raise StoreError(f"partition {self.partition!r}: reading events failed: {exc}") from exc
         now_ms: Arg = "" if now is None else int(now * 1000)
         last = entries[-1][0] if entries else cursor
-        scripts_on = self.scripts.client
-        if (
-            len(entries) > APPLY_CHUNK
-            and isinstance(scripts_on, redis.Redis)
-            and self.scripts.pipelines
-        ):
-            counts = self._chunked(scripts_on, epoch, cursor, entries, now_ms)
-        else:
-            args = self._args(cursor, last, now_ms, self._batch(entries))
-            counts = self.scripts.run(CITY_APPLY, self.partition, self._key_map, args, epoch=epoch)
+        args = self._args(cursor, last, now_ms, self._batch(entries))
+        counts = self.scripts.run(CITY_APPLY, self.partition, self._key_map, args, epoch=epoch)
         applied, duplicates, dead = (int(count) for count in counts)
         if dead:
             log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
         return ApplyResult(applied, duplicates, dead, last)
-
-    def _chunked(
-        self, node: redis.Redis, epoch: int, cursor: str, entries: Sequence[Entry], now_ms: Arg
-    ) -> tuple[int, ...]:
-        """``entries`` in chunks of APPLY_CHUNK, each chunk's call sent once packed; the
-        summed counts. Calls refused with ``NOSCRIPT`` (each one after it is refused the
-        same way: none of them ran) are sent again once the script is loaded."""
-        script = self.scripts.script(CITY_APPLY)
-        self.scripts.used.add(CITY_APPLY.name)
-        fenced = {"epoch": check_epoch(epoch)}
-        packed: list[bytes] = []
-
-        def pack() -> Iterator[bytes]:
-            after = cursor
-            for first in range(0, len(entries), APPLY_CHUNK):
-                chunk = entries[first : first + APPLY_CHUNK]
-                last = chunk[-1][0]
-                final = first + APPLY_CHUNK >= len(entries)
-                args = self._args(after, last, now_ms if final else "", self._batch(chunk))
-                key_list, arg_list = CITY_APPLY.bind(self._key_map, {**fenced, **args})
-                command: tuple[Any, ...] = (
-                    "EVALSHA",
-                    script.sha,
-                    len(key_list),
-                    *key_list,
-                    *arg_list,
-                )
-                packed.append(hiredis.pack_command(command))
-                yield packed[-1]
-                after = last
-
-        try:
-            replies = exchange(node, pack(), -(-len(entries) // APPLY_CHUNK))
-            done = next((i for i, r in enumerate(replies) if isinstance(r, redis.RedisError)), None)
-            if done is not None and isinstance(replies[done], redis.exceptions.NoScriptError):
-                node.script_load(script.script)
-                replies[done:] = exchange(node, packed[done:], len(packed) - done)
-        except redis.RedisError as exc:
-            raise script_error(exc, self.partition, epoch) from exc
-        totals = [0, 0, 0]
-        for reply in replies:
-            if isinstance(reply, redis.RedisError):
-                raise script_error(reply, self.partition, epoch)
-            for i in range(3):
-                totals[i] += int(reply[i])
-        return tuple(totals)

@@ -1,21 +1,17 @@
 """Packed commands exchanged on one pooled connection: sent as RESP, replies read back.
 
 What redis-py's pipeline does, without its per-command work, for the callers that pack
-their commands themselves: the producer's ``XADD`` batches
-(:mod:`jarvis.store.producer`), the batched idle checks (:mod:`jarvis.store.idle_batch`),
-a write and its ``WAIT`` (:mod:`jarvis.store.replication`) and city apply's chunks
-(:mod:`jarvis.store.city`). Every reply is read, an error reply kept as the exception
-redis-py would raise for it, so the connection stays in step and goes back to the pool;
-a connection that failed part-way (a timeout, a reset, an error while packing the next
-part) is disconnected instead, never returned half-read.
-
-``packed`` may be a generator: each part is sent as soon as it is produced, so Redis
-works on the commands sent so far while the caller packs the next ones.
+their commands themselves: the producer's ``XADD`` batches (:mod:`jarvis.store.producer`),
+the batched idle checks (:mod:`jarvis.store.idle_batch`) and a write with its ``WAIT``
+(:mod:`jarvis.store.replication`). Every reply is read, an error reply kept as the
+exception redis-py would raise for it, so the connection stays in step and goes back to
+the pool; a connection that failed part-way (a timeout, a reset) is disconnected
+instead, never returned half-read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -40,17 +36,16 @@ def read_replies(conn: Connection, count: int) -> list[Any]:
 
 
 def exchange(
-    node: redis.Redis, packed: Iterable[bytes], count: int, read: Reader = read_replies
+    node: redis.Redis, packed: bytes, count: int, read: Reader = read_replies
 ) -> list[Any]:
-    """Send each part of ``packed`` (RESP, ``count`` commands in all) on one pooled
-    connection of ``node``, then read ``count`` replies with ``read``; the replies in
-    order, error replies as exceptions. A failure part-way disconnects the connection
-    and is raised: the outcome of what was sent is unknown."""
+    """Send ``packed`` (RESP of ``count`` commands) on one pooled connection of
+    ``node``, then read ``count`` replies with ``read``; the replies in order, error
+    replies as exceptions. A failure part-way disconnects the connection and is raised:
+    the outcome of what was sent is unknown."""
     pool = node.connection_pool
     conn: Connection = pool.get_connection()
     try:
-        for part in packed:
-            conn.send_packed_command([part])  # type: ignore[no-untyped-call]  # untyped in redis-py
+        conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped in redis-py
         return read(conn, count)
     except BaseException:
         conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool

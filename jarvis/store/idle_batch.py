@@ -100,7 +100,7 @@ def _send(
         timeout_ms = str(runner.replication.timeout_ms).encode()
         payload.append(b"*3\r\n" + bulk(b"WAIT") + bulk(str(wanted).encode()) + bulk(timeout_ms))
     try:
-        replies = exchange(node, [b"".join(payload)], len(payload))
+        replies = exchange(node, b"".join(payload), len(payload))
     except redis.RedisError as exc:
         log.debug("batched idle checks failed: %s", exc)
         return [exc] * len(calls), 0

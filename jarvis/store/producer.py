@@ -164,7 +164,7 @@ def _exchange(client: redis.Redis, packed: bytes, count: int) -> list[str]:
     """
     ids: list[str] = []
     failed: redis.ResponseError | None = None
-    for reply in exchange(client, [packed], count, _replies):
+    for reply in exchange(client, packed, count, _replies):
         if isinstance(reply, redis.ResponseError):
             failed = failed or reply
         else:

@@ -106,7 +106,7 @@ def write_replicated(
         try:
             sent = [*commands, wait]
             packed = b"".join(hiredis.pack_command(command) for command in sent)
-            replies = exchange(node_for(client, key), [packed], len(sent))
+            replies = exchange(node_for(client, key), packed, len(sent))
         except (redis.ConnectionError, redis.TimeoutError):
             _refresh(client)
             raise
