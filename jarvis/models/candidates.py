@@ -9,15 +9,16 @@ insertion into that route, which is dear to compute (one numpy pass per stop and
 insertion place), and never less than what the same courier would cost free at its
 position (:meth:`~jarvis.models.city_problem.CityProblem.block` relies on the same
 triangle inequality). So a pair with a route is costed by route only where that lower
-bound beats every free candidate of the order; the others are *deferred*: out of the
+bound beats the order's third cheapest free candidate (:data:`COSTED_BELOW_FREE`); the
+others are *deferred*: out of the
 solve, their lower bound kept. After each solve, :meth:`CandidateTable.settle` costs by
 route the deferred pairs whose lower bound, at the courier's dual price, is below the
 order's dual value (the only ones that could break the certificate); if an exact cost
 then does break it, the pair joins the solve and the solve runs again. A deferred pair
 that passes the check with its lower bound passes it with its exact cost, so the
 certificate of :mod:`jarvis.models.pruned` stays a proof. At 500 x 2,000 with half the
-couriers holding an order, about 200 of 7,000 useful pairs with a route are costed
-before the solve, and a few dozen after it.
+couriers holding an order (seed 7), about 800 of 7,000 useful pairs with a route are
+costed before the solve, and none after it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ __all__ = ["PER_FASTEST_READY_SHARE", "CandidateTable", "Candidates", "candidate
 #: An order ready now sees this share of the fastest vehicle's nearest couriers (see
 #: :meth:`Candidates.nearest`).
 PER_FASTEST_READY_SHARE = 0.25
+#: A pair with a route is costed before the solve where its lower bound beats the
+#: order's this-many-th cheapest free candidate (1: the cheapest). With the cheapest
+#: alone, a small city where couriers with routes compete (200 x 400, half of them
+#: holding an order) needed 3-4 solves instead of 2; at 500 x 2,000 it makes no
+#: difference beyond the machine's noise (seeds 1-8, median CPU of 5 alternating calls).
+COSTED_BELOW_FREE = 3
 
 
 class Candidates:
@@ -115,12 +122,17 @@ class Candidates:
 
 
 def candidate_costs(
-    problem: CityProblem, rows: IntArray, near: IntArray, distance: FloatArray
+    problem: CityProblem,
+    rows: IntArray,
+    near: IntArray,
+    distance: FloatArray,
+    below_free: int = COSTED_BELOW_FREE,
 ) -> tuple[FloatArray, BoolArray, FloatArray, BoolArray]:
     """Reduced costs and ineligibility of each order of ``rows`` with its candidates
     ``near`` at ``distance`` (-1: no candidate there, reduced cost 0 and ineligible); and
-    the pairs deferred (see the module docstring) with their lower bounds: a deferred
-    pair's reduced cost reads 0 until :meth:`CandidateTable.settle` costs it."""
+    the pairs deferred (see the module docstring; ``below_free``: as
+    :data:`COSTED_BELOW_FREE`) with their lower bounds: a deferred pair's reduced cost
+    reads 0 until :meth:`CandidateTable.settle` costs it."""
     none = near < 0
     safe = np.where(none, 0, near) if none.any() else near
     reduced, ineligible = free_pairs(
@@ -133,8 +145,10 @@ def candidate_costs(
     if problem.routes:
         with_route = (reduced < 0.0) & problem.route_held[safe] & ~none
         if with_route.any():
-            best_free = np.where(with_route, 0.0, reduced).min(axis=1)
-            now = with_route & (reduced < best_free[:, None])
+            free = np.where(with_route, 0.0, reduced)
+            rank = min(max(1, below_free), free.shape[1]) - 1
+            threshold = np.partition(free, rank, axis=1)[:, rank]
+            now = with_route & (reduced < threshold[:, None])
             r, c = np.nonzero(now)
             exact = problem.route_pairs(rows[r], safe[r, c])
             deferred = with_route & ~now
@@ -150,9 +164,10 @@ class CandidateTable:
     pair, whether another may be eligible, and whether one seen beyond the candidates
     is useful."""
 
-    def __init__(self, problem: CityProblem) -> None:
+    def __init__(self, problem: CityProblem, below_free: int = COSTED_BELOW_FREE) -> None:
         n = len(problem.task_ids)
         self.problem = problem
+        self.below_free = below_free
         self.worker: IntArray = np.full((n, 0), -1, np.intp)
         self.reduced: FloatArray = np.zeros((n, 0))
         self.eligible: BoolArray = np.zeros((n, 0), bool)
@@ -173,7 +188,9 @@ class CandidateTable:
     ) -> None:
         """Make ``near``, at ``distance``, the candidates of ``rows`` (costed here)."""
         width = near.shape[1]
-        reduced, ineligible, lower, deferred = candidate_costs(self.problem, rows, near, distance)
+        reduced, ineligible, lower, deferred = candidate_costs(
+            self.problem, rows, near, distance, self.below_free
+        )
         if self.worker.shape[1] == 0 and len(rows) == len(self.worker):  # the first round
             self.worker = np.empty(near.shape, np.intp)
             self.worker[rows] = near

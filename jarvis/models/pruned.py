@@ -61,6 +61,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from jarvis.models.candidates import (
+    COSTED_BELOW_FREE,
     PER_FASTEST_READY_SHARE,
     Candidates,
     CandidateTable,
@@ -138,15 +139,17 @@ def solve_pruned(
     give_up: float = GIVE_UP_SHARE,
     per_slower: int = PER_SLOWER,
     per_slowest: int = PER_SLOWEST,
+    costed_below_free: int = COSTED_BELOW_FREE,
 ) -> PrunedResult | None:
     """The exact decision from candidate pairs, or ``None`` when it cannot be certified
     or would not pay (the caller then solves the dense problem). With ``give_up`` infinite
     it never gives up: the rounds go on until every order in doubt sees every courier,
-    where the check cannot fail."""
+    where the check cannot fail. ``costed_below_free``: which pairs with a route are
+    costed before the solve (:data:`jarvis.models.candidates.COSTED_BELOW_FREE`)."""
     n_tasks = len(problem.task_ids)
     dense = n_tasks * len(problem.worker_ids)
     candidates = Candidates(problem)
-    table = CandidateTable(problem)
+    table = CandidateTable(problem, costed_below_free)
     ks = (per_fastest, per_slower, per_slowest)
     rows = np.arange(n_tasks)
     table.set(rows, *candidates.nearest(rows, ks))
@@ -174,7 +177,9 @@ def solve_pruned(
             # the bound beyond, stay above u
             ks = (GROWTH * ks[0], GROWTH * ks[1], GROWTH * ks[2])
             near, distance, far, far_eligible = candidates.nearest(rows, ks)
-            reduced, ineligible, lower, deferred = candidate_costs(problem, rows, near, distance)
+            reduced, ineligible, lower, deferred = candidate_costs(
+                problem, rows, near, distance, costed_below_free
+            )
             # a deferred pair whose bound does not clear u is costed by route here: its
             # bound alone would put the order back into the solve
             doubt = deferred & (lower + price[np.maximum(near, 0)] < u[rows, None])

@@ -76,6 +76,7 @@ def held_and_declines(
     st.integers(1, 3),
     st.integers(1, 3),
     st.integers(1, 2),
+    st.integers(1, 3),
 )
 def test_pruned_decision_equals_the_dense_optimum(
     data: st.DataObject,
@@ -86,13 +87,19 @@ def test_pruned_decision_equals_the_dense_optimum(
     per_fastest: int,
     per_slower: int,
     per_slowest: int,
+    costed_below_free: int,
 ) -> None:
     held, declines = data.draw(held_and_declines(order_list, courier_list))
     problem = CityProblem(order_list, courier_list, NOW, config, rules, None, held, declines)
     if not problem.task_ids:
         return
     result = solve_pruned(
-        problem, per_fastest, give_up=math.inf, per_slower=per_slower, per_slowest=per_slowest
+        problem,
+        per_fastest,
+        give_up=math.inf,
+        per_slower=per_slower,
+        per_slowest=per_slowest,
+        costed_below_free=costed_below_free,
     )
     _check_exact(problem, result)
 
