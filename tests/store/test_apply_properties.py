@@ -21,10 +21,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+import pytest
 import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from jarvis.errors import StoreError
 from jarvis.models.events import Event
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
@@ -270,6 +272,32 @@ def test_a_store_batch_ends_as_its_events_applied_one_by_one(
         assert _claimed(queues[batched]) == _claimed(queues[alone])
 
 
+@PROPERTY
+@given(raws=work_events(), at=st.integers(0, 14))
+def test_a_store_batch_failing_part_way_then_retried_ends_as_one_by_one(
+    rds: redis.Redis, namespace: str, raws: list[bytes], at: int
+) -> None:
+    """A batch whose script fails part-way (the claims hash made a string: the first
+    event that reads a claim fails with WRONGTYPE) keeps and records what it applied
+    before; retried once the claims are back, it ends as the events one by one."""
+    raws = [*raws[:at], _raw("work_completed", "ef", item_id="c0", associate_id="a1"), *raws[at:]]
+    with _namespaces_of(rds, namespace) as (alone, batched):
+        queues = {ns: _store_before(rds, ns) for ns in (alone, batched)}
+        for ns in (alone, batched):
+            _append(rds, PartitionKeys(STORE, ns).events_in, raws, FIRST_MS)
+        for _ in raws:
+            WorkEvents(queues[alone]).apply(STORE, 1, max_events=1)
+        claims = WorkKeys(STORE, batched).claims
+        rds.rename(claims, f"{claims}-kept")
+        rds.set(claims, "not a hash")
+        with pytest.raises(StoreError, match="WRONGTYPE"):
+            WorkEvents(queues[batched]).apply(STORE, 1)
+        rds.delete(claims)
+        rds.rename(f"{claims}-kept", claims)
+        WorkEvents(queues[batched]).apply(STORE, 1)
+        assert _state(rds, batched, STORE) == _state(rds, alone, STORE)
+
+
 # -- a city's events ------------------------------------------------------------------
 
 ORDER_IDS = ("o0", "o1", "p0", "p1", "zz")
@@ -372,3 +400,33 @@ def test_a_city_batch_ends_as_its_events_applied_one_by_one(
         assert _without(_state(rds, batched, CITY), batched, CITY, *skipped) == _without(
             state, batched, CITY, *skipped
         )
+
+
+@PROPERTY
+@given(raws=city_events(), at=st.integers(0, 14))
+def test_a_city_batch_failing_part_way_then_retried_ends_as_one_by_one(
+    rds: redis.Redis, namespace: str, raws: list[bytes], at: int
+) -> None:
+    """A batch whose script fails part-way (the couriers hash made a string: the first
+    event that reads it fails with WRONGTYPE, at its first call, before it wrote
+    anything; with a move in the batch, the script fails before its first entry) keeps,
+    records and counts what it did before; retried once the hash is back, it ends as the
+    events one by one. Not covered: a failure after an entry's first write (Redis does
+    not undo a failed script's writes, so that entry stays half applied)."""
+    offline = event(CITY, "courier_offline", "ef", courier_id="k0").model_dump_json().encode()
+    raws = [*raws[:at], offline, *raws[at:]]
+    with _namespaces_of(rds, namespace) as (alone, batched):
+        stores = {ns: _city_before(rds, ns) for ns in (alone, batched)}
+        for ns in (alone, batched):
+            _append(rds, stores[ns].keys.events_in, raws, FIRST_MS)
+        for _ in raws:
+            stores[alone].apply_events(1, max_events=1)
+        couriers = stores[batched].keys.couriers
+        rds.rename(couriers, f"{couriers}-kept")
+        rds.set(couriers, "not a hash")
+        with pytest.raises(StoreError, match="WRONGTYPE"):
+            stores[batched].apply_events(1)
+        rds.delete(couriers)
+        rds.rename(f"{couriers}-kept", couriers)
+        stores[batched].apply_events(1)
+        assert _state(rds, batched, CITY) == _state(rds, alone, CITY)

@@ -245,7 +245,9 @@ local function applied_score(sid)
   return tonumber(ms) + tonumber(seq) / 1024
 end
 
-local applied, duplicates, dead = 0, 0, 0
+-- done_sid: the stream id of the last entry handled (applied, counted as a duplicate or
+-- dead-lettered): where the cursor moves if a later entry fails (see the end).
+local applied, duplicates, dead, done_sid = 0, 0, 0, nil
 local function apply_batch()
   for n = 1, #batch, SLOTS do
     local sid, kind, event_id = batch[n], batch[n + 1], batch[n + 2]
@@ -273,6 +275,7 @@ local function apply_batch()
         applied = applied + 1
       end
     end
+    done_sid = sid
   end
 end
 
@@ -282,17 +285,32 @@ local function apply_then_write()
   local ok, failure = pcall(apply_batch)
   local written, refused = pcall(write_new)
   local fixed, unfixed = pcall(fix_moved)
+  -- the gathered writes failed: the entries that gathered them are not done
+  if not (written and fixed) then done_sid = nil end
   if not ok then error(failure, 0) end
   if not written then error(refused, 0) end
   if not fixed then error(unfixed, 0) end
 end
 
 local failed = apply_recorded(apply_then_write, K_APPLIED, recorded)
-if failed then return failed end
+local function count()
+  if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
+  if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
+  if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+end
+-- Failed part-way: the entries before the failing one are done (applied and recorded,
+-- or dead-lettered), so they are counted and the cursor moves past them: a retry starts
+-- at the failing entry, and does not dead-letter or count an entry a second time. When
+-- the gathered writes failed, nothing moves (the retry handles the whole batch again).
+if failed then
+  if done_sid then
+    count()
+    redis.call('SET', K_CURSOR, done_sid)
+  end
+  return failed
+end
 
-if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
-if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
-if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
+count()
 if cancelled_any then
   redis.call('ZREMRANGEBYSCORE', K_CANCELLED, '-inf', '(' .. forget_before)
 end
