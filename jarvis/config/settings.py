@@ -41,7 +41,7 @@ ENV_PREFIX = "JARVIS_"
 #: CPU-second; machine load average 8.8 on 2 cores), and 2,000 at 93-102 % depending on
 #: the load. A member's Python runs on one core at most (the GIL), busy partitions cost
 #: several idle ones, and the HTTP interface shares that core: 1,000 keeps headroom
-#: (README, "Capacity of one member").
+#: (docs/benchmarks.md, "Capacity of one member").
 MAX_PARTITIONS = 1000
 #: Bearer tokens shorter than this are refused (guessable).
 MIN_TOKEN_LENGTH = 16
