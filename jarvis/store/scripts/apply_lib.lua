@@ -52,3 +52,24 @@ local function apply_recorded(apply, k_applied, pending)
   if type(failure) == 'table' then return failure end  -- an error reply of redis.call
   return redis.error_reply(tostring(failure))
 end
+
+-- Add a batch's counts to the partition's stats hash (a field only when not zero).
+local function count_batch(k_stats, applied, duplicates, dead)
+  if applied > 0 then redis.call('HINCRBY', k_stats, 'applied', applied) end
+  if duplicates > 0 then redis.call('HINCRBY', k_stats, 'duplicates', duplicates) end
+  if dead > 0 then redis.call('HINCRBY', k_stats, 'dead_letters', dead) end
+end
+
+-- A batch failed part-way (`failed`: apply_recorded's error reply). With `done_sid`,
+-- the stream id of the last entry done before the failing one, the entries up to it are
+-- done (applied and recorded, or dead-lettered): they are counted and the cursor moves
+-- past them, so a retry starts at the failing entry and neither counts nor dead-letters
+-- an entry twice. Without it (the gathered writes failed), nothing moves: the retry
+-- handles the whole batch again. Returns `failed`.
+local function fail_part_way(failed, done_sid, k_cursor, k_stats, applied, duplicates, dead)
+  if done_sid then
+    count_batch(k_stats, applied, duplicates, dead)
+    redis.call('SET', k_cursor, done_sid)
+  end
+  return failed
+end

@@ -403,23 +403,11 @@ local function apply_then_move()
 end
 
 local failed = apply_recorded(apply_then_move, K_APPLIED, pending)
-local function count()
-  if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
-  if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
-  if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
-end
--- Failed part-way: the entries before the failing one are done, so they are counted
--- and the cursor moves past them (as in work_apply.lua); not when the gathered writes
--- failed (the retry handles the whole batch again).
 if failed then
-  if done_sid then
-    count()
-    redis.call('SET', KEYS[3], done_sid)
-  end
-  return failed
+  return fail_part_way(failed, done_sid, KEYS[3], K_STATS, applied, duplicates, dead)
 end
 
-count()
+count_batch(K_STATS, applied, duplicates, dead)
 if ARGV[8] ~= '' then expire(tonumber(ARGV[8])) end
 if ARGV[3] == '' then return {applied, duplicates, dead} end
 redis.call('SET', KEYS[3], ARGV[3])

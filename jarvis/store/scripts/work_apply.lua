@@ -293,24 +293,11 @@ local function apply_then_write()
 end
 
 local failed = apply_recorded(apply_then_write, K_APPLIED, recorded)
-local function count()
-  if applied > 0 then redis.call('HINCRBY', K_STATS, 'applied', applied) end
-  if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates', duplicates) end
-  if dead > 0 then redis.call('HINCRBY', K_STATS, 'dead_letters', dead) end
-end
--- Failed part-way: the entries before the failing one are done (applied and recorded,
--- or dead-lettered), so they are counted and the cursor moves past them: a retry starts
--- at the failing entry, and does not dead-letter or count an entry a second time. When
--- the gathered writes failed, nothing moves (the retry handles the whole batch again).
 if failed then
-  if done_sid then
-    count()
-    redis.call('SET', K_CURSOR, done_sid)
-  end
-  return failed
+  return fail_part_way(failed, done_sid, K_CURSOR, K_STATS, applied, duplicates, dead)
 end
 
-count()
+count_batch(K_STATS, applied, duplicates, dead)
 if cancelled_any then
   redis.call('ZREMRANGEBYSCORE', K_CANCELLED, '-inf', '(' .. forget_before)
 end
