@@ -17,12 +17,14 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -51,12 +53,46 @@ _PR_SET_PDEATHSIG = 1
 _SID = re.compile(r"sid=0x([0-9a-fA-F]+)")
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: Ports are chosen here, below the kernel's ephemeral range: a port taken from that range
+#: (bind to port 0) could be handed to an outgoing connection's source side between
+#: choosing it and the server binding it. That happened in a fresh-clone run (2026-11-27):
+#: two Redis Cluster nodes exited with "Address already in use", one on its port, one on
+#: its cluster bus port. Below the range only a listener can hold a port, and the bind
+#: check sees it.
+_PORTS = (20000, _ephemeral_low() - 1)
+_chosen: set[int] = set()
+_chosen_lock = threading.Lock()
+_pick = random.Random(os.urandom(16))  # its own generator: tests may seed `random`
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, chosen at random below
+    the kernel's ephemeral range, never the same twice in this process."""
+    low, high = _PORTS
+    with _chosen_lock:
+        for _ in range(1000 if high > low else 0):
+            port = _pick.randint(low, high)
+            if port in _chosen:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _chosen.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        sock.bind(("127.0.0.1", 0))  # no room below the range: the kernel's choice
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child after fork
