@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pydantic
 import redis
+from hiredis import pack_command
+from redis.connection import Connection
 
 from jarvis.errors import BadInputError, StoreError
 from jarvis.models.events import (
@@ -40,7 +44,9 @@ from jarvis.models.events import (
 )
 from jarvis.models.work import WorkItem
 from jarvis.store.city import DEFAULT_DEAD_MAXLEN, DEFAULT_HORIZON_S, EVENT_FIELD, ApplyResult
+from jarvis.store.exchange import exchange
 from jarvis.store.incoming import read_incoming
+from jarvis.store.replication import Command, node_for
 from jarvis.store.replies import text
 from jarvis.store.runner import check_epoch
 from jarvis.store.specs import WORK_APPLY
@@ -85,8 +91,8 @@ class WorkEvents:
         try:
             cursor = text(client.get(part.cursor) or "")
             entries = read_incoming(client, part.events_in, cursor, max_events)
-            parsed = [(entry_id, self._parse(keys, raw)) for entry_id, raw in entries]
-            items, applied_before = self._read_items(keys, [e for _, e in parsed])
+            parsed = _parsed(store, entries)
+            items, applied_before = self._read_items(keys, parsed)
         except redis.RedisError as exc:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
         batch = _Batch(self, keys, items, applied_before)
@@ -114,42 +120,70 @@ class WorkEvents:
             log.warning("store %s: %d event(s) dead-lettered", store, dead)
         return ApplyResult(int(applied), int(duplicates), int(dead), last)
 
-    @staticmethod
-    def _parse(keys: WorkKeys, raw: bytes | None) -> Event | str:
-        """The entry's event, or the reason it is bad (``raw``: its event field)."""
+    def _read_items(
+        self, keys: WorkKeys, parsed: list[tuple[str, Event | str]]
+    ) -> tuple[dict[str, str | None], set[str]]:
+        """The stored JSON (None: not there) of every item a cancel or update names, and
+        which of the ids of the events that change those items were applied before (in
+        one round trip; nothing to read when no cancel or update needs the items).
+
+        Only the events that change a named item can change what the batch follows (see
+        :class:`_Batch`): whether the others were applied before does not matter here
+        (the script tells duplicates itself), so their ids are not read.
+        """
+        named = {e.item_id for _, e in parsed if isinstance(e, _NAMING)}
+        if not named:
+            return {}, set()
+        event_ids: set[str] = set()
+        for _, e in parsed:
+            if isinstance(e, _NAMING) or (isinstance(e, WorkSubmitted) and e.item.id in named):
+                event_ids.add(e.id)
+        ids = list(named)
+        ordered = list(event_ids)
+        read_json: Command = ("HMGET", keys.items, *ids)
+        read_scores: Command = ("ZMSCORE", keys.partition.applied_events, *ordered)
+        packed = pack_command(read_json) + pack_command(read_scores)
+        raws, scores = exchange(node_for(self.work.redis, keys.items), packed, 2, _undecoded)
+        items = {i: None if r is None else text(r) for i, r in zip(ids, raws, strict=True)}
+        return items, {e for e, score in zip(ordered, scores, strict=True) if score is not None}
+
+
+def _parsed(store: str, entries: list[tuple[str, bytes | None]]) -> list[tuple[str, Event | str]]:
+    """Each entry's event, or the reason it is bad (entries: stream id, event field)."""
+    parsed: list[tuple[str, Event | str]] = []
+    append = parsed.append
+    for entry_id, raw in entries:
         if raw is None:
-            return f"entry has no {EVENT_FIELD!r} field"
+            append((entry_id, f"entry has no {EVENT_FIELD!r} field"))
+            continue
         try:
             event = parse_event(raw)
         except BadInputError as exc:
-            return str(exc)
-        if event.partition != keys.store:
-            return f"event for partition {event.partition!r} sent to {keys.store!r}"
-        return event
+            append((entry_id, str(exc)))
+            continue
+        if event.partition != store:
+            append((entry_id, f"event for partition {event.partition!r} sent to {store!r}"))
+        else:
+            append((entry_id, event))
+    return parsed
 
-    def _read_items(
-        self, keys: WorkKeys, events: list[Event | str]
-    ) -> tuple[dict[str, str | None], set[str]]:
-        """The stored JSON (None: not there) of every item a cancel or update names, and
-        which of the ids of the events that change items were applied before (in one
-        round trip; nothing to read when no cancel or update needs the items)."""
-        ids = sorted({e.item_id for e in events if isinstance(e, WorkCancelled | WorkUpdated)})
-        if not ids:
-            return {}, set()
-        event_ids = sorted({e.id for e in events if isinstance(e, _FOLLOWED)})
-        with self.work.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.items, ids)
-            pipe.zmscore(keys.partition.applied_events, event_ids)
-            raws, scores = pipe.execute()
-        items = {i: None if r is None else text(r) for i, r in zip(ids, raws, strict=True)}
-        return items, {e for e, score in zip(event_ids, scores, strict=True) if score is not None}
+
+def _undecoded(conn: Connection, count: int) -> list[Any]:
+    """The next ``count`` replies as Redis sent them (no decoding, no callbacks): an item's
+    JSON as bytes, a score as bytes or None. An error reply raises (``exchange`` then
+    disconnects the connection)."""
+    return [conn.read_response(disable_decoding=True) for _ in range(count)]
 
 
 class _Batch:
     """One batch's script slots, built entry after entry: the queue keys it needs
     (``queues``: key -> its index in the script's KEYS) and the items it names, followed
     through the batch (``items``: id -> JSON or None; ``followed``: id -> the item as
-    validated here, so that a later update need not parse its JSON again)."""
+    validated here, so that a later update need not parse its JSON again).
+
+    Only the items named when the batch began (the keys of ``items``: those a cancel or
+    update of the batch names) are followed: no other id is ever looked up in ``items``,
+    so following it would change no slot."""
 
     def __init__(
         self,
@@ -159,6 +193,7 @@ class _Batch:
         applied: set[str],
     ):
         self.keys = keys
+        self.store = keys.store
         # Event ids the script will count as duplicates: applied before the batch (read
         # with the items), or earlier in it and expected to apply (a producer's retry).
         # Such an event changes no followed item: following it anyway made a later
@@ -171,11 +206,17 @@ class _Batch:
         self.stamp = f'"created_at":{self.now!r},'
         self.queues: dict[str, int] = {}
         self.items = items
+        self.named = frozenset(items)
         self.followed: dict[str, WorkItem] = {}
         # ids whose followed item is dated in its JSON only (created_at 0.0 in the object)
         self.undated: set[str] = set()
         # (role, licence, remotable) -> its queue's index in KEYS, as text
         self._class_at: dict[tuple[str, str | None, bool], str] = {}
+        # the same, for the classes whose items the rules accept (checked once a class)
+        self._accepted: dict[tuple[str, str | None, bool], str] = {}
+        # a new item's queue score, by what start_by reads of it: (due_at, duration_s,
+        # priority); every new item of the batch is enqueued at `now`
+        self._scores: dict[tuple[float | None, float, int], str] = {}
 
     def queue_at(self, queue: str) -> str:
         return str(self.queues.setdefault(queue, len(WORK_APPLY.keys) + len(self.queues) + 1))
@@ -192,39 +233,34 @@ class _Batch:
         """The script slots of one entry, (stream id, type, event id, a, b, c, d)."""
         if isinstance(event, str):
             return _bad(entry_id, event)
-        # a repeated id's slots are still built from the items as followed: the script
-        # applies it after all if its first occurrence was dead-lettered after all
-        follow = event.id not in self.applied
+        build = _BUILDERS.get(type(event))
+        if build is None:
+            return _bad(entry_id, f"event type {event.type} does not apply to a store")
         try:
-            if isinstance(event, WorkSubmitted):
-                a, b, c, d = self._submitted(event.item, follow)
-            elif isinstance(event, WorkCompleted):
-                a, b, c, d = event.item_id, event.associate_id, "", ""
-            elif isinstance(event, WorkCancelled):
-                current = self._stored(event.item_id, dated=False)
-                # An unknown id still goes to the script: it tells a duplicate event
-                # (counted) from a cancel of nothing (dead-lettered).
-                d = self.class_at(current) if current else self.queue_at(_no_queue(self.keys))
-                a, b, c = event.item_id, "", ""
-                if follow:
-                    self.items[event.item_id] = None
-            elif isinstance(event, WorkUpdated):
-                a, b, c, d = self._updated(event, follow)
-            else:
-                raise BadInputError(f"event type {event.type} does not apply to a store")
+            return build(self, entry_id, event)
         except BadInputError as exc:
             return _bad(entry_id, str(exc))
-        # expected to apply: a submission or cancel always changes the items as followed
-        # here (an unapplied one leaves an item the script has not, which every later
-        # event of it finds gone either way); an update when its item was there (b)
-        if follow and isinstance(event, _FOLLOWED) and (b or not isinstance(event, WorkUpdated)):
-            self.applied.add(event.id)
-        return entry_id, event.type, event.id, a, b, c, d
 
-    def _submitted(self, item: WorkItem, follow: bool = True) -> tuple[str, str, str, str]:
-        if item.store != self.keys.store:
-            raise BadInputError(f"work item of store {item.store!r} sent to {self.keys.store!r}")
-        self.rules.check(item)
+    def append_slots(self, slots: list[str], entry_id: str, event: Event | str) -> None:
+        """Append the entry's seven slots to ``slots`` (the script's flat batch)."""
+        slots.extend(self.slots(entry_id, event))
+
+    # Each builder returns an entry's slots, or raises BadInputError (dead-lettered). An
+    # event expected to apply joins `applied`: a submission or cancel always changes the
+    # items as followed here (an unapplied one leaves an item the script has not, which
+    # every later event of it finds gone either way); an update when its item was there.
+    # A repeated id's slots are still built from the items as followed: the script
+    # applies it after all if its first occurrence was dead-lettered after all.
+
+    def _submitted(self, entry_id: str, event: WorkSubmitted) -> tuple[str, ...]:
+        item = event.item
+        if item.store != self.store:
+            raise BadInputError(f"work item of store {item.store!r} sent to {self.store!r}")
+        cls = (item.role, item.licence, item.remotable)
+        at = self._accepted.get(cls)
+        if at is None:
+            self.rules.check(item)  # the rules read only the class (and the id, to say so)
+            at = self._accepted[cls] = self.class_at(item)
         json = _to_json(item).decode()
         if item.created_at == 0.0:
             # dated now: written into its JSON (``created_at`` is never the last field
@@ -234,13 +270,33 @@ class _Batch:
                 item = item.model_copy(update={"created_at": self.now})
                 dated = _to_json(item).decode()
             json = dated
-        if follow and self.items.get(item.id) is None:
-            self.items[item.id] = json
-            self.followed[item.id] = item
-            if item.created_at == 0.0:
-                self.undated.add(item.id)
-        score = repr(float(start_by(item, self.now, self.policy)))
-        return item.id, json, score, self.class_at(item)
+        event_id, item_id = event.id, item.id
+        if event_id not in self.applied:
+            self.applied.add(event_id)
+            if item_id in self.named and self.items.get(item_id) is None:
+                self.items[item_id] = json
+                self.followed[item_id] = item
+                if item.created_at == 0.0:
+                    self.undated.add(item_id)
+        by = (item.due_at, item.duration_s, item.priority)
+        score = self._scores.get(by)
+        if score is None:
+            score = self._scores[by] = repr(float(start_by(item, self.now, self.policy)))
+        return entry_id, "work_submitted", event_id, item_id, json, score, at
+
+    def _completed(self, entry_id: str, event: WorkCompleted) -> tuple[str, ...]:
+        return entry_id, "work_completed", event.id, event.item_id, event.associate_id, "", ""
+
+    def _cancelled(self, entry_id: str, event: WorkCancelled) -> tuple[str, ...]:
+        item_id = event.item_id
+        current = self._stored(item_id, dated=False)
+        # An unknown id still goes to the script: it tells a duplicate event (counted)
+        # from a cancel of nothing (dead-lettered).
+        at = self.class_at(current) if current else self.queue_at(_no_queue(self.keys))
+        if event.id not in self.applied:
+            self.items[item_id] = None
+            self.applied.add(event.id)
+        return entry_id, "work_cancelled", event.id, item_id, "", "", at
 
     def _stored(self, item_id: str, dated: bool = True) -> WorkItem | None:
         """The item the batch has so far at ``item_id`` (None: not there); with
@@ -260,28 +316,43 @@ class _Batch:
             item = item.model_copy(update={"created_at": self.now})
         return item
 
-    def _updated(self, event: WorkUpdated, follow: bool = True) -> tuple[str, str, str, str]:
-        old_json = self.items.get(event.item_id)
-        current = self._stored(event.item_id, dated=False)
+    def _updated(self, entry_id: str, event: WorkUpdated) -> tuple[str, ...]:
+        item_id = event.item_id
+        follow = event.id not in self.applied
+        old_json = self.items.get(item_id)
+        current = self._stored(item_id, dated=False)
         if old_json is None or current is None:  # the script answers: duplicate or unknown
-            return event.item_id, "", "", f"{self.queue_at(_no_queue(self.keys))} 0"
+            where = f"{self.queue_at(_no_queue(self.keys))} 0"
+            return entry_id, "work_updated", event.id, item_id, "", "", where
         # the event's fields have the item's own bounds (WorkUpdated checked them)
         changes: dict[str, float] = {**event.changes()}
-        if event.item_id in self.undated:
+        if item_id in self.undated:
             changes["created_at"] = self.now
             if follow:
-                self.undated.discard(event.item_id)
+                self.undated.discard(item_id)
         changed = current.model_copy(update=changes)
         score = repr(float(start_by(changed, changed.created_at, self.policy)))
         new_json = _to_json(changed).decode()
         if follow:
-            self.items[event.item_id] = new_json
-            self.followed[event.item_id] = changed
-        return event.item_id, old_json, new_json, f"{self.class_at(changed)} {score}"
+            self.items[item_id] = new_json
+            self.followed[item_id] = changed
+            self.applied.add(event.id)
+        where = f"{self.class_at(changed)} {score}"
+        return entry_id, "work_updated", event.id, item_id, old_json, new_json, where
 
+
+#: An entry's slots by the class of its event (parse_event makes exactly these classes).
+_BUILDERS: dict[type, Callable[[_Batch, str, Any], tuple[str, ...]]] = {
+    WorkSubmitted: _Batch._submitted,
+    WorkCompleted: _Batch._completed,
+    WorkCancelled: _Batch._cancelled,
+    WorkUpdated: _Batch._updated,
+}
 
 #: The events that change the items a batch follows.
 _FOLLOWED = (WorkSubmitted, WorkUpdated, WorkCancelled)
+#: The events that name an item the batch must read (and then follow).
+_NAMING = (WorkCancelled, WorkUpdated)
 
 #: WorkItem's JSON serializer itself (model_dump_json only checks its keywords and calls it)
 _to_json = WorkItem.__pydantic_serializer__.to_json
