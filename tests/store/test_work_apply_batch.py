@@ -137,6 +137,12 @@ def _changes_of_pending_items() -> list[Any]:
         submit("ws-6", "w4", "packer", 2),
         event(STORE, "work_cancelled", "cx-4", item_id="w4"),
         event(STORE, "work_updated", "up-4", item_id="w4", priority=4),  # cancelled: dead
+        # a cancelled pending item is remembered as cancelled for the events after it
+        event(STORE, "work_cancelled", "cx-5", item_id="w4"),  # cancelled already: applied
+        event(STORE, "work_completed", "wc-2", item_id="w4", associate_id="a1"),  # dead
+        submit("ws-7", "w5", "packer"),
+        event(STORE, "work_cancelled", "cx-6", item_id="w5"),
+        event(STORE, "work_completed", "wc-3", item_id="w5", associate_id="a1"),  # dead
     ]
 
 
@@ -156,12 +162,14 @@ def test_changes_of_items_the_batch_submitted_end_as_if_applied_one_by_one(
     for _ in events:
         one_by_one.apply(STORE, 1, max_events=1)
     whole = WorkEvents(WorkQueue(rds, batched, clock=lambda: NOW)).apply(STORE, 1)
-    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (13, 0, 2)
+    assert (whole.applied, whole.duplicates, whole.dead_lettered) == (16, 0, 4)
     state = _state(rds, batched)
     assert state == _state(rds, alone)
     assert state["dead"] == [
         "item w3 is not claimed",
         "no work item w4 to update (never submitted, done or cancelled)",
+        "item w4 was cancelled",
+        "item w5 was cancelled",
     ]
     queue = WorkQueue(rds, batched, clock=lambda: NOW)
     assert queue.counts(STORE)["queued"] == 4  # w0, w1, w3 and gone

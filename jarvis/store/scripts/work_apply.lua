@@ -60,14 +60,31 @@ end
 -- no claim either way). `absent`: ids neither queued, claimed nor done when the batch
 -- began (prefetch_items); `known`: ids a work_submitted of this batch queued (pending,
 -- written or cancelled since), which a later submission of the same id must not queue.
+-- A pending item cancelled is remembered with the done and cancelled ones (`dropped`)
+-- by one ZADD each when the new items are written, or before an event that reads them
+-- (write_dropped); `in_cancelled`: whether an id the batch cancels is in ZSET cancelled
+-- (true / false: read for the batch's cancels at the start, and kept; nil: ask Redis).
 local recorded = {}
 local absent, known, pending, order, submitted = {}, {}, {}, {}, {}
 local submissions, cancelled_pending = 0, 0
+local dropped, in_cancelled = {}, {}
 
 local function prefetch_items(batch)
-  local ids = {}
+  local ids, cancels = {}, {}
   for n = 1, #batch, SLOTS do
-    if batch[n + 1] == 'work_submitted' then ids[#ids + 1] = batch[n + 3] end
+    local kind = batch[n + 1]
+    if kind == 'work_submitted' then
+      ids[#ids + 1] = batch[n + 3]
+    elseif kind == 'work_cancelled' then
+      cancels[#cancels + 1] = batch[n + 3]
+    end
+  end
+  for first = 1, #cancels, 1000 do
+    local last = math.min(first + 999, #cancels)
+    local scores = redis.call('ZMSCORE', K_CANCELLED, unpack(cancels, first, last))
+    for n = first, last do
+      in_cancelled[cancels[n]] = scores[n - first + 1] and true or false
+    end
   end
   for first = 1, #ids, 1000 do
     local last = math.min(first + 999, #ids)
@@ -79,7 +96,23 @@ local function prefetch_items(batch)
   end
 end
 
+local function write_dropped()
+  if #dropped == 0 then return end
+  local members = {}
+  for n = 1, #dropped do
+    members[2 * n - 1] = now
+    members[2 * n] = dropped[n]
+  end
+  for first = 1, #members, 2000 do
+    local last = math.min(first + 1999, #members)
+    redis.call('ZADD', K_DONE, unpack(members, first, last))
+    redis.call('ZADD', K_CANCELLED, unpack(members, first, last))
+  end
+  dropped = {}
+end
+
 local function write_new()
+  write_dropped()
   if #submitted == 0 then return end
   local fields, by_queue, lowest = {}, {}, {}
   for n = 1, #order do
@@ -144,6 +177,7 @@ handlers.work_submitted = function(id, json, score, queue_at)
 end
 
 handlers.work_completed = function(id, associate)
+  write_dropped()  -- held reads ZSET cancelled
   local claim, err = held(K_CLAIMS, K_LEASES, K_CANCELLED, id, associate, '', now)
   if not claim then
     return (string.gsub(err, '^NOTCLAIMED %S+ ', ''))
@@ -174,19 +208,25 @@ handlers.work_cancelled = function(id, _, _, queue_at)
     return 'no queue key given for item ' .. id
   end
   local item = pending[id]
-  if item and item[3] == tonumber(queue_at) and not redis.call('ZSCORE', K_CANCELLED, id) then
-    -- cancel of an item pending since this batch submitted it: never written, so
-    -- nothing of it to take out; remembered as cancel remembers it
-    pending[id] = nil
-    redis.call('ZADD', K_DONE, now, id)
-    redis.call('ZADD', K_CANCELLED, now, id)
-    cancelled_pending = cancelled_pending + 1
-    cancelled_any = true
-    return nil
+  if item and item[3] == tonumber(queue_at) then
+    local was = in_cancelled[id]
+    if was == nil then was = redis.call('ZSCORE', K_CANCELLED, id) and true or false end
+    if not was then
+      -- cancel of an item pending since this batch submitted it: never written, so
+      -- nothing of it to take out; remembered as cancel remembers it (write_dropped)
+      pending[id] = nil
+      dropped[#dropped + 1] = id
+      in_cancelled[id] = true
+      cancelled_pending = cancelled_pending + 1
+      cancelled_any = true
+      return nil
+    end
   end
-  if item then write_new() end  -- not the common case: cancel as it would be written
+  -- not the common case: cancel as it would be written
+  if item then write_new() else write_dropped() end
   local done = cancel(K_ITEMS, K_CLAIMS, K_LEASES, K_HEADS, queue, K_ATTEMPTS, K_HISTORY,
     K_DEAD_SET, K_DEAD_AT, K_DONE, K_CANCELLED, K_WORK, id, now, true)
+  in_cancelled[id] = nil  -- cancel may have added it
   if done == 1 then moved[tonumber(queue_at)] = true end
   if done == 0 then
     return 'no work item ' .. id .. ' to cancel (never submitted, or done)'
@@ -240,9 +280,10 @@ prefetch_items(batch)
 -- is remembered (trimmed below the horizon's cutoff, in ms), and distinct scores in
 -- stream order make each ZADD insert near the skiplist's end, where ids of one ms
 -- sharing a score had Redis compare their text at every level. Exact while ms < 2^42.
+local find, sub = string.find, string.sub
 local function applied_score(sid)
-  local ms, seq = string.match(sid, '^(%d+)-(%d+)$')
-  return tonumber(ms) + tonumber(seq) / 1024
+  local dash = find(sid, '-', 1, true)
+  return tonumber(sub(sid, 1, dash - 1)) + tonumber(sub(sid, dash + 1)) / 1024
 end
 
 -- done_sid: the stream id of the last entry handled (applied, counted as a duplicate or
