@@ -113,6 +113,37 @@ def test_new_items_before_a_failure_part_way_are_written_and_recorded(
     assert work.counts(STORE)["queued"] == 2
 
 
+def test_a_replayed_submission_does_not_hide_a_new_one_from_a_later_update(
+    rds: redis.Redis, namespace: str
+) -> None:
+    """A producer's retry of a submission applied long ago (its item cancelled and gone
+    from the done set since, its event id still remembered) is a duplicate: the batch
+    follows the new submission of the same item after it, so the update after that
+    applies to what the script holds."""
+    work = WorkQueue(rds, namespace, clock=lambda: NOW)
+    keys = WorkKeys(STORE, namespace)
+    producer = Producer(rds, namespace)
+    first = WorkItem(id="w1", store=STORE, role="picker", priority=1)
+    replayed = event(STORE, "work_submitted", "ws-1", item=first)
+    producer.submit_many([replayed, event(STORE, "work_cancelled", "cx-1", item_id="w1")])
+    assert WorkEvents(work).apply(STORE, 1).applied == 2
+    rds.zrem(keys.done, "w1")  # as the done retention forgets it
+    rds.zrem(keys.cancelled, "w1")
+    again = WorkItem(id="w1", store=STORE, role="picker", priority=5)
+    producer.submit_many(
+        [
+            replayed,  # the producer's retry: a duplicate
+            event(STORE, "work_submitted", "ws-2", item=again),
+            event(STORE, "work_updated", "up-1", item_id="w1", priority=9),
+        ]
+    )
+    result = WorkEvents(work).apply(STORE, 1)
+    assert (result.applied, result.duplicates, result.dead_lettered) == (2, 1, 0)
+    stored = rds.hget(keys.items, "w1")
+    assert stored is not None
+    assert WorkItem.model_validate_json(stored).priority == 9
+
+
 def _changes_of_pending_items() -> list[Any]:
     """Updates and cancels of items the same batch submitted (kept among its pending new
     items), beside the same of items queued before it and the rarer paths."""
