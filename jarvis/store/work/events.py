@@ -248,10 +248,6 @@ class _Batch:
         except BadInputError as exc:
             return _bad(entry_id, str(exc))
 
-    def append_slots(self, slots: list[str], entry_id: str, event: Event | str) -> None:
-        """Append the entry's seven slots to ``slots`` (the script's flat batch)."""
-        slots.extend(self.slots(entry_id, event))
-
     # Each builder returns an entry's slots, or raises BadInputError (dead-lettered). An
     # event expected to apply joins `applied`: a submission or cancel always changes the
     # items as followed here (an unapplied one leaves an item the script has not, which
