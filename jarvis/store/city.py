@@ -28,7 +28,7 @@ from jarvis.models.geo import Point
 from jarvis.models.reassign import Movable
 from jarvis.models.routes import HeldOrder
 from jarvis.models.stops import Stop, parse_stops, placed
-from jarvis.store.city_apply import ApplyResult, CityApply
+from jarvis.store.city_apply import CHAIN_SIZE, ApplyResult, CityApply
 from jarvis.store.city_commit import CommitResult, commit_tick
 from jarvis.store.courier_view import CourierOrder, courier_orders
 from jarvis.store.decisions import DecisionRecord, read_decisions
@@ -119,9 +119,12 @@ class CityStore:
         dead_maxlen: int = DEFAULT_DEAD_MAXLEN,
         out_maxlen: int = DEFAULT_OUT_MAXLEN,
         scripts: ScriptRunner | None = None,
+        chain_size: int = CHAIN_SIZE,
     ) -> None:
         if not horizon_s > 0 or not math.isfinite(horizon_s):
             raise BadInputError(f"horizon_s must be a positive number, got {horizon_s!r}")
+        if chain_size < 1:
+            raise BadInputError(f"chain_size must be at least 1, got {chain_size!r}")
         self.redis = redis
         self.partition = partition
         self.keys = PartitionKeys(partition, namespace)
@@ -131,8 +134,9 @@ class CityStore:
         self.out_maxlen = out_maxlen
         self.scripts = scripts or ScriptRunner(redis)
         self._apply = CityApply(
-            self.redis, self.scripts, self.keys, partition, self.horizon_ms, dead_maxlen, out_maxlen
-        )
+            self.redis, self.scripts, self.keys, partition, self.horizon_ms, dead_maxlen,
+            out_maxlen, chain_size,
+        )  # fmt: skip
         self._orders_cache: dict[Any, Order] = {}
         self._couriers_cache: dict[Any, Courier] = {}
 

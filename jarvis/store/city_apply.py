@@ -5,18 +5,18 @@ Each entry is validated whole here (the producer's validation is not trusted: an
 append to the stream) and becomes seven slots of the script's batch; an entry that
 fails becomes a ``bad`` entry, which the script dead-letters with the reason.
 
-One call of the script applies the whole batch. (Sending it as several calls in
-chunks, pipelined on one connection so that Redis ran a chunk while this process
-validated the next, was tried: no wall-time gain measurable on the shared 2-core machine
-in 6 alternating pairs of ``bench_ingest`` runs, and about 1-2 us more Redis CPU per
-event, from chunks of 2,500; removed.)
+A batch goes as a chain of script calls of :data:`CHAIN_SIZE` entries each, pipelined
+on one connection (:meth:`~jarvis.store.runner.ScriptRunner.run_chain`): Redis applies
+one while this process validates the entries of the next. Each call is atomic and moves
+the cursor by compare-and-set, so a call runs only if the one before it did. (Chains of
+two 2,500-entry calls showed no gain; see docs/benchmarks.md for chains of 250.)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -50,6 +50,9 @@ __all__ = ["ApplyResult", "CityApply"]
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, bytes | None]
+
+#: Entries per script call of one apply (see the module docstring).
+CHAIN_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class CityApply:
     horizon_ms: int
     dead_maxlen: int
     out_maxlen: int
+    chain_size: int = CHAIN_SIZE
     _key_map: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -163,9 +167,21 @@ class CityApply:
             raise StoreError(f"partition {self.partition!r}: reading events failed: {exc}") from exc
         now_ms: Arg = "" if now is None else int(now * 1000)
         last = entries[-1][0] if entries else cursor
-        args = self._args(cursor, last, now_ms, self._batch(entries))
-        counts = self.scripts.run(CITY_APPLY, self.partition, self._key_map, args, epoch=epoch)
-        applied, duplicates, dead = (int(count) for count in counts)
+
+        def calls() -> Iterator[tuple[dict[str, Arg], Sequence[str]]]:
+            """One script call per ``chain_size`` entries, each validated once the one before
+            it was sent; each call's cursor is where the one before it left it."""
+            after = cursor
+            for first in range(0, max(len(entries), 1), self.chain_size):
+                chunk = entries[first : first + self.chain_size]
+                upto = chunk[-1][0] if chunk else cursor
+                yield self._args(after, upto, now_ms, self._batch(chunk)), ()
+                after = upto
+
+        replies = self.scripts.run_chain(
+            CITY_APPLY, self.partition, self._key_map, calls(), epoch=epoch
+        )
+        applied, duplicates, dead = (sum(int(reply[i]) for reply in replies) for i in range(3))
         if dead:
             log.warning("partition %s: %d event(s) dead-lettered", self.partition, dead)
         return ApplyResult(applied, duplicates, dead, last)

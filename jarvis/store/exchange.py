@@ -11,13 +11,13 @@ instead, never returned half-read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 from redis.connection import Connection
 
-__all__ = ["Reader", "exchange", "read_replies"]
+__all__ = ["Reader", "exchange", "exchange_each", "read_replies"]
 
 #: Reads the next ``count`` replies from a connection (error replies returned, not raised).
 Reader = Callable[[Connection, int], list[Any]]
@@ -47,6 +47,31 @@ def exchange(
     try:
         conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped in redis-py
         return read(conn, count)
+    except BaseException:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
+        raise
+    finally:
+        pool.release(conn)
+
+
+def exchange_each(node: redis.Redis, packed: Iterable[bytes], then: bytes = b"") -> list[Any]:
+    """:func:`exchange` for commands built one by one: each command of ``packed`` (the
+    RESP of one command) is sent as soon as ``packed`` yields it, before the next is
+    built, so the server runs one while the caller builds the next; ``then`` (one more
+    command, a ``WAIT``) is sent after them. The replies of all, in order, error replies
+    as exceptions. A failure part-way, also of ``packed`` itself, disconnects the
+    connection and is raised: what was sent runs, its outcome unknown here."""
+    pool = node.connection_pool
+    conn: Connection = pool.get_connection()
+    try:
+        count = 0
+        for command in packed:
+            conn.send_packed_command([command])  # type: ignore[no-untyped-call]  # untyped in redis-py
+            count += 1
+        if then:
+            conn.send_packed_command([then])  # type: ignore[no-untyped-call]  # untyped in redis-py
+            count += 1
+        return read_replies(conn, count)
     except BaseException:
         conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
         raise

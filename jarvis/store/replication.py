@@ -21,7 +21,7 @@ did not run: the client's slot map is refreshed and the write sent again, at mos
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -31,7 +31,7 @@ from redis.commands.core import Script
 from redis.exceptions import AskError, MovedError, NoScriptError
 
 from jarvis.errors import NotReplicatedError, StoreError
-from jarvis.store.exchange import exchange
+from jarvis.store.exchange import exchange, exchange_each
 
 __all__ = [
     "NO_REPLICATION",
@@ -39,6 +39,7 @@ __all__ = [
     "Replication",
     "node_for",
     "run_replicated",
+    "write_chained",
     "write_replicated",
 ]
 
@@ -114,14 +115,53 @@ def write_replicated(
         if redirected and attempt < MOVED_RETRIES:
             _refresh(client)
             continue
-        for reply in replies[:-1]:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
-        acked = replies[-1]
-        if isinstance(acked, redis.ResponseError) or int(acked) < replication.min_replicas:
-            raise NotReplicatedError(key, replication.min_replicas, _count(acked), replies[:-1])
-        return replies[:-1]
+        return _acknowledged(key, replies[:-1], replies[-1], replication)
     raise StoreError(f"key {key!r}: the cluster kept redirecting the write")  # pragma: no cover
+
+
+def _acknowledged(key: str, replies: list[Any], acked: Any, replication: Replication) -> list[Any]:
+    """``replies``, unless one is an error reply (the first is raised) or ``acked`` (the
+    ``WAIT``'s reply) is short of ``replication.min_replicas``."""
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+    if isinstance(acked, redis.ResponseError) or int(acked) < replication.min_replicas:
+        raise NotReplicatedError(key, replication.min_replicas, _count(acked), replies)
+    return replies
+
+
+def write_chained(
+    client: RedisClient, key: str, commands: Iterable[Command], replication: Replication
+) -> list[Any]:
+    """:func:`write_replicated` for commands built one by one, each sent as soon as
+    ``commands`` yields it (on one connection, in order, one ``WAIT`` after the last):
+    the node runs one while the caller builds the next.
+
+    Each command runs on its own; a caller whose commands must run all or none makes
+    each refuse to run unless the one before it did (a compare-and-set). When the first
+    reply is a redirection, nothing ran: the commands are sent again, all at once, by
+    :func:`write_replicated`.
+    """
+    sent: list[Command] = []
+
+    def packed() -> Iterator[bytes]:
+        for command in commands:
+            sent.append(command)
+            yield hiredis.pack_command(command)
+
+    wait: Command = ("WAIT", replication.min_replicas, replication.timeout_ms)
+    then = hiredis.pack_command(wait) if replication.min_replicas else b""
+    try:
+        replies = exchange_each(node_for(client, key), packed(), then)
+    except (redis.ConnectionError, redis.TimeoutError):
+        _refresh(client)
+        raise
+    if replies and isinstance(replies[0], MovedError | AskError):
+        _refresh(client)
+        return write_replicated(client, key, sent, replication)
+    if not then:
+        return _acknowledged(key, replies, replication.min_replicas, replication)
+    return _acknowledged(key, replies[:-1], replies[-1], replication)
 
 
 def _count(reply: Any) -> int:

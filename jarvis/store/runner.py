@@ -18,7 +18,7 @@ refuses pipelined scripts, a batch is sent per slot the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -32,6 +32,7 @@ from jarvis.store.replication import (
     Replication,
     node_for,
     run_replicated,
+    write_chained,
     write_replicated,
 )
 from jarvis.store.scripts import source
@@ -131,6 +132,43 @@ class ScriptRunner:
         try:
             replication = NO_REPLICATION if spec.name in READ_ONLY else self.replication
             return run_replicated(self.client, self.script(spec), key_list, arg_list, replication)
+        except redis.RedisError as exc:
+            raise script_error(exc, partition, epoch) from exc
+
+    def run_chain(
+        self,
+        spec: ScriptSpec,
+        partition: str,
+        keys: Mapping[str, str],
+        calls: Iterable[tuple[Mapping[str, Arg], Sequence[str]]],
+        *,
+        epoch: int | None = None,
+    ) -> list[Any]:
+        """Run ``spec`` once per (args, more_keys) of ``calls``, all with ``keys``, in
+        order on one connection: each call is sent as soon as ``calls`` yields it, so
+        Redis runs one while the caller builds the next (:func:`write_chained`). The
+        replies in order; the first failed call's error is raised as :meth:`run` raises
+        it. Each call is atomic on its own: a caller whose calls must apply in order
+        makes each refuse unless the one before it ran (the apply scripts' cursor)."""
+        script = self.script(spec)
+        sent: list[tuple[Any, ...]] = []
+
+        def commands() -> Iterator[tuple[Any, ...]]:
+            for args, more_keys in calls:
+                key_list, arg_list = self._bind(spec, keys, args, more_keys, (), epoch)
+                sent.append((len(key_list), *key_list, *arg_list))
+                yield ("EVALSHA", script.sha, *sent[-1])
+
+        first_key = keys[spec.keys[0]]
+        try:
+            try:
+                return write_chained(self.client, first_key, commands(), self.replication)
+            except redis.exceptions.NoScriptError:
+                # the node does not know the script (new, or restarted): nothing ran,
+                # since every call after the first refuses unless the first ran
+                script.sha = str(node_for(self.client, first_key).script_load(script.script))
+                again = [("EVALSHA", script.sha, *call) for call in sent]
+                return write_replicated(self.client, first_key, again, self.replication)
         except redis.RedisError as exc:
             raise script_error(exc, partition, epoch) from exc
 

@@ -1,6 +1,8 @@
 """Property tests of the batched event apply (``work_apply.lua``, ``city_apply.lua``) on
 real Redis: for random event sequences, one batch ends in exactly the state the same
 events applied one by one give, and applying the applied events again changes nothing.
+The batch goes as one script call or as a chain of calls of a few entries each
+(``chain_size``): every chain ends as one by one too.
 
 Every entry is appended with an explicit stream id (the same in both namespaces), so
 the scores derived from stream ids (applied ids, closed orders, declines, offers) and
@@ -30,6 +32,7 @@ from jarvis.errors import StoreError
 from jarvis.models.events import Event
 from jarvis.models.work import Associate, WorkItem
 from jarvis.store.city import CityStore
+from jarvis.store.city_apply import CHAIN_SIZE
 from jarvis.store.keys import PartitionKeys
 from jarvis.store.replies import stream_entries, text
 from jarvis.store.work.events import WorkEvents
@@ -46,6 +49,10 @@ FIRST_MS = 1000
 # Bounded: each example applies its events 1 + n times in two namespaces, and the
 # store suite runs on standalone Redis and on Redis Cluster. Derandomized: the same
 # examples on every run, so CI is not flaky; deadline None (a loaded machine).
+#: Entries per script call of the batched apply: the default (one call for these short
+#: batches), or chains of calls pipelined on one connection (ScriptRunner.run_chain).
+CHAINS = st.sampled_from([CHAIN_SIZE, 3, 1])
+
 PROPERTY = settings(
     max_examples=30,
     deadline=None,
@@ -236,11 +243,11 @@ _UPDATE_BEFORE_SUBMIT = [
 
 
 @PROPERTY
-@given(raws=work_events())
-@example(raws=_UPDATE_RETRIED)
-@example(raws=_UPDATE_BEFORE_SUBMIT)
+@given(raws=work_events(), chain=CHAINS)
+@example(raws=_UPDATE_RETRIED, chain=CHAIN_SIZE)
+@example(raws=_UPDATE_BEFORE_SUBMIT, chain=2)
 def test_a_store_batch_ends_as_its_events_applied_one_by_one(
-    rds: redis.Redis, namespace: str, raws: list[bytes]
+    rds: redis.Redis, namespace: str, raws: list[bytes], chain: int
 ) -> None:
     with _namespaces_of(rds, namespace) as (alone, batched):
         queues = {ns: _store_before(rds, ns) for ns in (alone, batched)}
@@ -251,7 +258,7 @@ def test_a_store_batch_ends_as_its_events_applied_one_by_one(
         for _ in raws:
             r = one_by_one.apply(STORE, 1, max_events=1)
             totals = [totals[0] + r.applied, totals[1] + r.duplicates, totals[2] + r.dead_lettered]
-        whole = WorkEvents(queues[batched]).apply(STORE, 1)
+        whole = WorkEvents(queues[batched], chain_size=chain).apply(STORE, 1)
         assert [whole.applied, whole.duplicates, whole.dead_lettered] == totals
         state = _state(rds, batched, STORE)
         assert state == _state(rds, alone, STORE)
@@ -273,9 +280,9 @@ def test_a_store_batch_ends_as_its_events_applied_one_by_one(
 
 
 @PROPERTY
-@given(raws=work_events(), at=st.integers(0, 14))
+@given(raws=work_events(), at=st.integers(0, 14), chain=CHAINS)
 def test_a_store_batch_failing_part_way_then_retried_ends_as_one_by_one(
-    rds: redis.Redis, namespace: str, raws: list[bytes], at: int
+    rds: redis.Redis, namespace: str, raws: list[bytes], at: int, chain: int
 ) -> None:
     """A batch whose script fails part-way (the claims hash made a string: the first
     event that reads a claim fails with WRONGTYPE) keeps and records what it applied
@@ -291,10 +298,10 @@ def test_a_store_batch_failing_part_way_then_retried_ends_as_one_by_one(
         rds.rename(claims, f"{claims}-kept")
         rds.set(claims, "not a hash")
         with pytest.raises(StoreError, match="WRONGTYPE"):
-            WorkEvents(queues[batched]).apply(STORE, 1)
+            WorkEvents(queues[batched], chain_size=chain).apply(STORE, 1)
         rds.delete(claims)
         rds.rename(f"{claims}-kept", claims)
-        WorkEvents(queues[batched]).apply(STORE, 1)
+        WorkEvents(queues[batched], chain_size=chain).apply(STORE, 1)
         assert _state(rds, batched, STORE) == _state(rds, alone, STORE)
 
 
@@ -355,10 +362,10 @@ def city_events(draw: st.DrawFn) -> list[bytes]:
     return raws
 
 
-def _city_before(rds: redis.Redis, ns: str) -> CityStore:
+def _city_before(rds: redis.Redis, ns: str, chain: int = CHAIN_SIZE) -> CityStore:
     """p0 assigned to k0, p1 offered to k1 until FIRST_MS + 5 ms (so that the offer
     expires part-way through a longer batch)."""
-    store = CityStore(rds, CITY, ns)
+    store = CityStore(rds, CITY, ns, chain_size=chain)
     setup = [
         event(CITY, "order_created", "s1", order=order("p0", 500.0)),
         event(CITY, "order_created", "s2", order=order("p1", 600.0)),
@@ -374,12 +381,12 @@ def _city_before(rds: redis.Redis, ns: str) -> CityStore:
 
 
 @PROPERTY
-@given(raws=city_events())
+@given(raws=city_events(), chain=CHAINS)
 def test_a_city_batch_ends_as_its_events_applied_one_by_one(
-    rds: redis.Redis, namespace: str, raws: list[bytes]
+    rds: redis.Redis, namespace: str, raws: list[bytes], chain: int
 ) -> None:
     with _namespaces_of(rds, namespace) as (alone, batched):
-        stores = {ns: _city_before(rds, ns) for ns in (alone, batched)}
+        stores = {ns: _city_before(rds, ns, chain) for ns in (alone, batched)}
         for ns in (alone, batched):
             _append(rds, stores[ns].keys.events_in, raws, FIRST_MS)
         totals = [0, 0, 0]
@@ -403,9 +410,9 @@ def test_a_city_batch_ends_as_its_events_applied_one_by_one(
 
 
 @PROPERTY
-@given(raws=city_events(), at=st.integers(0, 14))
+@given(raws=city_events(), at=st.integers(0, 14), chain=CHAINS)
 def test_a_city_batch_failing_part_way_then_retried_ends_as_one_by_one(
-    rds: redis.Redis, namespace: str, raws: list[bytes], at: int
+    rds: redis.Redis, namespace: str, raws: list[bytes], at: int, chain: int
 ) -> None:
     """A batch whose script fails part-way (the couriers hash made a string: the first
     event that reads it fails with WRONGTYPE, at its first call, before it wrote
@@ -416,7 +423,7 @@ def test_a_city_batch_failing_part_way_then_retried_ends_as_one_by_one(
     offline = event(CITY, "courier_offline", "ef", courier_id="k0").model_dump_json().encode()
     raws = [*raws[:at], offline, *raws[at:]]
     with _namespaces_of(rds, namespace) as (alone, batched):
-        stores = {ns: _city_before(rds, ns) for ns in (alone, batched)}
+        stores = {ns: _city_before(rds, ns, chain) for ns in (alone, batched)}
         for ns in (alone, batched):
             _append(rds, stores[ns].keys.events_in, raws, FIRST_MS)
         for _ in raws:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -50,7 +50,7 @@ from jarvis.store.incoming import read_incoming
 from jarvis.store.replication import Command, node_for
 from jarvis.store.replies import text
 from jarvis.store.runner import check_epoch
-from jarvis.store.specs import WORK_APPLY
+from jarvis.store.specs import WORK_APPLY, Arg
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 from jarvis.store.work.rules import item_class, start_by
@@ -58,6 +58,11 @@ from jarvis.store.work.rules import item_class, start_by
 __all__ = ["WorkEvents"]
 
 log = logging.getLogger(__name__)
+
+#: Entries per script call of one apply: the calls of a long batch go pipelined on one
+#: connection (:meth:`ScriptRunner.run_chain`), Redis running one while this process
+#: validates the entries of the next.
+CHAIN_SIZE = 500
 
 
 class WorkEvents:
@@ -70,12 +75,16 @@ class WorkEvents:
         *,
         horizon_s: float = DEFAULT_HORIZON_S,
         dead_maxlen: int = DEFAULT_DEAD_MAXLEN,
+        chain_size: int = CHAIN_SIZE,
     ) -> None:
         if not horizon_s > 0 or not math.isfinite(horizon_s):
             raise BadInputError(f"horizon_s must be a positive number, got {horizon_s!r}")
+        if chain_size < 1:
+            raise BadInputError(f"chain_size must be at least 1, got {chain_size!r}")
         self.work = work
         self.horizon_ms = int(horizon_s * 1000)
         self.dead_maxlen = dead_maxlen
+        self.chain_size = chain_size
 
     @pausing_collector  # the batch's objects are freed when it is sent (collector.py)
     def apply(self, store: str, epoch: int, max_events: int = 2000) -> ApplyResult:
@@ -98,26 +107,37 @@ class WorkEvents:
         except redis.RedisError as exc:
             raise StoreError(f"store {store!r}: reading events failed: {exc}") from exc
         batch = _Batch(self, keys, items, applied_before)
-        # one flat array of the entries' seven slots, entry after entry (work_apply.lua)
-        slots = [slot for entry_id, event in parsed for slot in batch.slots(entry_id, event)]
-        now, queues = batch.now, batch.queues
         last = entries[-1][0] if entries else cursor
-        applied, duplicates, dead = self.work.scripts.run(
-            WORK_APPLY,
-            store,
-            {"epoch": part.epoch, "stats": part.stats, "cursor": part.cursor,
-             "applied": part.applied_events, "in": part.events_in, "dead": part.dead_letter,
-             "items": keys.items, "done": keys.done, "heads": keys.heads,
-             "claims": keys.claims, "leases": keys.leases, "work_stats": keys.stats,
-             "attempts": keys.attempts, "history": keys.history, "cancelled": keys.cancelled,
-             "dead_set": keys.dead, "dead_at": keys.dead_at, "completions": keys.completions},
-            {"cursor": cursor, "last": last, "horizon_ms": self.horizon_ms,
-             "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(now),
-             "forget_before": float(now - self.work.done_retention_s),
-             "batch": orjson.dumps(slots).decode()},
-            more_keys=list(queues),
-            epoch=epoch,
-        )  # fmt: skip
+        key_map = {
+            "epoch": part.epoch, "stats": part.stats, "cursor": part.cursor,
+            "applied": part.applied_events, "in": part.events_in, "dead": part.dead_letter,
+            "items": keys.items, "done": keys.done, "heads": keys.heads,
+            "claims": keys.claims, "leases": keys.leases, "work_stats": keys.stats,
+            "attempts": keys.attempts, "history": keys.history, "cancelled": keys.cancelled,
+            "dead_set": keys.dead, "dead_at": keys.dead_at, "completions": keys.completions,
+        }  # fmt: skip
+
+        def calls() -> Iterator[tuple[dict[str, Arg], list[str]]]:
+            """One script call per ``chain_size`` entries, each built when the one before
+            it was sent: the cursor moves from one to the next by compare-and-set, so a
+            call runs only if the one before it did."""
+            after = cursor
+            for first in range(0, max(len(parsed), 1), self.chain_size):
+                chunk = parsed[first : first + self.chain_size]
+                # one flat array of the entries' seven slots, entry after entry
+                slots = [slot for entry_id, event in chunk for slot in batch.slots(entry_id, event)]
+                upto = chunk[-1][0] if chunk else cursor
+                yield (
+                    {"cursor": after, "last": upto, "horizon_ms": self.horizon_ms,
+                     "dead_maxlen": self.dead_maxlen, "partition": store, "now": float(batch.now),
+                     "forget_before": float(batch.now - self.work.done_retention_s),
+                     "batch": orjson.dumps(slots).decode()},
+                    list(batch.queues),
+                )  # fmt: skip
+                after = upto
+
+        replies = self.work.scripts.run_chain(WORK_APPLY, store, key_map, calls(), epoch=epoch)
+        applied, duplicates, dead = (sum(int(reply[i]) for reply in replies) for i in range(3))
         if dead:
             log.warning("store %s: %d event(s) dead-lettered", store, dead)
         return ApplyResult(int(applied), int(duplicates), int(dead), last)
