@@ -1,6 +1,6 @@
 """A store's incoming events (``work_submitted``, ``work_completed``, ``work_cancelled``,
-``work_updated``), applied by its owner in one fenced script per batch
-(``work_apply.lua``), as cities apply theirs.
+``work_updated``), applied by its owner in fenced script calls (``work_apply.lua``) of
+up to ``chain_size`` entries each, pipelined on one connection, as cities apply theirs.
 
 Like :meth:`jarvis.store.city.CityStore.apply_events`: the cursor moves by
 compare-and-set in the script that applies the batch; an event id is applied once
