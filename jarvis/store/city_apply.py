@@ -8,8 +8,10 @@ fails becomes a ``bad`` entry, which the script dead-letters with the reason.
 A batch goes as a chain of script calls of :data:`CHAIN_SIZE` entries each, pipelined
 on one connection (:meth:`~jarvis.store.runner.ScriptRunner.run_chain`): Redis applies
 one while this process validates the entries of the next. Each call is atomic and moves
-the cursor by compare-and-set, so a call runs only if the one before it did. (Chains of
-two 2,500-entry calls showed no gain; see docs/benchmarks.md for chains of 250.)
+the cursor by compare-and-set, so a call runs only if the one before it did. The gain
+needs a core for Redis that nothing else takes (docs/benchmarks.md, "Apply as a chain of
+script calls": 0.48-0.51x a bare XADD against 0.44-0.45x in one call on an idle machine,
+none under load; chains of two 2,500-entry calls had shown none either).
 """
 
 from __future__ import annotations
