@@ -76,6 +76,16 @@ def redis_cluster() -> Iterator[RedisCluster]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def cluster_client(redis_cluster: RedisCluster) -> Iterator[RedisClient]:
+    """A client of the session's Redis Cluster, as a member in cluster mode makes it."""
+    client = redis_client(Settings(redis=redis_cluster.url, redis_mode="cluster"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 RedisMode = Literal["standalone", "cluster"]
 
 

@@ -11,7 +11,9 @@ instead, never returned half-read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -35,6 +37,22 @@ def read_replies(conn: Connection, count: int) -> list[Any]:
     return replies
 
 
+@contextmanager
+def _pooled(node: redis.Redis) -> Iterator[Connection]:
+    """A pooled connection of ``node``, given back to the pool after the block; first
+    disconnected if the block failed part-way (a timeout, a reset, an error of the
+    caller's): a half-read connection must not go back to the pool."""
+    pool = node.connection_pool
+    conn: Connection = pool.get_connection()
+    try:
+        yield conn
+    except BaseException:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        raise
+    finally:
+        pool.release(conn)
+
+
 def exchange(
     node: redis.Redis, packed: bytes, count: int, read: Reader = read_replies
 ) -> list[Any]:
@@ -42,16 +60,9 @@ def exchange(
     ``node``, then read ``count`` replies with ``read``; the replies in order, error
     replies as exceptions. A failure part-way disconnects the connection and is raised:
     the outcome of what was sent is unknown."""
-    pool = node.connection_pool
-    conn: Connection = pool.get_connection()
-    try:
+    with _pooled(node) as conn:
         conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped in redis-py
         return read(conn, count)
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
-        raise
-    finally:
-        pool.release(conn)
 
 
 def exchange_each(node: redis.Redis, packed: Iterable[bytes], then: bytes = b"") -> list[Any]:
@@ -61,19 +72,10 @@ def exchange_each(node: redis.Redis, packed: Iterable[bytes], then: bytes = b"")
     command, a ``WAIT``) is sent after them. The replies of all, in order, error replies
     as exceptions. A failure part-way, also of ``packed`` itself, disconnects the
     connection and is raised: what was sent runs, its outcome unknown here."""
-    pool = node.connection_pool
-    conn: Connection = pool.get_connection()
-    try:
+    with _pooled(node) as conn:
         count = 0
-        for command in packed:
+        # chained, not listed: each command goes before the next is built
+        for command in itertools.chain(packed, (then,) if then else ()):
             conn.send_packed_command([command])  # type: ignore[no-untyped-call]  # untyped in redis-py
             count += 1
-        if then:
-            conn.send_packed_command([then])  # type: ignore[no-untyped-call]  # untyped in redis-py
-            count += 1
         return read_replies(conn, count)
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # a half-read connection must not go back to the pool
-        raise
-    finally:
-        pool.release(conn)

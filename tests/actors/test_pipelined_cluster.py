@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from jarvis.actors import PartitionActor, Scheduler
 from jarvis.actors.pipelined import ScheduledTick, run_pipelined
 from jarvis.actors.store import StoreEngine
 from jarvis.config import Settings
-from jarvis.connections import redis_client
 from jarvis.store.city import CityStore
 from jarvis.store.replication import RedisClient, Replication
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.specs import WORK_IDLE
 from jarvis.testing.redis_cluster import RedisCluster
-
-
-@pytest.fixture
-def cluster_client(redis_cluster: RedisCluster) -> Iterator[RedisClient]:
-    client = redis_client(Settings(redis=redis_cluster.url, redis_mode="cluster"))
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def test_a_worker_sends_idle_checks_per_primary_with_one_wait_each(

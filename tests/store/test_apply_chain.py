@@ -10,23 +10,24 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hiredis
 import pytest
 import redis
 
-from jarvis.config import Settings
-from jarvis.connections import redis_client
 from jarvis.errors import FencedError, NotReplicatedError
 from jarvis.models.events import WorkSubmitted
 from jarvis.models.work import WorkItem
 from jarvis.store.city import CityStore
+from jarvis.store.exchange import exchange_each
 from jarvis.store.producer import Producer
-from jarvis.store.replication import RedisClient, Replication
+from jarvis.store.replication import Command, RedisClient, Replication
 from jarvis.store.runner import ScriptRunner
 from jarvis.store.work.events import WorkEvents
 from jarvis.store.work.keys import WorkKeys
 from jarvis.store.work.queue import WorkQueue
 from jarvis.testing.redis_cluster import RedisCluster
 from jarvis.testing.servers import RedisServer
+from tests.faults import wait_for
 from tests.store.builders import event, order
 
 EPOCH = 2**60 + 7  # above 2**53: passed as a decimal string, never a float
@@ -45,13 +46,30 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Re
         server.stop()
 
 
-@pytest.fixture
-def cluster_client(redis_cluster: RedisCluster) -> Iterator[RedisClient]:
-    client = redis_client(Settings(redis=redis_cluster.url, redis_mode="cluster"))
-    try:
-        yield client
-    finally:
-        client.close()
+def test_each_command_of_a_chain_is_sent_before_the_next_is_built(
+    private_redis: redis.Redis,
+) -> None:
+    """What makes the chain worth having: Redis has the first command while the caller
+    builds the second (polled from another connection, before the second is yielded)."""
+    key = f"jt{uuid.uuid4().hex[:8]}:{{e}}:sent"
+
+    first: Command = ("SET", key, "first")
+    second: Command = ("GET", key)
+
+    def commands() -> Iterator[bytes]:
+        yield hiredis.pack_command(first)
+        with redis.Redis(
+            connection_pool=redis.ConnectionPool.from_url(_url(private_redis))
+        ) as other:
+            wait_for(lambda: other.get(key) == b"first", 10.0, "the first command ran")
+        yield hiredis.pack_command(second)
+
+    assert exchange_each(private_redis, commands()) == ["OK", "first"]
+
+
+def _url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/0"
 
 
 def _calls(node: redis.Redis) -> dict[str, int]:

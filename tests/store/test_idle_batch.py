@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from jarvis.config import Settings
-from jarvis.connections import redis_client
 from jarvis.errors import FencedError, NotReplicatedError
 from jarvis.store.city import CityStore
 from jarvis.store.idle import IdleProbe, IdleTick, city_idle_call
@@ -32,15 +30,6 @@ from tests.store.builders import event, order
 
 NOW = 1_700_000_000.0
 EPOCH = 2**60 + 5  # above 2**53: passed as a decimal string, never a float
-
-
-@pytest.fixture
-def cluster_client(redis_cluster: RedisCluster) -> Iterator[RedisClient]:
-    client = redis_client(Settings(redis=redis_cluster.url, redis_mode="cluster"))
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")
