@@ -159,7 +159,7 @@ def write_chained(
     if replies and isinstance(replies[0], MovedError | AskError):
         _refresh(client)
         return write_replicated(client, key, sent, replication)
-    if not then:
+    if not then:  # no replica to wait for: the replies say it all
         return _acknowledged(key, replies, replication.min_replicas, replication)
     return _acknowledged(key, replies[:-1], replies[-1], replication)
 

@@ -164,8 +164,9 @@ class ScriptRunner:
             try:
                 return write_chained(self.client, first_key, commands(), self.replication)
             except redis.exceptions.NoScriptError:
-                # the node does not know the script (new, or restarted): nothing ran,
-                # since every call after the first refuses unless the first ran
+                # The node does not know the script (new, or restarted): the refused call
+                # and every call after it did not run. Sent again, the calls before it
+                # refuse (the cursor moved on), so no entry is applied twice.
                 script.sha = str(node_for(self.client, first_key).script_load(script.script))
                 again = [("EVALSHA", script.sha, *call) for call in sent]
                 return write_replicated(self.client, first_key, again, self.replication)
